@@ -1,0 +1,84 @@
+//! `drill`: run restore drills locally against any PostgreSQL.
+//!
+//! A thin binary: parse and validate the command line, hand over to one command module, turn
+//! its outcome into an exit code.
+
+mod cmd_export;
+mod cmd_rds;
+mod cmd_restore;
+mod cmd_validate;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success: everything ran and every check passed
+  1  backup invalid: a check failed, or the backup set is corrupt or incomplete
+  2  usage error: bad option, configuration or URL
+  3  could not run: server unreachable, permission denied, disk full, ...
+  4  a safety guard refused a destructive action";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "drill",
+    version,
+    about = "Prove that a PostgreSQL backup can really be restored: export, restore, validate.",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    /// Print machine-readable JSON on stdout instead of tables (no progress bars, no colours).
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a logical backup set of a database to a backup store (file:// or s3://).
+    Export(cmd_export::ExportArgs),
+    /// Restore a backup set into an empty database, verifying every object while loading.
+    Restore(cmd_restore::RestoreArgs),
+    /// Run the validation checks against a restored database and write a report.
+    Validate(cmd_validate::ValidateArgs),
+    /// Restore an RDS snapshot to a temporary instance (manual run of the restore Lambda).
+    RestoreSnapshot(cmd_rds::RestoreSnapshotArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let globals = output::Globals::new(cli.json, cli.verbose);
+    globals.init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return std::process::ExitCode::from(drill_core::ExitCode::CouldNotRun.code());
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Export(args) => cmd_export::run(args, &globals).await,
+            Command::Restore(args) => cmd_restore::run(args, &globals).await,
+            Command::Validate(args) => cmd_validate::run(args, &globals).await,
+            Command::RestoreSnapshot(args) => cmd_rds::restore_snapshot(args, &globals).await,
+        }
+    });
+    let code = match result {
+        Ok(code) => code,
+        Err(err) => {
+            globals.print_error(&err);
+            err.kind.exit_code()
+        }
+    };
+    std::process::ExitCode::from(code.code())
+}

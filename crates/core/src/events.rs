@@ -1,0 +1,339 @@
+//! Typed event contracts of the four Lambdas (the Step Functions state carries exactly these).
+//!
+//! Rules that hold for every type here:
+//! - no secret ever appears: databases are reached through a [`SecretRef`] (a Secrets Manager ARN
+//!   in AWS, an environment variable locally), never a password;
+//! - unknown fields are rejected, so a typo in a manual execution input fails loudly instead of
+//!   silently falling back to a default.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Identity of one drill run, threaded through every step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillContext {
+    /// Unique per execution: the Step Functions execution name (or a CLI-generated id).
+    pub drill_id: String,
+    /// Which configured source database this drill is for.
+    pub source_id: String,
+    /// When the drill started; RTO is measured from here, and guard (f) compares creation times
+    /// against it.
+    pub started_at: DateTime<Utc>,
+}
+
+/// Where a credential lives. The referenced secret is a JSON object with at least `username` and
+/// `password` (the shape of RDS-managed master secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SecretRef {
+    /// An AWS Secrets Manager secret (ARN or name).
+    SecretsManager { secret_id: String },
+    /// An environment variable of the running process holding a `postgres://` URL or the JSON
+    /// secret; for local runs and tests.
+    Env { var: String },
+}
+
+/// How to verify the server's certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Verify the chain against the CA bundle and the host name (the default, and the only mode
+    /// used against RDS).
+    #[default]
+    VerifyFull,
+    /// Plain TCP; only for local throwaway clusters.
+    Disable,
+}
+
+/// A PostgreSQL database to connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSpec {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub secret: SecretRef,
+    #[serde(default)]
+    pub tls: TlsMode,
+}
+
+/// Which snapshot of an RDS instance to restore.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "pick", deny_unknown_fields)]
+pub enum SnapshotSelector {
+    /// The newest automated or manual snapshot (including drill-made copies).
+    #[default]
+    Newest,
+    NewestAutomated,
+    NewestManual,
+    /// An explicit snapshot identifier or ARN (shared or copied snapshots are named by ARN).
+    Id { id: String },
+}
+
+/// A source database and how its backups are found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum SourceSpec {
+    /// Restore an RDS snapshot of `instance_identifier` to a temporary RDS instance.
+    RdsSnapshot {
+        instance_identifier: String,
+        #[serde(default)]
+        snapshot: SnapshotSelector,
+        /// Refuse snapshots older than this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_age_hours: Option<u32>,
+        /// Database name inside the instance to validate and export.
+        database: String,
+    },
+    /// Restore the newest backup set under `store` into a fresh temporary database on `server`:
+    /// the path that still works when the instance and all its snapshots are gone.
+    BackupSet {
+        /// `s3://bucket/prefix` or `file:///dir` holding backup sets of this source.
+        store: String,
+        /// Server (and an admin database on it) where the temporary database is created.
+        server: ConnectionSpec,
+    },
+}
+
+/// The backup a drill restored, as recorded in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRef {
+    /// `rds-snapshot` or `backup-set`.
+    pub kind: String,
+    /// Snapshot identifier/ARN, or the backup set URL.
+    pub id: String,
+    /// When the backup's data was taken (snapshot create time / export snapshot time): RPO is
+    /// measured against it.
+    pub taken_at: DateTime<Utc>,
+}
+
+/// What a drill created and must clean up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum TempResource {
+    /// A temporary RDS instance restored from a snapshot.
+    RdsInstance {
+        identifier: String,
+        /// Secrets Manager ARN of the instance's master secret (RDS-managed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_id: Option<String>,
+        database: String,
+    },
+    /// A temporary database on a configured server, restored from a backup set.
+    Database {
+        name: String,
+        server: ConnectionSpec,
+    },
+}
+
+// ---------------------------------------------------------------- restore
+
+/// Input of the `restore` Lambda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action", deny_unknown_fields)]
+pub enum RestoreRequest {
+    /// Start restoring the chosen backup into a new temporary resource.
+    Restore {
+        drill: DrillContext,
+        source: SourceSpec,
+    },
+    /// The cheap status call of the state machine's Wait/Choice loop.
+    Status {
+        drill: DrillContext,
+        temp: TempResource,
+    },
+}
+
+/// Output of `restore` (action `restore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreStarted {
+    pub temp: TempResource,
+    pub backup: BackupRef,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Normalized state of a temporary resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TempState {
+    Creating,
+    Available,
+    Failed,
+    Gone,
+}
+
+/// Output of `restore` (action `status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    pub state: TempState,
+    /// Where to connect, once available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionSpec>,
+    pub elapsed_seconds: u64,
+    /// The raw provider status (e.g. RDS `backing-up`), for the report.
+    pub detail: String,
+}
+
+// ---------------------------------------------------------------- validate
+
+/// Input of the `validate` Lambda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    pub drill: DrillContext,
+    pub target: ConnectionSpec,
+    pub backup: BackupRef,
+    /// Manifest to compare against (`.../manifest.json` of the backup set restored), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// Where reports of this source are kept (`s3://bucket/reports/<source>` or `file:///dir`);
+    /// the previous good report there drives night-over-night checks.
+    pub history: String,
+    /// Check configuration (TOML text); defaults apply when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<String>,
+}
+
+/// Output of `validate`: the summary the state machine carries on (the full report is stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateSummary {
+    pub passed: bool,
+    pub checks_passed: u32,
+    pub checks_failed: u32,
+    pub checks_errored: u32,
+    pub rto_seconds: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_seconds: Option<u64>,
+    pub rows: u64,
+    /// Where the full report was written.
+    pub report: String,
+}
+
+// ---------------------------------------------------------------- export
+
+/// Object Lock settings for written backup objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectLockSpec {
+    #[serde(default = "ObjectLockSpec::default_mode")]
+    pub mode: String,
+    pub days: u32,
+}
+
+impl ObjectLockSpec {
+    fn default_mode() -> String {
+        "COMPLIANCE".to_owned()
+    }
+}
+
+/// Input of the `export` Lambda: dump the *validated temporary restore* (never production).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    pub drill: DrillContext,
+    pub source: ConnectionSpec,
+    /// `s3://bucket/prefix` or `file:///dir`; the backup set goes under a new key below it.
+    pub destination: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockSpec>,
+}
+
+/// Output of `export`: the manifest summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSummary {
+    pub backup_set: String,
+    pub tables: u32,
+    pub rows: u64,
+    pub raw_bytes: u64,
+    pub compressed_bytes: u64,
+    pub manifest_sha256: String,
+}
+
+// ---------------------------------------------------------------- delete-temp
+
+/// Input of the `delete-temp` Lambda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action", deny_unknown_fields)]
+pub enum DeleteRequest {
+    /// Delete the temp resource of this drill (also on every failure path).
+    Delete {
+        drill: DrillContext,
+        temp: TempResource,
+    },
+    /// Delete drill-tagged resources whose expires-at has passed.
+    Janitor {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        now: Option<DateTime<Utc>>,
+    },
+}
+
+/// A refused deletion: which guard said no, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    pub identifier: String,
+    pub guard: String,
+    pub reason: String,
+}
+
+/// Output of `delete-temp`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteOutcome {
+    pub deleted: Vec<String>,
+    pub already_gone: Vec<String>,
+    pub refused: Vec<Refusal>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = serde_json::from_str::<DrillContext>(
+            r#"{"drill_id":"a","source_id":"b","started_at":"2026-01-01T00:00:00Z","pasword":"x"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `pasword`"), "{err}");
+    }
+
+    #[test]
+    fn snapshot_selector_defaults_to_newest() {
+        let s: SourceSpec = serde_json::from_str(
+            r#"{"kind":"rds-snapshot","instance_identifier":"prod","database":"app"}"#,
+        )
+        .unwrap();
+        match s {
+            SourceSpec::RdsSnapshot { snapshot, .. } => {
+                assert_eq!(snapshot, SnapshotSelector::Newest)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn tls_defaults_to_verify_full() {
+        let c: ConnectionSpec = serde_json::from_str(
+            r#"{"host":"h","port":5432,"database":"d","secret":{"env":{"var":"X"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.tls, TlsMode::VerifyFull);
+    }
+
+    #[test]
+    fn restore_request_is_tagged_by_action() {
+        let r: RestoreRequest = serde_json::from_str(
+            r#"{"action":"status","drill":{"drill_id":"d","source_id":"s","started_at":"2026-01-01T00:00:00Z"},
+                "temp":{"kind":"rds-instance","identifier":"rdrill-x","database":"app"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(r, RestoreRequest::Status { .. }));
+    }
+}

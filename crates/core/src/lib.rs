@@ -1,0 +1,12 @@
+//! Pure decisions of restore-drill.
+//!
+//! Nothing in this crate performs I/O: the Lambdas and the CLI gather facts (from AWS, PostgreSQL,
+//! a backup store) and ask this crate what they mean — which name a temp instance gets, whether a
+//! delete is allowed, whether a backup set is complete, whether a check passed. That keeps every
+//! safety decision unit-testable without a network.
+
+pub mod error;
+pub mod events;
+pub mod naming;
+
+pub use error::{Classified, ErrorKind, ExitCode};

@@ -1,0 +1,117 @@
+//! Test kit: finds the local test stack (started by `scripts/stack start`, which `scripts/test`
+//! runs) through environment variables, and fails loudly when a part is missing — a test never
+//! passes or skips silently because the stack is not up.
+
+pub mod lambda_host;
+
+use std::path::PathBuf;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+const HOW: &str = "run the tests through `scripts/test`, or start the stack first: \
+                   eval \"$(scripts/stack start)\"";
+
+/// Reads a stack variable or panics saying how to start the stack.
+pub fn stack_var(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!("{name} is not set: the local test stack is not running; {HOW}"),
+    }
+}
+
+/// `postgres://` URL of the shared throwaway cluster's `postgres` database (superuser).
+pub fn pg_url() -> String {
+    stack_var("DRILL_TEST_PG_URL")
+}
+
+/// Base URL of the moto server.
+pub fn moto_url() -> String {
+    stack_var("DRILL_TEST_MOTO_URL")
+}
+
+/// Terraform CLI config that installs providers from the machine's mirror.
+pub fn tf_cli_config() -> PathBuf {
+    PathBuf::from(stack_var("TF_CLI_CONFIG_FILE"))
+}
+
+/// SDK config aimed at moto with fake credentials.
+pub async fn aws_config() -> SdkConfig {
+    let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto_url())
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let c = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(c)
+}
+
+/// A name unique to this test process and call: tests run in parallel against one stack.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// Replaces the database of a `postgres://` URL.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("postgres URL has a path");
+    format!("{base}/{database}")
+}
+
+/// Connects with tokio-postgres (no TLS: the throwaway cluster listens on 127.0.0.1 only).
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect to the test cluster: {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+/// A new empty database on the shared cluster, dropped when the guard goes away.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create(prefix: &str) -> TestDb {
+        let name = unique(prefix);
+        let admin = connect(&pg_url()).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        TestDb {
+            url: with_database(&pg_url(), &name),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop from a fresh thread and runtime: Drop may run inside or outside a runtime.
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let admin = connect(&pg_url()).await;
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}

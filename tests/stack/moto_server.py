@@ -1,0 +1,151 @@
+"""moto server with restore-drill's local fixes.
+
+Each fix below works around one moto 5.2.x behaviour listed in ../shared/notes/local-aws.md and is
+covered by a test in tests/tests/stack_moto.rs. Only this launcher is patched; moto itself is the
+pinned release from requirements.txt in the project virtualenv.
+
+Usage: python moto_server.py PORT
+Environment:
+  DRILL_LAMBDA_FORWARD_URL  default base URL that Lambda invocations are forwarded to
+                            (our own handlers served behind the Lambda Invoke HTTP path).
+"""
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+
+def fix_stepfunctions_terraform_calls():
+    """terraform-provider-aws calls ValidateStateMachineDefinition during plan and
+    ListStateMachineVersions during apply; moto implements neither (plan retries for >10 min,
+    apply hangs). Answer them the way AWS does for a definition we have already validated with
+    asl-validator: OK, and no published versions."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self):
+        definition = self._get_param("definition")
+        try:
+            json.loads(definition)
+        except (TypeError, ValueError) as exc:
+            return ActionResult(
+                {
+                    "result": "FAIL",
+                    "diagnostics": [
+                        {
+                            "severity": "ERROR",
+                            "code": "INVALID_JSON_DESCRIPTION",
+                            "message": f"definition is not JSON: {exc}",
+                        }
+                    ],
+                }
+            )
+        return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
+
+    def list_state_machine_versions(self):
+        return ActionResult({"stateMachineVersions": []})
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+
+
+def fix_rds_restore_falsy_overrides():
+    """RestoreDBInstanceFromDBSnapshot copies only *truthy* request parameters over the snapshot's
+    settings (`if value:`), so DeletionProtection=false, BackupRetentionPeriod=0,
+    PubliclyAccessible=false and MultiAZ=false are silently ignored and the source's values are
+    inherited. AWS applies them; so do we."""
+    from moto.rds.models import RDSBackend
+
+    original = RDSBackend.restore_db_instance_from_db_snapshot
+
+    def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
+        instance = original(self, from_snapshot_id, overrides)
+        for key, value in overrides.items():
+            if value is not None and not value and not isinstance(value, (list, dict, str)):
+                if hasattr(instance, key):
+                    setattr(instance, key, value)
+        return instance
+
+    RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+
+
+FORWARD_TAG = "drill:local-invoke-url"
+
+
+def fix_lambda_invoke_forwarding():
+    """Without Docker, moto's Lambda never runs the function: invoke echoes the input, so a state
+    machine executed by moto would never run our code. Forward each invocation to our own handlers,
+    served behind the Lambda Invoke HTTP path (tests/src/bin/lambda-host.rs), and pass their
+    function error back the way Lambda does (X-Amz-Function-Error), so Retry/Catch see the real
+    error_type. The target is the function's `drill:local-invoke-url` tag when set (a test's own
+    server), else DRILL_LAMBDA_FORWARD_URL."""
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(self, function_name, qualifier, body, headers, response_headers):
+        fn = self.get_function(function_name, qualifier)
+        tags = self.list_tags(fn.function_arn) or {}
+        base = tags.get(FORWARD_TAG) or os.environ.get("DRILL_LAMBDA_FORWARD_URL")
+        if not base:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps(
+                {
+                    "errorType": "Drill.LocalStack",
+                    "errorMessage": "moto has no Lambda forward target: set DRILL_LAMBDA_FORWARD_URL "
+                    f"or tag the function with {FORWARD_TAG}",
+                }
+            ).encode()
+        else:
+            url = f"{base.rstrip('/')}/2015-03-31/functions/{fn.function_name}/invocations"
+            data = body if isinstance(body, bytes) else (body or "{}").encode()
+            req = urllib.request.Request(
+                url, data=data, method="POST", headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=900) as resp:
+                    payload = resp.read()
+                    err = resp.headers.get("X-Amz-Function-Error")
+            except urllib.error.HTTPError as exc:
+                payload = exc.read()
+                err = "Unhandled"
+            except OSError as exc:
+                payload = json.dumps(
+                    {"errorType": "Drill.LocalStack", "errorMessage": f"forward to {url}: {exc}"}
+                ).encode()
+                err = "Unhandled"
+            if err:
+                response_headers["x-amz-function-error"] = err
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    LambdaBackend.invoke = invoke
+    LambdaSimpleBackend.invoke = invoke
+
+
+def configure():
+    """What POST /moto-api/config would set, before any Lambda is created: no Docker, and a Step
+    Functions executor that really runs the ASL."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.set_config(
+        {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
+    )
+
+
+def main():
+    port = sys.argv[1]
+    # The Step Functions executor calls back into this server through MOTO_PORT.
+    os.environ["MOTO_PORT"] = port
+    fix_stepfunctions_terraform_calls()
+    fix_rds_restore_falsy_overrides()
+    fix_lambda_invoke_forwarding()
+    configure()
+    from moto.server import main as moto_main
+
+    moto_main(["-H", "127.0.0.1", "-p", port])
+
+
+if __name__ == "__main__":
+    main()
