@@ -5,8 +5,13 @@
 //! delete is allowed, whether a backup set is complete, whether a check passed. That keeps every
 //! safety decision unit-testable without a network.
 
+pub mod checks;
 pub mod error;
 pub mod events;
+pub mod guards;
+pub mod manifest;
 pub mod naming;
+pub mod report;
+pub mod snapshots;
 
 pub use error::{Classified, ErrorKind, ExitCode};

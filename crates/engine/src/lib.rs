@@ -3,9 +3,13 @@
 //! Decisions stay in `drill-core`; this crate gathers facts and carries out what the core allowed.
 
 pub mod aws;
+pub mod dump;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod localpg;
 pub mod pg;
+pub mod rds;
+pub mod store;
+pub mod validate;
 
 pub use drill_core as core;

@@ -1,0 +1,1 @@
+//! See the issue that builds this module.
