@@ -81,6 +81,12 @@ impl ExitCode {
     }
 }
 
+/// An error that knows which [`ErrorKind`] it is. Every library error enum implements it, so the
+/// Lambda glue and the CLI can route any of them without knowing the concrete type.
+pub trait Classified: std::error::Error {
+    fn kind(&self) -> ErrorKind;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,10 +115,4 @@ mod tests {
         assert_eq!(ErrorKind::InvalidInput.exit_code().code(), 2);
         assert_eq!(ExitCode::Ok.code(), 0);
     }
-}
-
-/// An error that knows which [`ErrorKind`] it is. Every library error enum implements it, so the
-/// Lambda glue and the CLI can route any of them without knowing the concrete type.
-pub trait Classified: std::error::Error {
-    fn kind(&self) -> ErrorKind;
 }
