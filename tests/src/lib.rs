@@ -115,3 +115,29 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// An IAM role Lambda can assume, in moto (created once per name; moto checks that a function's
+/// role exists).
+pub async fn lambda_role(config: &SdkConfig) -> String {
+    let iam = aws_sdk_iam::Client::new(config);
+    let name = "restore-drill-test-lambda";
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    match iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(policy)
+        .send()
+        .await
+    {
+        Ok(out) => out.role().map(|r| r.arn().to_owned()).expect("role"),
+        Err(_) => iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .expect("get existing test role")
+            .role()
+            .map(|r| r.arn().to_owned())
+            .expect("role"),
+    }
+}

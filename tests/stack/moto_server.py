@@ -51,6 +51,52 @@ def fix_stepfunctions_terraform_calls():
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
 
 
+def fix_stepfunctions_execution_names():
+    """StartExecution without a name names the execution "None" in moto, so the second unnamed
+    run of a state machine fails with ExecutionAlreadyExists. AWS generates a UUID (EventBridge
+    and the console start unnamed executions)."""
+    import uuid
+
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    from moto.core.responses import ActionResult
+
+    # moto's own start_execution, with the name defaulted.
+    def start_execution(self):
+        execution = self.stepfunction_backend.start_execution(
+            self._get_param("stateMachineArn"),
+            self._get_param("name") or str(uuid.uuid4()),
+            self._get_param("input", if_none="{}"),
+        )
+        return ActionResult(
+            {"executionArn": execution.execution_arn, "startDate": execution.start_date}
+        )
+
+    StepFunctionResponse.start_execution = start_execution
+
+
+def fix_stepfunctions_repeat_executions():
+    """StartExecution deep-copies the state machine, which holds a reference to the whole backend
+    (`self.backend`). Once any execution exists (it holds a thread lock), that copy fails with
+    "cannot pickle '_thread.RLock' object" and HTTP 500: only the first execution per moto
+    process would ever start. Copy the state machine's own settings, share the backend and the
+    execution list."""
+    import copy
+
+    from moto.stepfunctions.models import StateMachine
+
+    shared = {"backend", "executions"}
+
+    def __deepcopy__(self, memo):
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, value if key in shared else copy.deepcopy(value, memo))
+        return clone
+
+    StateMachine.__deepcopy__ = __deepcopy__
+
+
 def fix_rds_restore_falsy_overrides():
     """RestoreDBInstanceFromDBSnapshot copies only *truthy* request parameters over the snapshot's
     settings (`if value:`), so DeletionProtection=false, BackupRetentionPeriod=0,
@@ -139,6 +185,8 @@ def main():
     # The Step Functions executor calls back into this server through MOTO_PORT.
     os.environ["MOTO_PORT"] = port
     fix_stepfunctions_terraform_calls()
+    fix_stepfunctions_execution_names()
+    fix_stepfunctions_repeat_executions()
     fix_rds_restore_falsy_overrides()
     fix_lambda_invoke_forwarding()
     configure()

@@ -27,11 +27,12 @@ pub enum PgError {
     Tls(String),
     #[error("could not connect to {target}: {reason}")]
     Connect { target: String, reason: String },
-    #[error("{context}: {source}")]
+    #[error("{context}: {reason}")]
     Query {
         context: String,
-        #[source]
-        source: tokio_postgres::Error,
+        reason: String,
+        /// SQLSTATE, when the server answered with an error.
+        code: Option<String>,
     },
 }
 
@@ -51,8 +52,34 @@ impl PgError {
     /// Wraps a query error with what we were doing.
     pub fn query(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> PgError {
         let context = context.into();
-        move |source| PgError::Query { context, source }
+        move |source| PgError::Query {
+            context,
+            reason: error_text(&source),
+            code: source.code().map(|c| c.code().to_owned()),
+        }
     }
+}
+
+/// The full text of a PostgreSQL error: tokio-postgres's `Display` says only "db error" for
+/// server errors, which tells a person nothing.
+pub fn error_text(err: &tokio_postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        let mut text = format!("{}: {}", db.severity(), db.message());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!(" hint: {hint}"));
+        }
+        return text;
+    }
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
 }
 
 /// A user name and password; `Debug` never shows the password.
@@ -297,7 +324,7 @@ pub async fn connect_config(
     let target = describe(&config);
     let connect_err = |e: tokio_postgres::Error| PgError::Connect {
         target: target.clone(),
-        reason: e.to_string(),
+        reason: error_text(&e),
     };
     let client = match tls {
         TlsMode::Disable => {

@@ -1,0 +1,4 @@
+output "name" {
+  description = "Name of the drill stack."
+  value       = var.name
+}

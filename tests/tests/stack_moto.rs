@@ -1,0 +1,302 @@
+//! Each local fix in tests/stack/moto_server.py, proven against the running moto.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use drill_engine::lambda::HandlerError;
+use drill_tests::lambda_host::{serve, Invoke};
+use drill_tests::{aws_config, lambda_role, unique};
+use serde_json::{json, Value};
+
+
+/// The smallest valid zip (an empty archive): moto stores the code but never runs it.
+fn empty_zip() -> Blob {
+    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
+    eocd.extend([0u8; 18]);
+    Blob::new(eocd)
+}
+
+/// A handler served by the test itself: answers who it is, or fails with a chosen error kind.
+struct TestHandler;
+
+impl Invoke for TestHandler {
+    async fn invoke(&self, function_name: &str, payload: Value) -> Result<Value, HandlerError> {
+        if let Some(kind) = payload.get("fail_as").and_then(Value::as_str) {
+            let kind = drill_core::ErrorKind::ALL
+                .into_iter()
+                .find(|k| k.error_type() == kind)
+                .expect("known error type");
+            return Err(HandlerError::new(kind, "failing on purpose"));
+        }
+        Ok(json!({"served_by": "test-handler", "function": function_name, "input": payload}))
+    }
+}
+
+async fn start_test_handler() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve(listener, Arc::new(TestHandler)));
+    url
+}
+
+async fn create_function(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    forward_to: Option<&str>,
+) -> String {
+    let role = lambda_role(&aws_config().await).await;
+    let mut req = lambda
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(empty_zip())
+                .build(),
+        );
+    if let Some(url) = forward_to {
+        req = req.tags("drill:local-invoke-url", url);
+    }
+    req.send()
+        .await
+        .unwrap()
+        .function_arn()
+        .unwrap()
+        .to_owned()
+}
+
+async fn invoke(lambda: &aws_sdk_lambda::Client, name: &str, payload: Value) -> (Option<String>, Value) {
+    let out = lambda
+        .invoke()
+        .function_name(name)
+        .payload(Blob::new(payload.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    (out.function_error().map(str::to_owned), body)
+}
+
+#[tokio::test]
+async fn lambda_invoke_is_forwarded_to_our_handler_not_echoed() {
+    let config = aws_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let url = start_test_handler().await;
+    let name = unique("fwd-");
+    create_function(&lambda, &name, Some(&url)).await;
+
+    let (err, body) = invoke(&lambda, &name, json!({"hello": "drill"})).await;
+    assert_eq!(err, None);
+    assert_eq!(body["served_by"], "test-handler", "moto echoed instead of forwarding: {body}");
+    assert_eq!(body["function"], name.as_str());
+    assert_eq!(body["input"], json!({"hello": "drill"}));
+
+    // Function errors come back the way Lambda reports them, with our error_type.
+    let (err, body) = invoke(&lambda, &name, json!({"fail_as": "Drill.GuardViolation"})).await;
+    assert_eq!(err.as_deref(), Some("Unhandled"));
+    assert_eq!(body["errorType"], "Drill.GuardViolation");
+}
+
+#[tokio::test]
+async fn untagged_functions_reach_the_real_handlers_in_lambda_host() {
+    let config = aws_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let name = unique("drill-") + "-validate";
+    create_function(&lambda, &name, None).await;
+    // An event that breaks the validate contract: only our real handler answers InvalidInput
+    // naming the field; moto's echo would return the input unchanged.
+    let (err, body) = invoke(&lambda, &name, json!({"not_a_field": 1})).await;
+    assert_eq!(err.as_deref(), Some("Unhandled"), "{body}");
+    assert_eq!(body["errorType"], "Drill.InvalidInput", "{body}");
+    assert!(
+        body["errorMessage"].as_str().unwrap().contains("not_a_field"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn step_functions_validate_and_list_versions_answer_for_terraform() {
+    let config = aws_config().await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let ok = sfn
+        .validate_state_machine_definition()
+        .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
+        .send()
+        .await
+        .expect("ValidateStateMachineDefinition must be answered (terraform plan calls it)");
+    assert_eq!(ok.result().as_str(), "OK");
+    let bad = sfn
+        .validate_state_machine_definition()
+        .definition("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.result().as_str(), "FAIL");
+
+    let arn = sfn
+        .create_state_machine()
+        .name(unique("sm-"))
+        .role_arn(lambda_role(&config).await)
+        .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let versions = sfn
+        .list_state_machine_versions()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .expect("ListStateMachineVersions must be answered (terraform apply calls it)");
+    assert!(versions.state_machine_versions().is_empty());
+}
+
+#[tokio::test]
+async fn state_machine_runs_our_handler_and_catches_its_error_type_by_name() {
+    let config = aws_config().await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let url = start_test_handler().await;
+    let fn_arn = create_function(&lambda, &unique("sm-fn-"), Some(&url)).await;
+    let definition = json!({
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": fn_arn,
+                "Retry": [{"ErrorEquals": ["Drill.Transient"], "MaxAttempts": 1, "IntervalSeconds": 1}],
+                "Catch": [{"ErrorEquals": ["Drill.GuardViolation"], "ResultPath": "$.error", "Next": "Caught"}],
+                "End": true
+            },
+            "Caught": {"Type": "Pass", "End": true}
+        }
+    });
+    let sm = sfn
+        .create_state_machine()
+        .name(unique("sm-"))
+        .role_arn(lambda_role(&config).await)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+
+    let run = |input: Value| {
+        let sfn = sfn.clone();
+        let sm = sm.clone();
+        async move {
+            let exec = sfn
+                .start_execution()
+                .state_machine_arn(&sm)
+                .input(input.to_string())
+                .send()
+                .await
+                .unwrap()
+                .execution_arn()
+                .to_owned();
+            for _ in 0..300 {
+                let d = sfn
+                    .describe_execution()
+                    .execution_arn(&exec)
+                    .send()
+                    .await
+                    .unwrap();
+                if d.status().as_str() != "RUNNING" {
+                    let out: Value = d.output().map(|o| serde_json::from_str(o).unwrap()).unwrap_or(Value::Null);
+                    return (d.status().as_str().to_owned(), out);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("execution still running after 30 s");
+        }
+    };
+
+    let (status, out) = run(json!({"night": 1})).await;
+    assert_eq!(status, "SUCCEEDED", "{out}");
+    assert_eq!(out["served_by"], "test-handler", "{out}");
+    assert_eq!(out["input"], json!({"night": 1}));
+
+    let (status, out) = run(json!({"fail_as": "Drill.GuardViolation"})).await;
+    assert_eq!(status, "SUCCEEDED", "the Catch must route the named error: {out}");
+    assert_eq!(out["error"]["Error"], "Drill.GuardViolation", "{out}");
+
+    let (status, _) = run(json!({"fail_as": "Drill.BackupInvalid"})).await;
+    assert_eq!(status, "FAILED", "an uncaught error type must fail the execution");
+}
+
+#[tokio::test]
+async fn rds_restore_applies_deletion_protection_false_and_other_falsy_settings() {
+    let config = aws_config().await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    let source = unique("prod-");
+    rds.create_db_instance()
+        .db_instance_identifier(&source)
+        .engine("postgres")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("app")
+        .master_user_password("not-a-real-secret")
+        .deletion_protection(true)
+        .backup_retention_period(7)
+        .multi_az(true)
+        .send()
+        .await
+        .unwrap();
+    let snap = format!("{source}-snap");
+    rds.create_db_snapshot()
+        .db_instance_identifier(&source)
+        .db_snapshot_identifier(&snap)
+        .send()
+        .await
+        .unwrap();
+    let temp = unique("rdrill-t-");
+    rds.restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier(&snap)
+        .db_instance_identifier(&temp)
+        .deletion_protection(false)
+        .backup_retention_period(0)
+        .multi_az(false)
+        .publicly_accessible(false)
+        .send()
+        .await
+        .unwrap();
+    let describe = |id: String| {
+        let rds = rds.clone();
+        async move {
+            rds.describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .unwrap()
+                .db_instances()[0]
+                .clone()
+        }
+    };
+    let restored = describe(temp.clone()).await;
+    assert_eq!(restored.deletion_protection(), Some(false));
+    assert_eq!(restored.backup_retention_period(), Some(0));
+    assert_eq!(restored.multi_az(), Some(false));
+    assert_eq!(restored.publicly_accessible(), Some(false));
+    // The source keeps its own settings, and stays undeletable.
+    let src = describe(source.clone()).await;
+    assert_eq!(src.deletion_protection(), Some(true));
+    assert!(rds
+        .delete_db_instance()
+        .db_instance_identifier(&source)
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .is_err());
+    // The restored one can be deleted.
+    rds.delete_db_instance()
+        .db_instance_identifier(&temp)
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+}
