@@ -2,3 +2,33 @@ output "name" {
   description = "Name of the drill stack."
   value       = var.name
 }
+
+output "state_machine_arn" {
+  description = "ARN of the drill state machine (start a manual run from the console or CLI)."
+  value       = aws_sfn_state_machine.drill.arn
+}
+
+output "backup_bucket" {
+  description = "Bucket holding backup sets (backups/) and drill reports (reports/), under Object Lock."
+  value       = aws_s3_bucket.backups.bucket
+}
+
+output "alerts_topic_arn" {
+  description = "SNS topic of drill failure alerts."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "function_arns" {
+  description = "ARNs of the drill Lambdas."
+  value       = { for k, f in aws_lambda_function.function : k => f.arn }
+}
+
+output "temp_security_group_id" {
+  description = "Security group attached to temporary instances."
+  value       = aws_security_group.temp.id
+}
+
+output "nightly_input" {
+  description = "The execution input the nightly schedule sends (copy it for a manual run)."
+  value       = jsonencode({ sources = local.drill_sources })
+}

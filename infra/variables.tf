@@ -20,3 +20,181 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "sources" {
+  description = <<-EOT
+    Source databases to drill every night. Each is restored, validated, exported and cleaned up.
+    kind = "rds-snapshot": restore the newest snapshot of instance_identifier (database = the
+    database name inside it). kind = "backup-set": restore the newest backup set of this source
+    from the backup bucket into a temporary database on restore_server (a PostgreSQL server the
+    drill may create databases on; its credentials in the Secrets Manager secret
+    restore_server.secret_arn). checks: optional check configuration (TOML text, see
+    docs/validation.md).
+  EOT
+  type = list(object({
+    id                  = string
+    kind                = string
+    instance_identifier = optional(string)
+    database            = optional(string)
+    snapshot            = optional(string, "newest")
+    max_age_hours       = optional(number)
+    restore_server = optional(object({
+      host       = string
+      port       = optional(number, 5432)
+      database   = optional(string, "postgres")
+      secret_arn = string
+    }))
+    checks = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.sources : contains(["rds-snapshot", "backup-set"], s.kind)])
+    error_message = "Each source kind must be \"rds-snapshot\" or \"backup-set\"."
+  }
+  validation {
+    condition     = alltrue([for s in var.sources : s.kind != "rds-snapshot" || (s.instance_identifier != null && s.database != null)])
+    error_message = "rds-snapshot sources need instance_identifier and database."
+  }
+  validation {
+    condition     = alltrue([for s in var.sources : s.kind != "backup-set" || s.restore_server != null])
+    error_message = "backup-set sources need restore_server."
+  }
+  validation {
+    condition     = length(distinct([for s in var.sources : s.id])) == length(var.sources)
+    error_message = "Source ids must be unique."
+  }
+}
+
+variable "temp_prefix" {
+  description = "Prefix of every temporary instance and database the drill creates. IAM and the delete guards key on it: it must never match a production name."
+  type        = string
+  default     = "rdrill-"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]*(-[a-z0-9]+)*-$", var.temp_prefix)) && length(var.temp_prefix) <= 20
+    error_message = "temp_prefix: lowercase letters, digits and single hyphens, ending with '-', at most 20 characters."
+  }
+}
+
+variable "protected_identifiers" {
+  description = "Instance identifiers and database names the drill must never delete, whatever their tags say (the sources are always protected)."
+  type        = list(string)
+  default     = []
+}
+
+variable "schedule_expression" {
+  description = "When the nightly drill runs (EventBridge schedule expression, UTC)."
+  type        = string
+  default     = "cron(0 3 * * ? *)"
+}
+
+variable "schedule_enabled" {
+  description = "Whether the nightly schedule is enabled."
+  type        = bool
+  default     = true
+}
+
+variable "temp_instance_class" {
+  description = "Instance class of temporary restores: small, the drill proves restorability, not performance."
+  type        = string
+  default     = "db.t4g.medium"
+}
+
+variable "temp_ttl_hours" {
+  description = "Hours after which the janitor deletes a temporary instance a failed run left behind (1-48)."
+  type        = number
+  default     = 12
+
+  validation {
+    condition     = var.temp_ttl_hours >= 1 && var.temp_ttl_hours <= 48
+    error_message = "temp_ttl_hours must be between 1 and 48."
+  }
+}
+
+variable "restore_budget_seconds" {
+  description = "Time budget for a temporary instance to become available before the drill fails."
+  type        = number
+  default     = 7200
+}
+
+variable "wait_seconds" {
+  description = "Seconds between status checks while a restore is in progress."
+  type        = number
+  default     = 60
+}
+
+variable "max_concurrency" {
+  description = "How many sources are drilled at the same time."
+  type        = number
+  default     = 2
+}
+
+variable "object_lock_mode" {
+  description = "Object Lock mode of backup objects: COMPLIANCE (nobody, not even root, can delete before expiry) or GOVERNANCE."
+  type        = string
+  default     = "COMPLIANCE"
+
+  validation {
+    condition     = contains(["COMPLIANCE", "GOVERNANCE"], var.object_lock_mode)
+    error_message = "object_lock_mode must be COMPLIANCE or GOVERNANCE."
+  }
+}
+
+variable "object_lock_days" {
+  description = "Days every backup object is locked against deletion and overwrite."
+  type        = number
+  default     = 35
+}
+
+variable "backup_transition_days" {
+  description = "Days after which backup objects move to Glacier Instant Retrieval."
+  type        = number
+  default     = 30
+}
+
+variable "backup_expiration_days" {
+  description = "Days after which backup objects expire (must exceed object_lock_days)."
+  type        = number
+  default     = 400
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses subscribed to drill failure alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_id" {
+  description = "VPC of the temporary instances and the Lambdas (the sources' VPC, so snapshots restore next to them)."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets for temporary instances and Lambdas (at least two AZs for the DB subnet group)."
+  type        = list(string)
+}
+
+variable "lambda_zip_dir" {
+  description = "Directory holding restore.zip, validate.zip, export.zip and delete-temp.zip from `cargo lambda build --release --arm64 --output-format zip`."
+  type        = string
+  default     = "../target/lambda"
+}
+
+variable "lambda_architecture" {
+  description = "Lambda architecture the zips were built for."
+  type        = string
+  default     = "arm64"
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambdas' and the state machine's logs."
+  type        = number
+  default     = 365
+}
+
+variable "restore_server_cidrs" {
+  description = "CIDR blocks of the PostgreSQL servers that backup-set sources restore into (the Lambdas may reach them on 5432)."
+  type        = list(string)
+  default     = []
+}

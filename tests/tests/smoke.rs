@@ -1,8 +1,6 @@
 //! Smoke tests: each real part of the local stack answers the way the project relies on.
 
-use std::process::Command;
-
-use drill_tests::{aws_config, connect, pg_url, s3, tf_cli_config, unique, TestDb};
+use drill_tests::{aws_config, connect, pg_url, s3, unique, TestDb};
 
 #[tokio::test]
 async fn postgres_round_trip_on_the_throwaway_cluster() {
@@ -123,54 +121,18 @@ async fn rds_create_instance_snapshot_and_describe_against_moto() {
     assert_eq!(inst.db_instances()[0].engine(), Some("postgres"));
 }
 
-/// Copies `infra/` into a temp dir so parallel runs and the working tree stay clean.
-fn infra_copy(sub: &str) -> tempfile::TempDir {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../infra")
-        .join(sub);
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if path.is_file() && (name.ends_with(".tf") || name == ".terraform.lock.hcl") {
-            std::fs::copy(&path, dir.path().join(&name)).unwrap();
-        }
-    }
-    dir
-}
-
-fn terraform(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("terraform")
-        .args(args)
-        .current_dir(dir)
-        .env("TF_CLI_CONFIG_FILE", tf_cli_config())
-        .env("TF_IN_AUTOMATION", "1")
-        .env("CHECKPOINT_DISABLE", "1")
-        .output()
-        .expect("terraform on PATH");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 #[test]
 fn terraform_fmt_init_from_the_mirror_and_validate() {
-    let infra = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
-    let (ok, out) = terraform(&infra, &["fmt", "-check", "-recursive", "-no-color"]);
+    use drill_tests::infra::{repo, terraform, terraform_ok, workdir};
+    let (ok, out) = terraform(&repo().join("infra"), &["fmt", "-check", "-recursive", "-no-color"]);
     assert!(ok, "terraform fmt -check: files need formatting:\n{out}");
 
-    let dir = infra_copy("");
-    let (ok, out) = terraform(
-        dir.path(),
-        &["init", "-backend=false", "-input=false", "-no-color"],
-    );
-    assert!(ok, "terraform init (offline, provider mirror):\n{out}");
-    assert!(out.contains("hashicorp/aws"), "{out}");
-    let (ok, out) = terraform(dir.path(), &["validate", "-no-color"]);
-    assert!(ok, "terraform validate:\n{out}");
+    let dir = workdir();
+    for root in ["infra", "infra/bootstrap", "infra/examples/production-db"] {
+        let root = dir.path().join(root);
+        let out = terraform_ok(&root, &["init", "-backend=false", "-input=false", "-no-color"]);
+        assert!(out.contains("hashicorp/aws"), "{out}");
+        assert!(out.contains("5.100.0"), "provider must come from the mirror, pinned: {out}");
+        terraform_ok(&root, &["validate", "-no-color"]);
+    }
 }

@@ -49,6 +49,16 @@ enum Command {
     Validate(cmd_validate::ValidateArgs),
     /// Restore an RDS snapshot to a temporary instance (manual run of the restore Lambda).
     RestoreSnapshot(cmd_rds::RestoreSnapshotArgs),
+    /// Report the state of a temporary instance (manual run of the restore Lambda's status).
+    SnapshotStatus(cmd_rds::SnapshotStatusArgs),
+    /// Delete a drill's temporary instance, only if every safety guard passes.
+    DeleteTemp(cmd_rds::TempArgs),
+    /// Delete expired temporary instances left by drills that died, through the same guards.
+    Janitor(cmd_rds::JanitorArgs),
+    /// Copy a source's newest automated snapshot to a drill-tagged manual snapshot.
+    CopySnapshot(cmd_rds::CopySnapshotArgs),
+    /// Audit the backup posture of source instances (read-only).
+    Audit(cmd_rds::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +81,11 @@ fn main() -> std::process::ExitCode {
             Command::Restore(args) => cmd_restore::run(args, &globals).await,
             Command::Validate(args) => cmd_validate::run(args, &globals).await,
             Command::RestoreSnapshot(args) => cmd_rds::restore_snapshot(args, &globals).await,
+            Command::SnapshotStatus(args) => cmd_rds::snapshot_status(args, &globals).await,
+            Command::DeleteTemp(args) => cmd_rds::delete_temp(args, &globals).await,
+            Command::Janitor(args) => cmd_rds::janitor(args, &globals).await,
+            Command::CopySnapshot(args) => cmd_rds::copy_snapshot(args, &globals).await,
+            Command::Audit(args) => cmd_rds::audit(args, &globals).await,
         }
     });
     let code = match result {

@@ -289,6 +289,9 @@ pub struct DeleteOutcome {
     pub deleted: Vec<String>,
     pub already_gone: Vec<String>,
     pub refused: Vec<Refusal>,
+    /// Janitor only: drill temp instances left alone because their expires-at has not passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_due: Vec<String>,
 }
 
 #[cfg(test)]

@@ -1,1 +1,578 @@
-//! See the issue that builds this module.
+//! Which RDS snapshot a drill restores, and which drill-made snapshot copies may be expired.
+//!
+//! Selection fails loudly: no snapshot, or none young enough, is an error naming the source and
+//! listing what was found, never a silent fallback to something older.
+//!
+//! Expiry only ever considers **manual** snapshots the drill itself made (drill prefix, tag
+//! `drill:role` = `snapshot-copy`, tag `drill:source` = this source, an execution tag) and whose
+//! `drill:expires-at` has passed; the newest copies are always kept so one survives the source
+//! instance's deletion. Automated snapshots and untagged snapshots are never candidates.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::events::{Refusal, SnapshotSelector};
+use crate::guards::{expires_at, tag, Guard, GuardFailure};
+
+/// RDS `SnapshotType`, reduced to what selection cares about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotKind {
+    Automated,
+    Manual,
+    /// Shared from another account, public, AWS Backup, ...: only restored when named explicitly.
+    Other(String),
+}
+
+impl SnapshotKind {
+    pub fn from_rds(snapshot_type: &str) -> Self {
+        match snapshot_type {
+            "automated" => SnapshotKind::Automated,
+            "manual" => SnapshotKind::Manual,
+            other => SnapshotKind::Other(other.to_owned()),
+        }
+    }
+
+    fn label(&self) -> &str {
+        match self {
+            SnapshotKind::Automated => "automated",
+            SnapshotKind::Manual => "manual",
+            SnapshotKind::Other(s) => s,
+        }
+    }
+}
+
+/// What RDS reports about a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotFacts {
+    /// `DBSnapshotIdentifier` (an ARN for shared snapshots).
+    pub id: String,
+    pub arn: Option<String>,
+    /// `DBInstanceIdentifier` of the instance the snapshot was taken of.
+    pub instance: String,
+    pub kind: SnapshotKind,
+    /// `Status`; only `available` snapshots can be restored.
+    pub status: String,
+    /// When the data was taken: `OriginalSnapshotCreateTime` for copies, else
+    /// `SnapshotCreateTime`. Absent while the snapshot is being created.
+    pub taken_at: Option<DateTime<Utc>>,
+    /// `SnapshotCreateTime` of this snapshot itself (for a copy: when it was copied); orders
+    /// copies of the same original.
+    pub created_at: Option<DateTime<Utc>>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Why no snapshot could be selected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    #[error("source {source_id:?}: no snapshot found")]
+    NoSnapshots { source_id: String },
+    #[error("source {source_id:?}: no available {wanted} snapshot; found {found}")]
+    NoneMatching {
+        source_id: String,
+        wanted: String,
+        found: String,
+    },
+    #[error("source {source_id:?}: newest {wanted} snapshot {id:?} is {age_hours} h old, more than the maximum of {max_age_hours} h; found {found}")]
+    TooOld {
+        source_id: String,
+        wanted: String,
+        id: String,
+        age_hours: i64,
+        max_age_hours: u32,
+        found: String,
+    },
+    #[error("source {source_id:?}: snapshot {id:?} was taken of instance {instance:?}, not of the source")]
+    WrongSource {
+        source_id: String,
+        id: String,
+        instance: String,
+    },
+    #[error("source {source_id:?}: snapshot {id:?} is {status:?}, not available")]
+    NotAvailable {
+        source_id: String,
+        id: String,
+        status: String,
+    },
+}
+
+fn wanted(selector: &SnapshotSelector) -> String {
+    match selector {
+        SnapshotSelector::Newest => "automated or manual".to_owned(),
+        SnapshotSelector::NewestAutomated => "automated".to_owned(),
+        SnapshotSelector::NewestManual => "manual".to_owned(),
+        SnapshotSelector::Id { id } => format!("snapshot {id:?}"),
+    }
+}
+
+/// Summary of what was found, newest first, for error messages (at most 5 listed).
+fn summarize(found: &[SnapshotFacts], now: DateTime<Utc>) -> String {
+    let mut sorted: Vec<&SnapshotFacts> = found.iter().collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.taken_at));
+    let mut parts: Vec<String> = sorted
+        .iter()
+        .take(5)
+        .map(|s| {
+            let age = s
+                .taken_at
+                .map(|t| format!("{} h old", (now - t).num_hours()))
+                .unwrap_or_else(|| "no time yet".to_owned());
+            format!("{} ({}, {}, {age})", s.id, s.kind.label(), s.status)
+        })
+        .collect();
+    if sorted.len() > 5 {
+        parts.push(format!("and {} more", sorted.len() - 5));
+    }
+    format!("{} snapshot(s): {}", found.len(), parts.join(", "))
+}
+
+/// Chooses the snapshot to restore among `found` (the snapshots RDS lists for the source, or the
+/// one named by an explicit id).
+pub fn select(
+    source_id: &str,
+    selector: &SnapshotSelector,
+    max_age_hours: Option<u32>,
+    now: DateTime<Utc>,
+    found: &[SnapshotFacts],
+) -> Result<SnapshotFacts, SelectionError> {
+    if found.is_empty() {
+        return Err(SelectionError::NoSnapshots {
+            source_id: source_id.to_owned(),
+        });
+    }
+    if let SnapshotSelector::Id { id } = selector {
+        let snap = found
+            .iter()
+            .find(|s| &s.id == id || s.arn.as_deref() == Some(id.as_str()))
+            .ok_or_else(|| SelectionError::NoneMatching {
+                source_id: source_id.to_owned(),
+                wanted: wanted(selector),
+                found: summarize(found, now),
+            })?;
+        if !snap.instance.eq_ignore_ascii_case(source_id) {
+            return Err(SelectionError::WrongSource {
+                source_id: source_id.to_owned(),
+                id: snap.id.clone(),
+                instance: snap.instance.clone(),
+            });
+        }
+        if snap.status != "available" {
+            return Err(SelectionError::NotAvailable {
+                source_id: source_id.to_owned(),
+                id: snap.id.clone(),
+                status: snap.status.clone(),
+            });
+        }
+        return check_age(source_id, selector, max_age_hours, now, snap, found);
+    }
+    let newest = found
+        .iter()
+        .filter(|s| s.instance.eq_ignore_ascii_case(source_id))
+        .filter(|s| s.status == "available" && s.taken_at.is_some())
+        .filter(|s| match selector {
+            SnapshotSelector::Newest => {
+                matches!(s.kind, SnapshotKind::Automated | SnapshotKind::Manual)
+            }
+            SnapshotSelector::NewestAutomated => s.kind == SnapshotKind::Automated,
+            SnapshotSelector::NewestManual => s.kind == SnapshotKind::Manual,
+            SnapshotSelector::Id { .. } => false,
+        })
+        // Ties broken by id so the choice is deterministic.
+        .max_by(|a, b| a.taken_at.cmp(&b.taken_at).then_with(|| a.id.cmp(&b.id)))
+        .ok_or_else(|| SelectionError::NoneMatching {
+            source_id: source_id.to_owned(),
+            wanted: wanted(selector),
+            found: summarize(found, now),
+        })?;
+    check_age(source_id, selector, max_age_hours, now, newest, found)
+}
+
+fn check_age(
+    source_id: &str,
+    selector: &SnapshotSelector,
+    max_age_hours: Option<u32>,
+    now: DateTime<Utc>,
+    snap: &SnapshotFacts,
+    found: &[SnapshotFacts],
+) -> Result<SnapshotFacts, SelectionError> {
+    if let (Some(max), Some(taken)) = (max_age_hours, snap.taken_at) {
+        let age = now - taken;
+        if age > chrono::Duration::hours(i64::from(max)) {
+            return Err(SelectionError::TooOld {
+                source_id: source_id.to_owned(),
+                wanted: wanted(selector),
+                id: snap.id.clone(),
+                age_hours: age.num_hours(),
+                max_age_hours: max,
+                found: summarize(found, now),
+            });
+        }
+    }
+    Ok(snap.clone())
+}
+
+/// Settings for expiring drill-made copies of one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyPolicy {
+    pub prefix: String,
+    pub source_id: String,
+    /// This many newest drill copies are kept even when expired (at least 1).
+    pub keep_newest: usize,
+}
+
+/// The guards a drill-made copy must pass before it may be deleted; all failures are returned.
+pub fn copy_guards(
+    policy: &CopyPolicy,
+    now: DateTime<Utc>,
+    snap: &SnapshotFacts,
+) -> Vec<GuardFailure> {
+    let mut out = Vec::new();
+    let fail = |guard, reason: String| GuardFailure { guard, reason };
+    if policy.prefix.is_empty() || !snap.id.starts_with(&policy.prefix) {
+        out.push(fail(
+            Guard::Prefix,
+            format!("identifier does not start with {:?}", policy.prefix),
+        ));
+    }
+    if snap.tags.get(tag::ROLE).map(String::as_str) != Some(tag::ROLE_SNAPSHOT_COPY) {
+        out.push(fail(
+            Guard::RoleTag,
+            format!("tag {} is not {:?}", tag::ROLE, tag::ROLE_SNAPSHOT_COPY),
+        ));
+    }
+    if snap.kind != SnapshotKind::Manual {
+        out.push(fail(
+            Guard::NotProtected,
+            format!(
+                "{} snapshots are never deleted by the drill",
+                snap.kind.label()
+            ),
+        ));
+    }
+    let source_tag = snap.tags.get(tag::SOURCE).map(String::as_str);
+    if source_tag != Some(policy.source_id.as_str())
+        || !snap.instance.eq_ignore_ascii_case(&policy.source_id)
+    {
+        out.push(fail(
+            Guard::Owner,
+            format!("not a copy of source {:?}", policy.source_id),
+        ));
+    }
+    if snap.tags.get(tag::EXECUTION).is_none_or(|v| v.is_empty()) {
+        out.push(fail(
+            Guard::CreatedByDrill,
+            format!("no {} tag", tag::EXECUTION),
+        ));
+    }
+    match expires_at(&snap.tags) {
+        Some(t) if t < now => {}
+        Some(t) => out.push(fail(
+            Guard::Owner,
+            format!("not expired: expires at {}", t.to_rfc3339()),
+        )),
+        None => out.push(fail(
+            Guard::Owner,
+            format!("no valid {} tag", tag::EXPIRES_AT),
+        )),
+    }
+    out
+}
+
+/// What expiry decided for the snapshots of one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpiryPlan {
+    /// Drill copies to delete: every guard passed.
+    pub expire: Vec<String>,
+    /// Drill copies kept: not expired yet, or among the newest kept on purpose.
+    pub kept: Vec<String>,
+    /// Snapshots that look like drill copies (prefix or role tag) but failed a guard other than
+    /// "not expired yet": someone should look at them.
+    pub refused: Vec<Refusal>,
+}
+
+/// Decides which snapshots to expire. Snapshots with neither the prefix nor the drill's role tag
+/// are not ours and are ignored entirely.
+pub fn plan_expiry(policy: &CopyPolicy, now: DateTime<Utc>, snaps: &[SnapshotFacts]) -> ExpiryPlan {
+    let mut plan = ExpiryPlan::default();
+    let mut ours: Vec<&SnapshotFacts> = snaps
+        .iter()
+        .filter(|s| {
+            (!policy.prefix.is_empty() && s.id.starts_with(&policy.prefix))
+                || s.tags.get(tag::ROLE).map(String::as_str) == Some(tag::ROLE_SNAPSHOT_COPY)
+        })
+        .collect();
+    ours.sort_by(|a, b| (b.taken_at, b.created_at, &b.id).cmp(&(a.taken_at, a.created_at, &a.id)));
+    let mut kept_newest = 0;
+    for snap in ours {
+        let failures = copy_guards(policy, now, snap);
+        if failures.is_empty() {
+            if kept_newest < policy.keep_newest.max(1) {
+                kept_newest += 1;
+                plan.kept.push(snap.id.clone());
+            } else {
+                plan.expire.push(snap.id.clone());
+            }
+            continue;
+        }
+        let only_not_expired = failures
+            .iter()
+            .all(|f| f.guard == Guard::Owner && f.reason.starts_with("not expired"));
+        if only_not_expired {
+            kept_newest += 1;
+            plan.kept.push(snap.id.clone());
+        } else {
+            plan.refused
+                .extend(failures.iter().map(|f| f.to_refusal(&snap.id)));
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    fn snap(id: &str, kind: SnapshotKind, hours_old: i64) -> SnapshotFacts {
+        SnapshotFacts {
+            id: id.into(),
+            arn: Some(format!("arn:aws:rds:us-east-1:1:snapshot:{id}")),
+            instance: "prod".into(),
+            kind,
+            status: "available".into(),
+            taken_at: Some(now() - Duration::hours(hours_old)),
+            created_at: Some(now() - Duration::hours(hours_old)),
+            tags: BTreeMap::new(),
+        }
+    }
+
+    fn found() -> Vec<SnapshotFacts> {
+        vec![
+            snap("rds:prod-a", SnapshotKind::Automated, 30),
+            snap("rds:prod-b", SnapshotKind::Automated, 6),
+            snap("manual-1", SnapshotKind::Manual, 2),
+            snap("manual-0", SnapshotKind::Manual, 50),
+            snap("shared", SnapshotKind::Other("shared".into()), 1),
+        ]
+    }
+
+    #[test]
+    fn newest_of_each_kind() {
+        let pick = |sel| select("prod", &sel, None, now(), &found()).unwrap().id;
+        assert_eq!(pick(SnapshotSelector::NewestAutomated), "rds:prod-b");
+        assert_eq!(pick(SnapshotSelector::NewestManual), "manual-1");
+        // Shared snapshots are only restored when named explicitly.
+        assert_eq!(pick(SnapshotSelector::Newest), "manual-1");
+        assert_eq!(
+            pick(SnapshotSelector::Id {
+                id: "rds:prod-a".into()
+            }),
+            "rds:prod-a"
+        );
+        assert_eq!(
+            pick(SnapshotSelector::Id {
+                id: "arn:aws:rds:us-east-1:1:snapshot:shared".into()
+            }),
+            "shared"
+        );
+    }
+
+    #[test]
+    fn unavailable_and_other_sources_are_skipped() {
+        let mut f = found();
+        f[2].status = "creating".into();
+        let mut other = snap("other-newest", SnapshotKind::Manual, 0);
+        other.instance = "not-prod".into();
+        f.push(other);
+        let s = select("prod", &SnapshotSelector::NewestManual, None, now(), &f).unwrap();
+        assert_eq!(s.id, "manual-0");
+    }
+
+    #[test]
+    fn too_old_names_source_and_what_was_found() {
+        let err = select(
+            "prod",
+            &SnapshotSelector::NewestAutomated,
+            Some(4),
+            now(),
+            &found(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, SelectionError::TooOld { age_hours: 6, .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"prod\"") && msg.contains("rds:prod-b"),
+            "{msg}"
+        );
+        assert!(msg.contains("5 snapshot(s)"), "{msg}");
+        // Young enough passes.
+        assert!(select(
+            "prod",
+            &SnapshotSelector::NewestAutomated,
+            Some(7),
+            now(),
+            &found()
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn none_matching_and_none_at_all() {
+        let only_auto = vec![snap("rds:prod-a", SnapshotKind::Automated, 1)];
+        let err = select(
+            "prod",
+            &SnapshotSelector::NewestManual,
+            None,
+            now(),
+            &only_auto,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("no available manual snapshot") && msg.contains("rds:prod-a (automated"),
+            "{msg}"
+        );
+        let err = select("prod", &SnapshotSelector::Newest, None, now(), &[]).unwrap_err();
+        assert_eq!(
+            err,
+            SelectionError::NoSnapshots {
+                source_id: "prod".into()
+            }
+        );
+        let err = select(
+            "prod",
+            &SnapshotSelector::Id { id: "nope".into() },
+            None,
+            now(),
+            &found(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("\"nope\""), "{err}");
+    }
+
+    #[test]
+    fn explicit_id_must_be_of_the_source_and_available() {
+        let mut other = snap("x", SnapshotKind::Manual, 1);
+        other.instance = "staging".into();
+        let err = select(
+            "prod",
+            &SnapshotSelector::Id { id: "x".into() },
+            None,
+            now(),
+            &[other],
+        )
+        .unwrap_err();
+        assert!(matches!(err, SelectionError::WrongSource { .. }));
+        let mut busy = snap("y", SnapshotKind::Manual, 1);
+        busy.status = "creating".into();
+        let err = select(
+            "prod",
+            &SnapshotSelector::Id { id: "y".into() },
+            None,
+            now(),
+            &[busy],
+        )
+        .unwrap_err();
+        assert!(matches!(err, SelectionError::NotAvailable { .. }));
+        // An explicit id is still held to the maximum age.
+        let err = select(
+            "prod",
+            &SnapshotSelector::Id {
+                id: "manual-0".into(),
+            },
+            Some(24),
+            now(),
+            &found(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SelectionError::TooOld { .. }));
+    }
+
+    fn copy(id: &str, hours_old: i64, expired: bool) -> SnapshotFacts {
+        let mut s = snap(id, SnapshotKind::Manual, hours_old);
+        let exp = if expired {
+            now() - Duration::hours(1)
+        } else {
+            now() + Duration::hours(1)
+        };
+        for (k, v) in [
+            (tag::ROLE, tag::ROLE_SNAPSHOT_COPY.to_owned()),
+            (tag::SOURCE, "prod".to_owned()),
+            (tag::EXECUTION, "exec-1".to_owned()),
+            (tag::EXPIRES_AT, exp.to_rfc3339()),
+        ] {
+            s.tags.insert(k.to_owned(), v);
+        }
+        s
+    }
+
+    fn policy() -> CopyPolicy {
+        CopyPolicy {
+            prefix: "rdrill-".into(),
+            source_id: "prod".into(),
+            keep_newest: 1,
+        }
+    }
+
+    #[test]
+    fn expiry_only_deletes_expired_drill_copies_and_keeps_the_newest() {
+        let mut automated_tagged = copy("rdrill-auto", 40, true);
+        automated_tagged.kind = SnapshotKind::Automated;
+        let mut untagged = snap("rdrill-untagged", SnapshotKind::Manual, 40);
+        untagged.tags.clear();
+        let mut other_source = copy("rdrill-other", 40, true);
+        other_source
+            .tags
+            .insert(tag::SOURCE.into(), "staging".into());
+        let snaps = vec![
+            copy("rdrill-newest", 1, true),
+            copy("rdrill-old", 30, true),
+            copy("rdrill-fresh", 20, false),
+            automated_tagged,
+            untagged,
+            other_source,
+            snap("manual-person", SnapshotKind::Manual, 100),
+            snap("rds:prod-a", SnapshotKind::Automated, 100),
+        ];
+        let plan = plan_expiry(&policy(), now(), &snaps);
+        assert_eq!(plan.expire, vec!["rdrill-old".to_owned()]);
+        assert!(plan.kept.contains(&"rdrill-newest".to_owned()));
+        assert!(plan.kept.contains(&"rdrill-fresh".to_owned()));
+        let refused: Vec<&str> = plan.refused.iter().map(|r| r.identifier.as_str()).collect();
+        assert!(refused.contains(&"rdrill-auto"));
+        assert!(refused.contains(&"rdrill-untagged"));
+        assert!(refused.contains(&"rdrill-other"));
+        assert!(!refused.contains(&"manual-person") && !refused.contains(&"rds:prod-a"));
+    }
+
+    #[test]
+    fn each_copy_guard_alone_refuses() {
+        assert!(copy_guards(&policy(), now(), &copy("rdrill-x", 5, true)).is_empty());
+        let mut c = copy("x", 5, true);
+        assert_eq!(copy_guards(&policy(), now(), &c)[0].guard, Guard::Prefix);
+        c = copy("rdrill-x", 5, true);
+        c.kind = SnapshotKind::Automated;
+        assert_eq!(
+            copy_guards(&policy(), now(), &c)[0].guard,
+            Guard::NotProtected
+        );
+        c = copy("rdrill-x", 5, true);
+        c.tags.remove(tag::ROLE);
+        assert_eq!(copy_guards(&policy(), now(), &c)[0].guard, Guard::RoleTag);
+        c = copy("rdrill-x", 5, true);
+        c.tags.remove(tag::EXECUTION);
+        assert_eq!(
+            copy_guards(&policy(), now(), &c)[0].guard,
+            Guard::CreatedByDrill
+        );
+        c = copy("rdrill-x", 5, false);
+        assert_eq!(copy_guards(&policy(), now(), &c)[0].guard, Guard::Owner);
+    }
+}

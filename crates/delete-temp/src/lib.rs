@@ -1,20 +1,37 @@
-//! The `delete-temp` Lambda. Deletes the drill's temporary resource behind every guard; also the janitor for expired ones.
+//! The `delete-temp` Lambda. Deletes the drill's temporary resource behind every guard; also the
+//! janitor for expired ones.
+//!
+//! Action `delete`: the temp instance of the calling execution, only if every guard of
+//! `drill_core::guards` passes. A refusal makes no AWS call and fails with
+//! `Drill.GuardViolation`, naming each guard that said no (also logged). Already gone is success.
+//! Action `janitor`: drill temps past their expires-at, through the same guards; refusals are
+//! reported in the output (and logged) rather than failing the sweep.
 //!
 //! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
 //! local Lambda host call [`handle`] in process.
 
-use drill_core::events::DeleteRequest;
-use drill_engine::lambda::{parse_event, HandlerError};
+use drill_core::events::{DeleteRequest, TempResource};
 use drill_core::ErrorKind;
+use drill_engine::lambda::{parse_event, HandlerError};
+use drill_engine::rds::{self, RdsSettings};
 use serde_json::Value;
 
-/// Typed configuration from the function's environment.
+/// How far in the future a janitor event's `now` may lie: it exists for tests and replays, and
+/// must not let a caller expire every temp early.
+const MAX_JANITOR_CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// Typed configuration from the function's environment (see [`RdsSettings`]: `DRILL_PREFIX`,
+/// `DRILL_SOURCES`, `DRILL_PROTECTED`, ...).
 #[derive(Debug, Clone)]
-pub struct Config {}
+pub struct Config {
+    pub rds: RdsSettings,
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, HandlerError> {
-        Ok(Config {})
+        Ok(Config {
+            rds: RdsSettings::from_env()?,
+        })
     }
 }
 
@@ -23,23 +40,69 @@ impl Config {
 pub struct Deps {
     pub config: Config,
     pub aws: aws_config::SdkConfig,
+    pub rds: rds::Client,
 }
 
 impl Deps {
-    pub async fn from_env() -> Result<Self, HandlerError> {
-        Ok(Deps {
-            config: Config::from_env()?,
-            aws: drill_engine::aws::load_config().await,
-        })
+    pub fn new(config: Config, aws: aws_config::SdkConfig) -> Self {
+        let rds = drill_engine::aws::rds_client(&aws);
+        Deps { config, aws, rds }
     }
+
+    pub async fn from_env() -> Result<Self, HandlerError> {
+        Ok(Deps::new(
+            Config::from_env()?,
+            drill_engine::aws::load_config().await,
+        ))
+    }
+}
+
+fn ser_err(e: serde_json::Error) -> HandlerError {
+    HandlerError::new(ErrorKind::CouldNotRun, format!("serialize output: {e}"))
 }
 
 /// Handles one invocation. The payload is parsed here rather than by the runtime so that a bad
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
-pub async fn handle(_deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
-    let _request: DeleteRequest = parse_event(payload)?;
-    Err(HandlerError::new(
-        ErrorKind::CouldNotRun,
-        "delete-temp: not available in this build",
-    ))
+pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
+    let request: DeleteRequest = parse_event(payload)?;
+    match request {
+        DeleteRequest::Delete { drill, temp } => match temp {
+            TempResource::RdsInstance { identifier, .. } => {
+                let outcome =
+                    rds::delete_temp(&deps.rds, &deps.config.rds, &drill, &identifier).await?;
+                serde_json::to_value(&outcome).map_err(ser_err)
+            }
+            TempResource::Database { name, .. } => Err(HandlerError::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "delete of temporary database {name:?}: this build of delete-temp handles \
+                     `rds-instance` temps only"
+                ),
+            )),
+        },
+        DeleteRequest::Janitor { now } => {
+            let real_now = rds::utc_now();
+            let now = match now {
+                Some(t) if (t - real_now).num_seconds() > MAX_JANITOR_CLOCK_SKEW_SECONDS => {
+                    return Err(HandlerError::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "janitor `now` {} lies in the future; it may only replay the past",
+                            t.to_rfc3339()
+                        ),
+                    ));
+                }
+                Some(t) => t,
+                None => real_now,
+            };
+            let outcome = rds::janitor(&deps.rds, &deps.config.rds, now).await?;
+            tracing::info!(
+                deleted = outcome.deleted.len(),
+                refused = outcome.refused.len(),
+                not_due = outcome.not_due.len(),
+                "janitor done"
+            );
+            serde_json::to_value(&outcome).map_err(ser_err)
+        }
+    }
 }

@@ -1,1 +1,965 @@
-//! See the issue that builds this module.
+//! RDS: restore a snapshot to a temporary instance, report its status, delete it behind every
+//! guard of [`drill_core::guards`], sweep expired temps (janitor), copy and expire snapshots, and
+//! audit the posture of sources.
+//!
+//! Every destructive or mutating call here (delete instance, delete snapshot) is preceded by a
+//! fresh describe and the pure guards; if any guard fails, the call is **not made**. The drill
+//! never modifies an existing instance at all (in particular it never turns deletion protection
+//! off), so there is no modify call in this module.
+//!
+//! Credentials: the restore sets `ManageMasterUserPassword=true`, so RDS rotates the restored
+//! master password into a fresh Secrets Manager secret it owns (and deletes with the instance).
+//! Events carry only that secret's ARN; no password ever passes through the drill.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::types::{DbInstance, DbSnapshot, Tag};
+use chrono::{DateTime, Duration, Utc};
+use drill_core::events::{
+    BackupRef, ConnectionSpec, DeleteOutcome, DrillContext, Refusal, RestoreStarted, SecretRef,
+    SnapshotSelector, StatusReport, TempResource, TempState, TlsMode,
+};
+use drill_core::guards::{self, tag, Caller, Guard, GuardPolicy, InstanceFacts};
+use drill_core::naming;
+use drill_core::posture::{self, PostureCheck, PosturePolicy};
+use drill_core::snapshots::{self, CopyPolicy, SelectionError, SnapshotFacts, SnapshotKind};
+use drill_core::{Classified, ErrorKind};
+use serde::Serialize;
+
+pub use aws_sdk_rds::Client;
+
+/// The current time; a function so callers without a chrono dependency can get one.
+pub fn utc_now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// Why an RDS operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RdsError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    /// A guard refused; nothing was changed.
+    #[error("{message}")]
+    Guard {
+        message: String,
+        refusals: Vec<Refusal>,
+    },
+    #[error("RDS {op} failed ({code}): {message}")]
+    Api {
+        op: &'static str,
+        code: String,
+        message: String,
+        transient: bool,
+    },
+}
+
+impl Classified for RdsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RdsError::InvalidInput(_) | RdsError::Selection(_) => ErrorKind::InvalidInput,
+            RdsError::Guard { .. } => ErrorKind::GuardViolation,
+            RdsError::Api {
+                transient: true, ..
+            } => ErrorKind::Transient,
+            RdsError::Api { .. } => ErrorKind::CouldNotRun,
+        }
+    }
+}
+
+/// RDS error codes worth retrying: throttling, capacity, an instance busy with something else.
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "InsufficientDBInstanceCapacity",
+    "InvalidDBInstanceState",
+    "InvalidDBSnapshotState",
+    "ServiceUnavailable",
+    "InternalFailure",
+];
+
+fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(e) => e.err().code(),
+        _ => None,
+    }
+}
+
+fn api_error<E, R>(op: &'static str, err: SdkError<E, R>) -> RdsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let network = matches!(
+        err,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_)
+    );
+    let code = code_of(&err).unwrap_or("").to_owned();
+    let message = match &err {
+        SdkError::ServiceError(e) => e.err().message().unwrap_or("").to_owned(),
+        other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
+    };
+    RdsError::Api {
+        op,
+        transient: network || TRANSIENT_CODES.contains(&code.as_str()),
+        code: if code.is_empty() {
+            "no code".into()
+        } else {
+            code
+        },
+        message,
+    }
+}
+
+// ---------------------------------------------------------------- settings
+
+/// Configuration of the RDS side of the drill, from the environment of a Lambda or the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RdsSettings {
+    /// `DRILL_PREFIX` (default `rdrill-`): every temp identifier starts with it.
+    pub prefix: String,
+    /// `DRILL_INSTANCE_CLASS` (default `db.t4g.micro`).
+    pub instance_class: String,
+    /// `DRILL_SUBNET_GROUP`: the drill's own DB subnet group (required to restore).
+    pub subnet_group: Option<String>,
+    /// `DRILL_SECURITY_GROUPS`: comma-separated VPC security group ids (required to restore).
+    pub security_groups: Vec<String>,
+    /// `DRILL_TEMP_TTL_HOURS` (default 12): the temp's expires-at tag, after which the janitor
+    /// may remove it.
+    pub temp_ttl_hours: u32,
+    /// `DRILL_SOURCES`: comma-separated source instance identifiers, never deletable.
+    pub sources: Vec<String>,
+    /// `DRILL_PROTECTED`: comma-separated identifiers that must never be touched.
+    pub protected: Vec<String>,
+}
+
+impl Default for RdsSettings {
+    fn default() -> Self {
+        Self {
+            prefix: naming::DEFAULT_PREFIX.to_owned(),
+            instance_class: "db.t4g.micro".to_owned(),
+            subnet_group: None,
+            security_groups: Vec::new(),
+            temp_ttl_hours: 12,
+            sources: Vec::new(),
+            protected: Vec::new(),
+        }
+    }
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl RdsSettings {
+    /// Reads the settings through `var` (the process environment in production). Unset values
+    /// take their defaults, so a function that never restores starts without them; a value that
+    /// is set but invalid is an error.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, RdsError> {
+        let mut s = RdsSettings::default();
+        if let Some(p) = var("DRILL_PREFIX") {
+            naming::validate_prefix(&p).map_err(|e| RdsError::InvalidInput(e.to_string()))?;
+            s.prefix = p;
+        }
+        if let Some(c) = var("DRILL_INSTANCE_CLASS") {
+            s.instance_class = c;
+        }
+        s.subnet_group = var("DRILL_SUBNET_GROUP").filter(|v| !v.is_empty());
+        s.security_groups = var("DRILL_SECURITY_GROUPS")
+            .map(|v| list(&v))
+            .unwrap_or_default();
+        if let Some(h) = var("DRILL_TEMP_TTL_HOURS") {
+            s.temp_ttl_hours =
+                h.parse()
+                    .ok()
+                    .filter(|h| (1..=48).contains(h))
+                    .ok_or_else(|| {
+                        RdsError::InvalidInput(format!(
+                            "DRILL_TEMP_TTL_HOURS={h:?}: expected 1 to 48 hours"
+                        ))
+                    })?;
+        }
+        s.sources = var("DRILL_SOURCES").map(|v| list(&v)).unwrap_or_default();
+        s.protected = var("DRILL_PROTECTED").map(|v| list(&v)).unwrap_or_default();
+        Ok(s)
+    }
+
+    pub fn from_env() -> Result<Self, RdsError> {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// The guard policy; the drill's own source is protected even when not configured.
+    pub fn guard_policy(&self, drill_source: Option<&str>) -> GuardPolicy {
+        let mut sources = self.sources.clone();
+        sources.extend(drill_source.map(str::to_owned));
+        GuardPolicy {
+            prefix: self.prefix.clone(),
+            sources,
+            protected: self.protected.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- facts
+
+fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
+    list.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+        .collect()
+}
+
+/// What the guards need to know about an instance.
+pub fn instance_facts(db: &DbInstance) -> InstanceFacts {
+    InstanceFacts {
+        identifier: db.db_instance_identifier().unwrap_or("").to_owned(),
+        tags: tags_of(db.tag_list()),
+        // Unknown counts as protected: the guard must never pass on missing data.
+        deletion_protection: db.deletion_protection().unwrap_or(true),
+        created_at: db.instance_create_time().and_then(to_chrono),
+    }
+}
+
+/// What selection and expiry need to know about a snapshot.
+pub fn snapshot_facts(s: &DbSnapshot) -> SnapshotFacts {
+    SnapshotFacts {
+        id: s.db_snapshot_identifier().unwrap_or("").to_owned(),
+        arn: s.db_snapshot_arn().map(str::to_owned),
+        instance: s.db_instance_identifier().unwrap_or("").to_owned(),
+        kind: SnapshotKind::from_rds(s.snapshot_type().unwrap_or("")),
+        status: s.status().unwrap_or("").to_owned(),
+        // A copy's own create time is when it was copied; the data is as old as the original.
+        taken_at: s
+            .original_snapshot_create_time()
+            .or(s.snapshot_create_time())
+            .and_then(to_chrono),
+        created_at: s.snapshot_create_time().and_then(to_chrono),
+        tags: tags_of(s.tag_list()),
+    }
+}
+
+/// Describes one instance; `None` when it does not exist.
+pub async fn describe_instance(
+    client: &Client,
+    identifier: &str,
+) -> Result<Option<DbInstance>, RdsError> {
+    match client
+        .describe_db_instances()
+        .db_instance_identifier(identifier)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().cloned()),
+        Err(e) if code_of(&e) == Some("DBInstanceNotFound") => Ok(None),
+        Err(e) => Err(api_error("DescribeDBInstances", e)),
+    }
+}
+
+/// Every instance of the account and region. Tag filters are not used: moto does not support
+/// them, and the guards must see the tags themselves anyway.
+pub async fn list_instances(client: &Client) -> Result<Vec<DbInstance>, RdsError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = client
+            .describe_db_instances()
+            .set_marker(marker.take())
+            .max_records(100)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeDBInstances", e))?;
+        out.extend(page.db_instances().iter().cloned());
+        match page.marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Snapshots of a source instance (`snapshot_type` e.g. `manual` narrows the listing).
+pub async fn list_snapshots(
+    client: &Client,
+    instance: &str,
+    snapshot_type: Option<&str>,
+) -> Result<Vec<SnapshotFacts>, RdsError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = client
+            .describe_db_snapshots()
+            .db_instance_identifier(instance)
+            .set_snapshot_type(snapshot_type.map(str::to_owned))
+            .set_marker(marker.take())
+            .max_records(100)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeDBSnapshots", e))?;
+        out.extend(page.db_snapshots().iter().map(snapshot_facts));
+        match page.marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// One snapshot by identifier or ARN (shared ones included); empty when not found.
+async fn find_snapshot(client: &Client, id: &str) -> Result<Vec<SnapshotFacts>, RdsError> {
+    match client
+        .describe_db_snapshots()
+        .db_snapshot_identifier(id)
+        .include_shared(true)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_snapshots().iter().map(snapshot_facts).collect()),
+        Err(e) if code_of(&e) == Some("DBSnapshotNotFound") => Ok(Vec::new()),
+        Err(e) => Err(api_error("DescribeDBSnapshots", e)),
+    }
+}
+
+/// Chooses the snapshot of `source` to restore (see [`drill_core::snapshots::select`]).
+pub async fn choose_snapshot(
+    client: &Client,
+    source: &str,
+    selector: &SnapshotSelector,
+    max_age_hours: Option<u32>,
+    now: DateTime<Utc>,
+) -> Result<SnapshotFacts, RdsError> {
+    let found = match selector {
+        SnapshotSelector::Id { id } => find_snapshot(client, id).await?,
+        _ => list_snapshots(client, source, None).await?,
+    };
+    Ok(snapshots::select(
+        source,
+        selector,
+        max_age_hours,
+        now,
+        &found,
+    )?)
+}
+
+fn tag_of(key: &str, value: impl Into<String>) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+// ---------------------------------------------------------------- restore
+
+/// What to restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreInput {
+    pub source_instance: String,
+    pub selector: SnapshotSelector,
+    pub max_age_hours: Option<u32>,
+    /// Database inside the instance that later steps validate and export.
+    pub database: String,
+}
+
+/// The identifier of the temp instance of this drill (stable across retries of the same
+/// execution, so a retried restore finds its own instance instead of making a second one).
+pub fn temp_identifier(
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    source: &str,
+) -> Result<String, RdsError> {
+    let id = naming::temp_identifier(&settings.prefix, source, &drill.drill_id, drill.started_at)
+        .map_err(|e| RdsError::InvalidInput(e.to_string()))?;
+    if !naming::is_valid_rds_identifier(&id) {
+        return Err(RdsError::InvalidInput(format!(
+            "derived identifier {id:?} is not valid for RDS"
+        )));
+    }
+    Ok(id)
+}
+
+/// Starts restoring the selected snapshot into a new temp instance; returns at once (the state
+/// machine polls [`status`]).
+pub async fn restore(
+    client: &Client,
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    input: &RestoreInput,
+    now: DateTime<Utc>,
+) -> Result<RestoreStarted, RdsError> {
+    let subnet_group = settings.subnet_group.clone().ok_or_else(|| {
+        RdsError::InvalidInput(
+            "DRILL_SUBNET_GROUP is not set: the temp instance must go into the drill's own subnet group"
+                .into(),
+        )
+    })?;
+    if settings.security_groups.is_empty() {
+        return Err(RdsError::InvalidInput(
+            "DRILL_SECURITY_GROUPS is not set: the temp instance must use the drill's own security group"
+                .into(),
+        ));
+    }
+    let snap = choose_snapshot(
+        client,
+        &input.source_instance,
+        &input.selector,
+        input.max_age_hours,
+        now,
+    )
+    .await?;
+    let identifier = temp_identifier(settings, drill, &input.source_instance)?;
+    let expires_at = now + Duration::hours(i64::from(settings.temp_ttl_hours));
+    let snapshot_ref = snap.arn.clone().unwrap_or_else(|| snap.id.clone());
+    let backup = BackupRef {
+        kind: "rds-snapshot".into(),
+        id: snapshot_ref.clone(),
+        taken_at: snap.taken_at.unwrap_or(now),
+    };
+    let temp = TempResource::RdsInstance {
+        identifier: identifier.clone(),
+        secret_id: None,
+        database: input.database.clone(),
+    };
+    let tags = vec![
+        tag_of(tag::ROLE, tag::ROLE_TEMP),
+        tag_of(tag::EXECUTION, drill.drill_id.clone()),
+        tag_of(tag::SOURCE, input.source_instance.clone()),
+        tag_of(
+            tag::EXPIRES_AT,
+            expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        tag_of(tag::RESTORED_FROM, snap.id.clone()),
+    ];
+    let result = client
+        .restore_db_instance_from_db_snapshot()
+        .db_instance_identifier(&identifier)
+        .db_snapshot_identifier(&snap.id)
+        .db_instance_class(&settings.instance_class)
+        .db_subnet_group_name(subnet_group)
+        .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+        // Without 0, RDS first takes a baseline backup and sits in `backing-up` for hours.
+        .backup_retention_period(0)
+        .deletion_protection(false)
+        .publicly_accessible(false)
+        .multi_az(false)
+        .copy_tags_to_snapshot(false)
+        .auto_minor_version_upgrade(false)
+        .manage_master_user_password(true)
+        .set_tags(Some(tags))
+        .send()
+        .await;
+    match result {
+        Ok(_) => {
+            tracing::info!(%identifier, snapshot = %snap.id, source = %input.source_instance, "restore started");
+        }
+        Err(e) if code_of(&e) == Some("DBInstanceAlreadyExists") => {
+            // A retry of this execution finds its own instance; anything else is not ours.
+            let existing = describe_instance(client, &identifier).await?;
+            let facts = existing.as_ref().map(instance_facts);
+            let ours = facts.as_ref().is_some_and(|f| {
+                f.tags.get(tag::EXECUTION) == Some(&drill.drill_id)
+                    && f.tags.get(tag::ROLE).map(String::as_str) == Some(tag::ROLE_TEMP)
+            });
+            if !ours {
+                return Err(RdsError::Guard {
+                    message: format!(
+                        "refused to reuse {identifier:?}: it exists and was not created by execution {:?}",
+                        drill.drill_id
+                    ),
+                    refusals: vec![Refusal {
+                        identifier: identifier.clone(),
+                        guard: Guard::Owner.name().into(),
+                        reason: "exists and belongs to another execution".into(),
+                    }],
+                });
+            }
+            tracing::info!(%identifier, "restore already started by this execution");
+        }
+        Err(e) => return Err(api_error("RestoreDBInstanceFromDBSnapshot", e)),
+    }
+    Ok(RestoreStarted {
+        temp,
+        backup,
+        expires_at,
+    })
+}
+
+// ---------------------------------------------------------------- status
+
+/// Maps an RDS `DBInstanceStatus` to the state machine's four states. Transitional states wait;
+/// states the instance will not leave on its own fail the drill; unknown states wait (the state
+/// machine's overall timeout still ends the drill).
+pub fn normalize_status(raw: &str) -> TempState {
+    match raw {
+        // Fully operational while storage is optimised.
+        "available" | "storage-optimization" => TempState::Available,
+        "deleting" | "deleted" => TempState::Gone,
+        "failed"
+        | "inaccessible-encryption-credentials"
+        | "inaccessible-encryption-credentials-recoverable"
+        | "incompatible-network"
+        | "incompatible-option-group"
+        | "incompatible-parameters"
+        | "incompatible-restore"
+        | "insufficient-capacity"
+        | "restore-error"
+        | "storage-full"
+        | "stopped"
+        | "stopping" => TempState::Failed,
+        _ => TempState::Creating,
+    }
+}
+
+/// The status of a temp instance for the wait loop: one describe, never a wait.
+///
+/// Read-only, but still checked against guards (a)–(d): a status call naming an instance the
+/// drill did not make (production, say) must not hand its endpoint to validate and export.
+pub async fn status(
+    client: &Client,
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    identifier: &str,
+    database: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusReport, RdsError> {
+    let elapsed_seconds = (now - drill.started_at).num_seconds().max(0) as u64;
+    let Some(db) = describe_instance(client, identifier).await? else {
+        return Ok(StatusReport {
+            state: TempState::Gone,
+            connection: None,
+            elapsed_seconds,
+            detail: "not found".into(),
+        });
+    };
+    let facts = instance_facts(&db);
+    let policy = settings.guard_policy(Some(&drill.source_id));
+    let caller = Caller::Execution {
+        drill_id: drill.drill_id.clone(),
+        started_at: drill.started_at,
+    };
+    let failures: Vec<_> = [
+        guards::check_prefix(&policy, &facts),
+        guards::check_role_tag(&facts),
+        guards::check_owner(&caller, &facts),
+        guards::check_not_protected(&policy, &facts),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    if !failures.is_empty() {
+        return Err(guard_error(identifier, &failures));
+    }
+    let raw = db.db_instance_status().unwrap_or("unknown").to_owned();
+    let mut state = normalize_status(&raw);
+    let mut detail = raw.clone();
+    let mut connection = None;
+    if state == TempState::Available {
+        let endpoint = db
+            .endpoint()
+            .and_then(|e| Some((e.address()?.to_owned(), e.port()?)));
+        let secret = db.master_user_secret();
+        let secret_status = secret.and_then(|s| s.secret_status()).unwrap_or("absent");
+        match (endpoint, secret.and_then(|s| s.secret_arn())) {
+            (Some((host, port)), Some(arn)) if secret_status == "active" => {
+                connection = Some(ConnectionSpec {
+                    host,
+                    port: u16::try_from(port).unwrap_or(5432),
+                    database: database.to_owned(),
+                    secret: SecretRef::SecretsManager {
+                        secret_id: arn.to_owned(),
+                    },
+                    tls: TlsMode::VerifyFull,
+                });
+            }
+            (_, None) => {
+                // Restored without a managed secret: validate could never log in.
+                state = TempState::Failed;
+                detail = format!("{raw}; no RDS-managed master secret");
+            }
+            (endpoint, Some(_)) => {
+                state = TempState::Creating;
+                detail = if endpoint.is_none() {
+                    format!("{raw}; no endpoint yet")
+                } else {
+                    format!("{raw}; master secret {secret_status}")
+                };
+            }
+        }
+    }
+    Ok(StatusReport {
+        state,
+        connection,
+        elapsed_seconds,
+        detail,
+    })
+}
+
+// ---------------------------------------------------------------- delete
+
+fn guard_error(identifier: &str, failures: &[guards::GuardFailure]) -> RdsError {
+    let refusals: Vec<Refusal> = failures.iter().map(|f| f.to_refusal(identifier)).collect();
+    for r in &refusals {
+        tracing::error!(identifier = %r.identifier, guard = %r.guard, reason = %r.reason, "guard refused");
+    }
+    RdsError::Guard {
+        message: guards::describe_failures(identifier, failures),
+        refusals,
+    }
+}
+
+/// Deletes after the guards passed; gone or already deleting counts as gone.
+async fn delete_instance(client: &Client, identifier: &str) -> Result<bool, RdsError> {
+    match client
+        .delete_db_instance()
+        .db_instance_identifier(identifier)
+        .skip_final_snapshot(true)
+        .delete_automated_backups(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if code_of(&e) == Some("DBInstanceNotFound") => Ok(false),
+        Err(e)
+            if code_of(&e) == Some("InvalidDBInstanceState")
+                && e.as_service_error()
+                    .and_then(|s| s.message())
+                    .is_some_and(|m| m.contains("already being deleted")) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(api_error("DeleteDBInstance", e)),
+    }
+}
+
+/// Deletes the temp instance of one drill, only if every guard passes. Gone (or already being
+/// deleted) is success. A guard failure makes no AWS call and returns [`RdsError::Guard`].
+pub async fn delete_temp(
+    client: &Client,
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    identifier: &str,
+) -> Result<DeleteOutcome, RdsError> {
+    let mut outcome = DeleteOutcome::default();
+    let Some(db) = describe_instance(client, identifier).await? else {
+        outcome.already_gone.push(identifier.to_owned());
+        return Ok(outcome);
+    };
+    if db.db_instance_status() == Some("deleting") {
+        outcome.already_gone.push(identifier.to_owned());
+        return Ok(outcome);
+    }
+    let facts = instance_facts(&db);
+    let policy = settings.guard_policy(Some(&drill.source_id));
+    let caller = Caller::Execution {
+        drill_id: drill.drill_id.clone(),
+        started_at: drill.started_at,
+    };
+    let failures = guards::check_all(&policy, &caller, &facts);
+    if !failures.is_empty() {
+        return Err(guard_error(identifier, &failures));
+    }
+    if delete_instance(client, identifier).await? {
+        tracing::info!(%identifier, drill_id = %drill.drill_id, "temp instance deleted");
+        outcome.deleted.push(identifier.to_owned());
+    } else {
+        outcome.already_gone.push(identifier.to_owned());
+    }
+    Ok(outcome)
+}
+
+/// Sweeps drill temp instances whose expires-at has passed, each through every guard. Instances
+/// that carry neither the prefix nor the role tag are not looked at; look-alikes that fail a
+/// guard are reported as refusals (and logged), not deleted; temps not yet expired are `not_due`.
+pub async fn janitor(
+    client: &Client,
+    settings: &RdsSettings,
+    now: DateTime<Utc>,
+) -> Result<DeleteOutcome, RdsError> {
+    let mut outcome = DeleteOutcome::default();
+    let policy = settings.guard_policy(None);
+    let caller = Caller::Janitor { now };
+    for db in list_instances(client).await? {
+        let facts = instance_facts(&db);
+        let looks_like_ours = facts.identifier.starts_with(&settings.prefix)
+            || facts.tags.get(tag::ROLE).map(String::as_str) == Some(tag::ROLE_TEMP);
+        if !looks_like_ours || db.db_instance_status() == Some("deleting") {
+            continue;
+        }
+        let failures = guards::check_all(&policy, &caller, &facts);
+        let not_due = !failures.is_empty()
+            && failures
+                .iter()
+                .all(|f| f.guard == Guard::Owner && f.reason.starts_with("not expired"));
+        if not_due {
+            outcome.not_due.push(facts.identifier);
+        } else if !failures.is_empty() {
+            if let RdsError::Guard { refusals, .. } = guard_error(&facts.identifier, &failures) {
+                outcome.refused.extend(refusals);
+            }
+        } else if delete_instance(client, &facts.identifier).await? {
+            tracing::info!(identifier = %facts.identifier, "janitor deleted expired temp instance");
+            outcome.deleted.push(facts.identifier);
+        } else {
+            outcome.already_gone.push(facts.identifier);
+        }
+    }
+    Ok(outcome)
+}
+
+// ---------------------------------------------------------------- snapshot copies
+
+/// A copy of a source's newest automated snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CopyOutcome {
+    pub source_snapshot: String,
+    pub copy: String,
+    pub expires_at: DateTime<Utc>,
+    /// False when this execution had already made the copy (a retry).
+    pub created: bool,
+}
+
+/// Copies the newest automated snapshot of `source` to a manual, drill-tagged snapshot (which
+/// survives the instance's deletion), optionally encrypted with `kms_key_id`. Copies to another
+/// region or account use a client of the destination region and name the source snapshot by ARN.
+pub async fn copy_newest_automated(
+    client: &Client,
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    source: &str,
+    retention_days: u32,
+    kms_key_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<CopyOutcome, RdsError> {
+    let snap = choose_snapshot(
+        client,
+        source,
+        &SnapshotSelector::NewestAutomated,
+        None,
+        now,
+    )
+    .await?;
+    let copy = temp_identifier(settings, drill, source)?;
+    let expires_at = now + Duration::days(i64::from(retention_days.max(1)));
+    let result = client
+        .copy_db_snapshot()
+        // The identifier, not the ARN: same-region copies accept it, shared snapshots are listed
+        // by ARN anyway, and moto mis-parses ARNs of automated snapshots (`rds:` in the name).
+        .source_db_snapshot_identifier(&snap.id)
+        .target_db_snapshot_identifier(&copy)
+        .set_kms_key_id(kms_key_id.map(str::to_owned))
+        .copy_tags(false)
+        .tags(tag_of(tag::ROLE, tag::ROLE_SNAPSHOT_COPY))
+        .tags(tag_of(tag::EXECUTION, drill.drill_id.clone()))
+        .tags(tag_of(tag::SOURCE, source))
+        .tags(tag_of(
+            tag::EXPIRES_AT,
+            expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ))
+        .send()
+        .await;
+    let created = match result {
+        Ok(_) => true,
+        Err(e) if code_of(&e) == Some("DBSnapshotAlreadyExists") => {
+            let existing = find_snapshot(client, &copy).await?;
+            let ours = existing
+                .first()
+                .is_some_and(|s| s.tags.get(tag::EXECUTION) == Some(&drill.drill_id));
+            if !ours {
+                return Err(RdsError::Guard {
+                    message: format!(
+                        "refused to reuse snapshot {copy:?}: not made by this execution"
+                    ),
+                    refusals: vec![Refusal {
+                        identifier: copy,
+                        guard: Guard::Owner.name().into(),
+                        reason: "exists and belongs to another execution".into(),
+                    }],
+                });
+            }
+            false
+        }
+        Err(e) => return Err(api_error("CopyDBSnapshot", e)),
+    };
+    Ok(CopyOutcome {
+        source_snapshot: snap.id,
+        copy,
+        expires_at,
+        created,
+    })
+}
+
+/// What snapshot expiry did for one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExpiryOutcome {
+    pub expired: Vec<String>,
+    pub kept: Vec<String>,
+    pub refused: Vec<Refusal>,
+}
+
+/// Deletes expired drill-made copies of `source` (see [`drill_core::snapshots::plan_expiry`]):
+/// never an automated snapshot, never one without the drill's tags, always keeping the newest
+/// `keep_newest` copies.
+pub async fn expire_copies(
+    client: &Client,
+    settings: &RdsSettings,
+    source: &str,
+    keep_newest: usize,
+    now: DateTime<Utc>,
+) -> Result<ExpiryOutcome, RdsError> {
+    let policy = CopyPolicy {
+        prefix: settings.prefix.clone(),
+        source_id: source.to_owned(),
+        keep_newest,
+    };
+    let found = list_snapshots(client, source, Some("manual")).await?;
+    let plan = snapshots::plan_expiry(&policy, now, &found);
+    for r in &plan.refused {
+        tracing::warn!(identifier = %r.identifier, guard = %r.guard, reason = %r.reason, "snapshot expiry refused");
+    }
+    let mut outcome = ExpiryOutcome {
+        kept: plan.kept,
+        refused: plan.refused,
+        ..Default::default()
+    };
+    for id in plan.expire {
+        // Re-check on fresh facts right before the delete.
+        let fresh = find_snapshot(client, &id).await?;
+        let Some(snap) = fresh.first() else { continue };
+        let failures = snapshots::copy_guards(&policy, now, snap);
+        if !failures.is_empty() {
+            outcome
+                .refused
+                .extend(failures.iter().map(|f| f.to_refusal(&id)));
+            continue;
+        }
+        match client
+            .delete_db_snapshot()
+            .db_snapshot_identifier(&id)
+            .send()
+            .await
+        {
+            Ok(_) => outcome.expired.push(id),
+            Err(e) if code_of(&e) == Some("DBSnapshotNotFound") => {}
+            Err(e) => return Err(api_error("DeleteDBSnapshot", e)),
+        }
+    }
+    Ok(outcome)
+}
+
+// ---------------------------------------------------------------- posture
+
+/// Audits one source instance against `policy`. Read-only.
+pub async fn audit(
+    client: &Client,
+    source: &str,
+    policy: &PosturePolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<PostureCheck>, RdsError> {
+    let db = describe_instance(client, source)
+        .await?
+        .ok_or_else(|| RdsError::InvalidInput(format!("source instance {source:?} not found")))?;
+    let newest = list_snapshots(client, source, None)
+        .await?
+        .into_iter()
+        .filter(|s| {
+            s.status == "available"
+                && matches!(s.kind, SnapshotKind::Automated | SnapshotKind::Manual)
+        })
+        .filter_map(|s| Some((s.id, s.taken_at?)))
+        .max_by_key(|(_, t)| *t);
+    let facts = posture::PostureFacts {
+        identifier: source.to_owned(),
+        // Unknown counts as off: the audit must not pass on missing data.
+        deletion_protection: db.deletion_protection().unwrap_or(false),
+        backup_retention_days: db.backup_retention_period().unwrap_or(0),
+        newest_snapshot: newest,
+        backup_replications: db
+            .db_instance_automated_backups_replications()
+            .iter()
+            .filter_map(|r| r.db_instance_automated_backups_arn().map(str::to_owned))
+            .collect(),
+    };
+    Ok(posture::audit(policy, &facts, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_normalization_covers_states_moto_never_shows() {
+        use TempState::*;
+        for (raw, want) in [
+            ("creating", Creating),
+            ("backing-up", Creating),
+            ("modifying", Creating),
+            ("configuring-enhanced-monitoring", Creating),
+            ("rebooting", Creating),
+            ("starting", Creating),
+            ("some-new-state", Creating),
+            ("available", Available),
+            ("storage-optimization", Available),
+            ("failed", Failed),
+            ("incompatible-restore", Failed),
+            ("incompatible-network", Failed),
+            ("restore-error", Failed),
+            ("storage-full", Failed),
+            ("stopped", Failed),
+            ("deleting", Gone),
+            ("deleted", Gone),
+        ] {
+            assert_eq!(normalize_status(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn settings_defaults_and_validation() {
+        let s = RdsSettings::from_vars(|_| None).unwrap();
+        assert_eq!(s.prefix, "rdrill-");
+        assert!(s.subnet_group.is_none() && s.security_groups.is_empty());
+        let vars = |k: &str| match k {
+            "DRILL_SECURITY_GROUPS" => Some(" sg-1, ,sg-2 ".to_owned()),
+            "DRILL_SOURCES" => Some("prod-a,prod-b".to_owned()),
+            _ => None,
+        };
+        let s = RdsSettings::from_vars(vars).unwrap();
+        assert_eq!(s.security_groups, ["sg-1", "sg-2"]);
+        assert_eq!(
+            s.guard_policy(Some("prod-c")).sources,
+            ["prod-a", "prod-b", "prod-c"]
+        );
+        for (k, v) in [
+            ("DRILL_PREFIX", ""),
+            ("DRILL_PREFIX", "Prod"),
+            ("DRILL_TEMP_TTL_HOURS", "0"),
+            ("DRILL_TEMP_TTL_HOURS", "x"),
+        ] {
+            let err = RdsSettings::from_vars(|key| (key == k).then(|| v.to_owned())).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn missing_deletion_protection_counts_as_protected() {
+        let db = DbInstance::builder()
+            .db_instance_identifier("rdrill-x")
+            .build();
+        assert!(instance_facts(&db).deletion_protection);
+    }
+
+    #[test]
+    fn guard_errors_are_guard_violations_naming_the_guard() {
+        let failures = vec![guards::GuardFailure {
+            guard: Guard::Prefix,
+            reason: "no".into(),
+        }];
+        let err = guard_error("prod", &failures);
+        assert_eq!(err.kind(), ErrorKind::GuardViolation);
+        assert!(err.to_string().contains("guard prefix"), "{err}");
+    }
+}

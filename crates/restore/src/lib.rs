@@ -1,20 +1,32 @@
-//! The `restore` Lambda. Restores the newest backup of a source into a temporary resource, and reports its status for the state machine's wait loop.
+//! The `restore` Lambda. Restores the newest backup of a source into a temporary resource, and
+//! reports its status for the state machine's wait loop.
+//!
+//! This build handles `rds-snapshot` sources: action `restore` starts
+//! `RestoreDBInstanceFromDBSnapshot` and returns at once; action `status` is one describe (the
+//! state machine waits between calls, the Lambda never does).
 //!
 //! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
 //! local Lambda host call [`handle`] in process.
 
-use drill_core::events::RestoreRequest;
-use drill_engine::lambda::{parse_event, HandlerError};
+use drill_core::events::{RestoreRequest, SourceSpec, TempResource};
 use drill_core::ErrorKind;
+use drill_engine::lambda::{parse_event, HandlerError};
+use drill_engine::rds::{self, RdsSettings, RestoreInput};
 use serde_json::Value;
 
-/// Typed configuration from the function's environment.
+/// Typed configuration from the function's environment (see [`RdsSettings`] for the variables).
+/// Nothing is required to start: a missing subnet group or security group fails the `restore`
+/// action with `Drill.InvalidInput`, not the cold start.
 #[derive(Debug, Clone)]
-pub struct Config {}
+pub struct Config {
+    pub rds: RdsSettings,
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, HandlerError> {
-        Ok(Config {})
+        Ok(Config {
+            rds: RdsSettings::from_env()?,
+        })
     }
 }
 
@@ -23,23 +35,80 @@ impl Config {
 pub struct Deps {
     pub config: Config,
     pub aws: aws_config::SdkConfig,
+    pub rds: rds::Client,
 }
 
 impl Deps {
-    pub async fn from_env() -> Result<Self, HandlerError> {
-        Ok(Deps {
-            config: Config::from_env()?,
-            aws: drill_engine::aws::load_config().await,
-        })
+    pub fn new(config: Config, aws: aws_config::SdkConfig) -> Self {
+        let rds = drill_engine::aws::rds_client(&aws);
+        Deps { config, aws, rds }
     }
+
+    pub async fn from_env() -> Result<Self, HandlerError> {
+        Ok(Deps::new(
+            Config::from_env()?,
+            drill_engine::aws::load_config().await,
+        ))
+    }
+}
+
+fn ser_err(e: serde_json::Error) -> HandlerError {
+    HandlerError::new(ErrorKind::CouldNotRun, format!("serialize output: {e}"))
 }
 
 /// Handles one invocation. The payload is parsed here rather than by the runtime so that a bad
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
-pub async fn handle(_deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
-    let _request: RestoreRequest = parse_event(payload)?;
-    Err(HandlerError::new(
-        ErrorKind::CouldNotRun,
-        "restore: not available in this build",
-    ))
+pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
+    let request: RestoreRequest = parse_event(payload)?;
+    let now = rds::utc_now();
+    match request {
+        RestoreRequest::Restore { drill, source } => match source {
+            SourceSpec::RdsSnapshot {
+                instance_identifier,
+                snapshot,
+                max_age_hours,
+                database,
+            } => {
+                let input = RestoreInput {
+                    source_instance: instance_identifier,
+                    selector: snapshot,
+                    max_age_hours,
+                    database,
+                };
+                let started =
+                    rds::restore(&deps.rds, &deps.config.rds, &drill, &input, now).await?;
+                serde_json::to_value(&started).map_err(ser_err)
+            }
+            SourceSpec::BackupSet { .. } => Err(HandlerError::new(
+                ErrorKind::InvalidInput,
+                "this build of the restore function handles `rds-snapshot` sources only; \
+                 `backup-set` sources are not supported yet",
+            )),
+        },
+        RestoreRequest::Status { drill, temp } => match temp {
+            TempResource::RdsInstance {
+                identifier,
+                database,
+                ..
+            } => {
+                let report = rds::status(
+                    &deps.rds,
+                    &deps.config.rds,
+                    &drill,
+                    &identifier,
+                    &database,
+                    now,
+                )
+                .await?;
+                serde_json::to_value(&report).map_err(ser_err)
+            }
+            TempResource::Database { name, .. } => Err(HandlerError::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "status of temporary database {name:?}: this build of the restore function \
+                     handles `rds-instance` temps only"
+                ),
+            )),
+        },
+    }
 }

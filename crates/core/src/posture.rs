@@ -1,0 +1,182 @@
+//! Posture audit of a source instance: the settings that decide whether its backups would survive
+//! a bad day, reported as checks. Read-only: the audit never changes anything, it reports.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What the audit requires of every source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PosturePolicy {
+    /// Minimum `BackupRetentionPeriod` in days.
+    pub min_retention_days: u32,
+    /// The newest snapshot (automated or manual) must be at most this old.
+    pub rpo_hours: u32,
+    /// Automated backups must be replicated to another region.
+    #[serde(default)]
+    pub require_replication: bool,
+}
+
+impl Default for PosturePolicy {
+    fn default() -> Self {
+        Self {
+            min_retention_days: 7,
+            rpo_hours: 26,
+            require_replication: false,
+        }
+    }
+}
+
+/// What RDS reports about the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostureFacts {
+    pub identifier: String,
+    pub deletion_protection: bool,
+    pub backup_retention_days: i32,
+    /// Newest available snapshot of the source and when its data was taken.
+    pub newest_snapshot: Option<(String, DateTime<Utc>)>,
+    /// ARNs of cross-region replications of the automated backups.
+    pub backup_replications: Vec<String>,
+}
+
+/// One posture check result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostureCheck {
+    pub source: String,
+    /// Stable name: `deletion-protection`, `backup-retention`, `snapshot-age`,
+    /// `backup-replication`.
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Audits one source.
+pub fn audit(
+    policy: &PosturePolicy,
+    facts: &PostureFacts,
+    now: DateTime<Utc>,
+) -> Vec<PostureCheck> {
+    let check = |name: &str, passed: bool, detail: String| PostureCheck {
+        source: facts.identifier.clone(),
+        name: name.to_owned(),
+        passed,
+        detail,
+    };
+    let mut out = vec![
+        check(
+            "deletion-protection",
+            facts.deletion_protection,
+            if facts.deletion_protection {
+                "deletion protection is on".to_owned()
+            } else {
+                "deletion protection is off: one API call can delete this instance".to_owned()
+            },
+        ),
+        check(
+            "backup-retention",
+            facts.backup_retention_days >= 0
+                && facts.backup_retention_days as u32 >= policy.min_retention_days,
+            format!(
+                "backup retention {} day(s), required at least {}",
+                facts.backup_retention_days, policy.min_retention_days
+            ),
+        ),
+    ];
+    out.push(match &facts.newest_snapshot {
+        Some((id, taken)) => {
+            let age = now - *taken;
+            check(
+                "snapshot-age",
+                age <= chrono::Duration::hours(i64::from(policy.rpo_hours)),
+                format!(
+                    "newest snapshot {id} is {} h old, RPO {} h",
+                    age.num_hours(),
+                    policy.rpo_hours
+                ),
+            )
+        }
+        None => check("snapshot-age", false, "no available snapshot".to_owned()),
+    });
+    if policy.require_replication {
+        out.push(check(
+            "backup-replication",
+            !facts.backup_replications.is_empty(),
+            if facts.backup_replications.is_empty() {
+                "automated backups are not replicated to another region".to_owned()
+            } else {
+                format!("replicated to {}", facts.backup_replications.join(", "))
+            },
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    fn good() -> PostureFacts {
+        PostureFacts {
+            identifier: "prod".into(),
+            deletion_protection: true,
+            backup_retention_days: 14,
+            newest_snapshot: Some(("rds:prod-x".into(), now() - Duration::hours(3))),
+            backup_replications: vec!["arn:aws:rds:eu-west-1:1:auto-backup:x".into()],
+        }
+    }
+
+    fn by_name<'a>(checks: &'a [PostureCheck], name: &str) -> &'a PostureCheck {
+        checks.iter().find(|c| c.name == name).unwrap()
+    }
+
+    #[test]
+    fn a_well_kept_source_passes_everything() {
+        let policy = PosturePolicy {
+            require_replication: true,
+            ..PosturePolicy::default()
+        };
+        let checks = audit(&policy, &good(), now());
+        assert_eq!(checks.len(), 4);
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+    }
+
+    #[test]
+    fn each_weakness_fails_its_own_check() {
+        let policy = PosturePolicy {
+            require_replication: true,
+            ..PosturePolicy::default()
+        };
+        let mut f = good();
+        f.deletion_protection = false;
+        assert!(!by_name(&audit(&policy, &f, now()), "deletion-protection").passed);
+        let mut f = good();
+        f.backup_retention_days = 6;
+        assert!(!by_name(&audit(&policy, &f, now()), "backup-retention").passed);
+        let mut f = good();
+        f.backup_retention_days = 0;
+        assert!(!by_name(&audit(&policy, &f, now()), "backup-retention").passed);
+        let mut f = good();
+        f.newest_snapshot = Some(("old".into(), now() - Duration::hours(27)));
+        let c = audit(&policy, &f, now());
+        assert!(!by_name(&c, "snapshot-age").passed);
+        assert!(by_name(&c, "snapshot-age").detail.contains("27 h"));
+        let mut f = good();
+        f.newest_snapshot = None;
+        assert!(!by_name(&audit(&policy, &f, now()), "snapshot-age").passed);
+        let mut f = good();
+        f.backup_replications.clear();
+        assert!(!by_name(&audit(&policy, &f, now()), "backup-replication").passed);
+    }
+
+    #[test]
+    fn replication_is_only_checked_where_configured() {
+        let checks = audit(&PosturePolicy::default(), &good(), now());
+        assert!(checks.iter().all(|c| c.name != "backup-replication"));
+    }
+}

@@ -1,0 +1,317 @@
+# Least privilege, one role per function. The guards in code are the first line of defence; these
+# policies are the second: even a bug in the guards cannot make AWS delete or modify anything
+# that is not named with the drill prefix AND tagged as a drill temp.
+
+locals {
+  temp_tag_key   = "drill:role" # drill_core::guards::tag::ROLE
+  temp_tag_value = "temp"
+  temp_db_arn    = "${local.rds_arn}:db:${var.temp_prefix}*"
+  # Snapshots the restore may read: automated ("rds:<source>-...") and manual snapshots of the
+  # configured sources, and the drill's own copies.
+  source_snapshot_arns = concat(
+    flatten([for id in local.source_identifiers : [
+      "${local.rds_arn}:snapshot:rds:${id}-*",
+      "${local.rds_arn}:snapshot:${id}-*",
+    ]]),
+    ["${local.rds_arn}:snapshot:${var.temp_prefix}*"],
+  )
+  # RDS-managed master secrets of temp instances are named rds!db-<uuid> and tagged with the
+  # instance ARN; the drill may read only those belonging to its temp instances.
+  managed_secret_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:rds!db-*"
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each           = local.functions
+  name               = "${var.name}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+# Logs, X-Ray and the VPC network interfaces every function needs.
+resource "aws_iam_role_policy_attachment" "vpc_access" {
+  for_each   = local.functions
+  role       = aws_iam_role.function[each.key].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  for_each   = local.functions
+  role       = aws_iam_role.function[each.key].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+# ---------------------------------------------------------------- restore
+
+data "aws_iam_policy_document" "restore" {
+  statement {
+    sid     = "RestoreOnlyIntoTaggedDrillInstances"
+    actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
+    resources = concat(
+      [local.temp_db_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:og:*", "${local.rds_arn}:pg:*"],
+      local.source_snapshot_arns,
+    )
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "TagOnlyDrillInstancesAtCreation"
+    actions   = ["rds:AddTagsToResource"]
+    resources = [local.temp_db_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
+  # Only to hand the master password to Secrets Manager (ManageMasterUserPassword) on a drill temp.
+  # Never DeletionProtection: the drill never turns protection off, and the guard refuses
+  # anything protected.
+  statement {
+    sid       = "ManageSecretOfDrillTempsOnly"
+    actions   = ["rds:ModifyDBInstance"]
+    resources = [local.temp_db_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "RdsManagedSecretCreation"
+    actions   = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:RotateSecret"]
+    resources = [local.managed_secret_arn]
+  }
+
+  statement {
+    sid       = "ReadOnlyDescribe"
+    actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource"]
+    resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"]
+  }
+
+  statement {
+    sid       = "KmsForManagedSecrets"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"]
+    resources = [aws_kms_key.drill.arn]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadRestoreServerSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.restore_server_secrets
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadBackupSets"
+      actions   = ["s3:GetObject"]
+      resources = ["${aws_s3_bucket.backups.arn}/backups/*"]
+    }
+  }
+
+  statement {
+    sid       = "ListBackupSets"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.backups.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["backups/*"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------- validate (and report)
+
+data "aws_iam_policy_document" "validate" {
+  statement {
+    sid       = "ReadSecretsOfDrillTempsOnly"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.managed_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
+      values   = [local.temp_db_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadRestoreServerSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.restore_server_secrets
+    }
+  }
+
+  statement {
+    sid       = "ReadManifestsAndReports"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/backups/*", "${aws_s3_bucket.backups.arn}/reports/*"]
+  }
+
+  statement {
+    sid       = "WriteReports"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/reports/*"]
+  }
+
+  statement {
+    sid       = "ListReports"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.backups.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["reports/*", "backups/*"]
+    }
+  }
+
+  statement {
+    sid       = "Alert"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+
+  statement {
+    sid       = "Kms"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.drill.arn]
+  }
+}
+
+# ---------------------------------------------------------------- export
+
+data "aws_iam_policy_document" "export" {
+  statement {
+    sid       = "ReadSecretsOfDrillTempsOnly"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.managed_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
+      values   = [local.temp_db_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadRestoreServerSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.restore_server_secrets
+    }
+  }
+
+  # Write, never delete: new objects with retention; multipart parts; no overwrite is attempted
+  # (If-None-Match), and Object Lock would refuse one anyway.
+  statement {
+    sid = "WriteBackupObjects"
+    actions = [
+      "s3:PutObject",
+      "s3:PutObjectRetention",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = ["${aws_s3_bucket.backups.arn}/backups/*"]
+  }
+
+  statement {
+    sid       = "ListBackups"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.backups.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["backups/*"]
+    }
+  }
+
+  statement {
+    sid       = "NeverDeleteBackups"
+    effect    = "Deny"
+    actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration"]
+    resources = [aws_s3_bucket.backups.arn, "${aws_s3_bucket.backups.arn}/*"]
+  }
+
+  statement {
+    sid       = "Kms"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.drill.arn]
+  }
+}
+
+# ---------------------------------------------------------------- delete-temp (and janitor)
+
+data "aws_iam_policy_document" "delete_temp" {
+  statement {
+    sid       = "DeleteOnlyTaggedDrillTemps"
+    actions   = ["rds:DeleteDBInstance"]
+    resources = [local.temp_db_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "ExpireOnlyDrillSnapshotCopies"
+    actions   = ["rds:DeleteDBSnapshot"]
+    resources = ["${local.rds_arn}:snapshot:${var.temp_prefix}*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.temp_tag_key}"
+      values   = ["snapshot-copy"]
+    }
+  }
+
+  statement {
+    sid       = "ReadOnlyDescribe"
+    actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource"]
+    resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadRestoreServerSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.restore_server_secrets
+    }
+  }
+}
+
+locals {
+  function_policies = {
+    restore     = data.aws_iam_policy_document.restore.json
+    validate    = data.aws_iam_policy_document.validate.json
+    export      = data.aws_iam_policy_document.export.json
+    delete-temp = data.aws_iam_policy_document.delete_temp.json
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "${var.name}-${each.key}"
+  role     = aws_iam_role.function[each.key].id
+  policy   = local.function_policies[each.key]
+}

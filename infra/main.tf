@@ -1,0 +1,52 @@
+# restore-drill: the nightly drill stack. The production databases are NOT managed here: they are
+# read through data sources only, so no `terraform destroy` of this stack can reach them (see
+# examples/production-db for the settings a production instance should have).
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+# Read-only view of every RDS source: proves it exists at plan time and scopes IAM to its snapshots.
+data "aws_db_instance" "source" {
+  for_each               = { for s in var.sources : s.id => s if s.kind == "rds-snapshot" }
+  db_instance_identifier = each.value.instance_identifier
+}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  rds_arn   = "arn:${local.partition}:rds:${local.region}:${local.account}"
+
+  functions = toset(["restore", "validate", "export", "delete-temp"])
+
+  source_identifiers = [for s in var.sources : s.instance_identifier if s.kind == "rds-snapshot"]
+
+  backups_url = "s3://${aws_s3_bucket.backups.bucket}/backups"
+  reports_url = "s3://${aws_s3_bucket.backups.bucket}/reports"
+
+  # The state machine input: each source in the shape of the Lambdas' SourceSpec contract.
+  drill_sources = [for s in var.sources : {
+    id     = s.id
+    checks = s.checks
+    source = s.kind == "rds-snapshot" ? {
+      kind                = "rds-snapshot"
+      instance_identifier = s.instance_identifier
+      database            = s.database
+      max_age_hours       = s.max_age_hours
+      snapshot            = contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? { pick = s.snapshot } : { pick = "id", id = s.snapshot }
+      } : {
+      kind  = "backup-set"
+      store = "${local.backups_url}/${s.id}"
+      server = {
+        host     = s.restore_server.host
+        port     = s.restore_server.port
+        database = s.restore_server.database
+        secret   = { secrets_manager = { secret_id = s.restore_server.secret_arn } }
+        tls      = "verify-full"
+      }
+    }
+  }]
+
+  restore_server_secrets = distinct([for s in var.sources : s.restore_server.secret_arn if s.kind == "backup-set"])
+}

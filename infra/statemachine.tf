@@ -1,0 +1,82 @@
+# The nightly drill: ASL template in statemachine/, ARNs and settings filled in here.
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  name              = "/aws/vendedlogs/states/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.drill.arn
+}
+
+resource "aws_sfn_state_machine" "drill" {
+  name     = var.name
+  role_arn = aws_iam_role.state_machine.arn
+  definition = templatefile("${path.module}/../statemachine/drill.asl.json", {
+    restore_function_arn     = aws_lambda_function.function["restore"].arn
+    validate_function_arn    = aws_lambda_function.function["validate"].arn
+    export_function_arn      = aws_lambda_function.function["export"].arn
+    delete_temp_function_arn = aws_lambda_function.function["delete-temp"].arn
+    report_function_arn      = aws_lambda_function.function["validate"].arn
+    backups_url              = local.backups_url
+    reports_url              = local.reports_url
+    object_lock_mode         = var.object_lock_mode
+    object_lock_days         = var.object_lock_days
+    wait_seconds             = var.wait_seconds
+    restore_budget_seconds   = var.restore_budget_seconds
+    max_concurrency          = var.max_concurrency
+  })
+
+  logging_configuration {
+    log_destination = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    # Errors with their state: at 03:00 the failing input is what a person needs. The state never
+    # carries a secret (only Secrets Manager references), which the tests check.
+    include_execution_data = true
+    level                  = "ERROR"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+}
+
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${var.name}-state-machine"
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid       = "InvokeDrillFunctions"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for f in aws_lambda_function.function : f.arn]
+  }
+
+  statement {
+    sid = "DeliverLogs"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    ]
+    resources = ["*"] # these log-delivery APIs do not support resource-level permissions
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    resources = ["*"] # X-Ray does not support resource-level permissions
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "${var.name}-state-machine"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}

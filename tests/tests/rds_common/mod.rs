@@ -1,0 +1,158 @@
+//! Helpers shared by the `rds_*` tests: instances and snapshots in moto, the drill's network,
+//! and handler dependencies aimed at moto. Not every test file uses every helper.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::types::Tag;
+use aws_sdk_rds::Client;
+use chrono::{DateTime, Utc};
+use drill_core::events::DrillContext;
+use drill_core::guards::tag;
+use drill_engine::rds::RdsSettings;
+use drill_tests::{aws_config, moto_url, unique};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub async fn rds() -> Client {
+    Client::new(&aws_config().await)
+}
+
+/// One EC2 query against moto (the test kit has no EC2 SDK; moto does not check signatures).
+async fn ec2_query(body: &str) -> String {
+    let url = moto_url();
+    let hostport = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(hostport)
+        .await
+        .expect("connect to moto");
+    let request = format!(
+        "POST / HTTP/1.0\r\nHost: {hostport}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+fn first_between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
+    let start = text
+        .find(open)
+        .unwrap_or_else(|| panic!("{open} in {text}"))
+        + open.len();
+    let end = text[start..].find(close).unwrap() + start;
+    &text[start..end]
+}
+
+/// The drill's own subnet group (made from a subnet of moto's default VPC) and a security group.
+pub struct Network {
+    pub subnet_group: String,
+    pub security_group: String,
+}
+
+pub async fn network(client: &Client) -> Network {
+    let subnets = ec2_query("Action=DescribeSubnets&Version=2016-11-15").await;
+    let subnet = first_between(&subnets, "<subnetId>", "</subnetId>").to_owned();
+    let groups = ec2_query("Action=DescribeSecurityGroups&Version=2016-11-15").await;
+    let security_group = first_between(&groups, "<groupId>", "</groupId>").to_owned();
+    let subnet_group = unique("drill-subnets-");
+    client
+        .create_db_subnet_group()
+        .db_subnet_group_name(&subnet_group)
+        .db_subnet_group_description("restore-drill temp instances")
+        .subnet_ids(subnet)
+        .send()
+        .await
+        .expect("create subnet group");
+    Network {
+        subnet_group,
+        security_group,
+    }
+}
+
+pub fn settings(net: Option<&Network>) -> RdsSettings {
+    RdsSettings {
+        subnet_group: net.map(|n| n.subnet_group.clone()),
+        security_groups: net
+            .map(|n| vec![n.security_group.clone()])
+            .unwrap_or_default(),
+        instance_class: "db.t4g.small".into(),
+        ..RdsSettings::default()
+    }
+}
+
+pub fn drill(source: &str, started_at: DateTime<Utc>) -> DrillContext {
+    DrillContext {
+        drill_id: unique("exec-"),
+        source_id: source.to_owned(),
+        started_at,
+    }
+}
+
+pub fn t(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+/// Creates a PostgreSQL instance (moto makes one automated snapshot of it at once). RDS manages
+/// the master password, so no password appears in the tests.
+pub async fn create_instance(client: &Client, id: &str, deletion_protection: bool, tags: Vec<Tag>) {
+    client
+        .create_db_instance()
+        .db_instance_identifier(id)
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .master_username("drill_admin")
+        .manage_master_user_password(true)
+        .allocated_storage(20)
+        .backup_retention_period(7)
+        .deletion_protection(deletion_protection)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {id}: {e:?}"));
+}
+
+/// The full tag set of a drill temp of `drill`, as the restore writes it.
+pub fn temp_tags(drill: &DrillContext, expires_at: DateTime<Utc>) -> Vec<Tag> {
+    vec![
+        t(tag::ROLE, tag::ROLE_TEMP),
+        t(tag::EXECUTION, &drill.drill_id),
+        t(tag::SOURCE, &drill.source_id),
+        t(tag::EXPIRES_AT, &expires_at.to_rfc3339()),
+        t(tag::RESTORED_FROM, "rds:some-snapshot"),
+    ]
+}
+
+/// Whether moto still lists the instance (a deleted instance disappears at once in moto).
+pub async fn exists(client: &Client, id: &str) -> bool {
+    drill_engine::rds::describe_instance(client, id)
+        .await
+        .unwrap()
+        .is_some_and(|db| db.db_instance_status() != Some("deleting"))
+}
+
+pub async fn instance_tags(client: &Client, id: &str) -> BTreeMap<String, String> {
+    let db = drill_engine::rds::describe_instance(client, id)
+        .await
+        .unwrap()
+        .expect("instance exists");
+    drill_engine::rds::instance_facts(&db).tags
+}
+
+pub async fn snapshot_ids(client: &Client, instance: &str) -> Vec<String> {
+    drill_engine::rds::list_snapshots(client, instance, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+}
+
+pub fn restore_deps(settings: RdsSettings, aws: aws_config::SdkConfig) -> restore::Deps {
+    restore::Deps::new(restore::Config { rds: settings }, aws)
+}
+
+pub fn delete_deps(settings: RdsSettings, aws: aws_config::SdkConfig) -> delete_temp::Deps {
+    delete_temp::Deps::new(delete_temp::Config { rds: settings }, aws)
+}

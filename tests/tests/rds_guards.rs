@@ -1,0 +1,245 @@
+//! The delete-temp guard matrix against moto: only the drill's own temp instance is ever deleted,
+//! every other instance still exists afterwards, and each refusal is a `Drill.GuardViolation`
+//! naming the guard that said no (so no delete call reached AWS: AWS would have answered
+//! differently, or deleted).
+
+mod rds_common;
+
+use chrono::{Duration, Utc};
+use drill_core::events::DrillContext;
+use drill_tests::{aws_config, unique};
+use rds_common::*;
+use serde_json::json;
+
+async fn delete(
+    deps: &delete_temp::Deps,
+    drill: &DrillContext,
+    identifier: &str,
+) -> Result<serde_json::Value, drill_engine::lambda::HandlerError> {
+    delete_temp::handle(
+        deps,
+        json!({"action": "delete", "drill": drill,
+               "temp": {"kind": "rds-instance", "identifier": identifier, "database": "app"}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn only_the_legitimate_temp_is_ever_deleted() {
+    let client = rds().await;
+    let net = network(&client).await;
+    let later = Utc::now() + Duration::hours(6);
+
+    // The production source, deletion protection on; a second source with it off.
+    let source = unique("src-");
+    create_instance(&client, &source, true, vec![]).await;
+    let source_unprotected = unique("src-open-");
+    create_instance(&client, &source_unprotected, false, vec![]).await;
+    // A look-alike created *before* the drill started, with every tag of the drill.
+    let early = unique("rdrill-early-");
+    let pre = DrillContext {
+        drill_id: unique("exec-"),
+        source_id: source.clone(),
+        started_at: Utc::now(),
+    };
+    create_instance(&client, &early, false, temp_tags(&pre, later)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    // The drill starts now (after `early` was created) and restores its temp.
+    let drill = DrillContext {
+        started_at: Utc::now(),
+        ..pre.clone()
+    };
+    let mut cfg = settings(Some(&net));
+    cfg.sources = vec![source_unprotected.clone()];
+    let protected_temp = unique("rdrill-keep-");
+    cfg.protected = vec![protected_temp.clone()];
+    let started = drill_engine::rds::restore(
+        &client,
+        &cfg,
+        &drill,
+        &drill_engine::rds::RestoreInput {
+            source_instance: source.clone(),
+            selector: Default::default(),
+            max_age_hours: None,
+            database: "app".into(),
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let legit = match &started.temp {
+        drill_core::events::TempResource::RdsInstance { identifier, .. } => identifier.clone(),
+        other => panic!("{other:?}"),
+    };
+
+    // Instances that must survive, each with the guard expected to refuse it.
+    let non_drill = unique("billing-");
+    create_instance(&client, &non_drill, false, vec![]).await;
+    let untagged = unique("rdrill-untagged-");
+    create_instance(&client, &untagged, false, vec![]).await;
+    let other_exec = unique("rdrill-other-");
+    let other = DrillContext {
+        drill_id: unique("exec-other-"),
+        ..drill.clone()
+    };
+    create_instance(&client, &other_exec, false, temp_tags(&other, later)).await;
+    let protected_flag = unique("rdrill-dp-");
+    create_instance(&client, &protected_flag, true, temp_tags(&drill, later)).await;
+    create_instance(&client, &protected_temp, false, temp_tags(&drill, later)).await;
+    // A configured source that carries the prefix and every drill tag: guard (d) alone stops it.
+    let source_lookalike = unique("rdrill-src-");
+    create_instance(&client, &source_lookalike, false, temp_tags(&drill, later)).await;
+    cfg.sources.push(source_lookalike.clone());
+
+    let deps = delete_deps(cfg, aws_config().await);
+    let cases: Vec<(&str, &str, &[&str])> = vec![
+        (
+            "source, deletion protection on",
+            &source,
+            &[
+                "prefix",
+                "role-tag",
+                "owner",
+                "not-protected",
+                "deletion-protection",
+                "created-by-drill",
+            ],
+        ),
+        (
+            "source, deletion protection off",
+            &source_unprotected,
+            &[
+                "prefix",
+                "role-tag",
+                "owner",
+                "not-protected",
+                "created-by-drill",
+            ],
+        ),
+        (
+            "non-drill instance",
+            &non_drill,
+            &["prefix", "role-tag", "owner", "created-by-drill"],
+        ),
+        (
+            "prefix but no tags",
+            &untagged,
+            &["role-tag", "owner", "created-by-drill"],
+        ),
+        ("another execution's temp", &other_exec, &["owner"]),
+        ("created before the drill", &early, &["created-by-drill"]),
+        (
+            "temp with deletion protection",
+            &protected_flag,
+            &["deletion-protection"],
+        ),
+        (
+            "temp in the protected list",
+            &protected_temp,
+            &["not-protected"],
+        ),
+        (
+            "configured source with drill tags",
+            &source_lookalike,
+            &["not-protected"],
+        ),
+    ];
+    for (what, id, guards) in &cases {
+        let err = delete(&deps, &drill, id)
+            .await
+            .expect_err(&format!("{what} must be refused"));
+        assert_eq!(err.error_type(), "Drill.GuardViolation", "{what}: {err}");
+        for g in *guards {
+            assert!(
+                err.message.contains(&format!("guard {g}:")),
+                "{what}: expected {g} in {err}"
+            );
+        }
+        let all = [
+            "prefix",
+            "role-tag",
+            "owner",
+            "not-protected",
+            "deletion-protection",
+            "created-by-drill",
+        ];
+        for g in all.iter().filter(|g| !guards.contains(g)) {
+            assert!(
+                !err.message.contains(&format!("guard {g}:")),
+                "{what}: unexpected {g} in {err}"
+            );
+        }
+    }
+
+    // The legitimate temp is deleted; a second delete is idempotent; a never-existing one too.
+    let out = delete(&deps, &drill, &legit)
+        .await
+        .expect("legitimate delete");
+    assert_eq!(out["deleted"], json!([legit]));
+    assert!(!exists(&client, &legit).await);
+    let out = delete(&deps, &drill, &legit)
+        .await
+        .expect("already deleted is success");
+    assert_eq!(out["already_gone"], json!([legit]));
+    assert_eq!(out["deleted"], json!([]));
+    let never = unique("rdrill-never-");
+    let out = delete(&deps, &drill, &never).await.unwrap();
+    assert_eq!(out["already_gone"], json!([never]));
+
+    // Every other instance still exists, unchanged.
+    for (what, id, _) in &cases {
+        assert!(exists(&client, id).await, "{what} ({id}) was deleted");
+    }
+    let src = drill_engine::rds::describe_instance(&client, &source)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        src.deletion_protection(),
+        Some(true),
+        "the drill never turns protection off"
+    );
+    let flagged = drill_engine::rds::describe_instance(&client, &protected_flag)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(flagged.deletion_protection(), Some(true));
+}
+
+#[tokio::test]
+async fn database_temps_are_not_handled_by_this_build() {
+    let deps = delete_deps(settings(None), aws_config().await);
+    let drill = drill("src", Utc::now());
+    let err = delete_temp::handle(
+        &deps,
+        json!({"action": "delete", "drill": drill,
+               "temp": {"kind": "database", "name": "rdrill-db",
+                        "server": {"host": "h", "port": 5432, "database": "postgres",
+                                   "secret": {"env": {"var": "X"}}}}}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Drill.InvalidInput");
+    assert!(err.message.contains("rdrill-db"), "{err}");
+}
+
+#[test]
+fn sample_events_match_the_contracts() {
+    let dir = |c: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../crates")
+            .join(c)
+            .join("events")
+    };
+    for f in ["restore.json", "status.json"] {
+        let text = std::fs::read_to_string(dir("restore").join(f)).unwrap();
+        serde_json::from_str::<drill_core::events::RestoreRequest>(&text)
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    for f in ["delete.json", "janitor.json"] {
+        let text = std::fs::read_to_string(dir("delete-temp").join(f)).unwrap();
+        serde_json::from_str::<drill_core::events::DeleteRequest>(&text)
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+}

@@ -1,0 +1,401 @@
+//! Restore of an RDS snapshot to a temp instance, against moto: the parameters and tags moto
+//! reports afterwards, snapshot selection, idempotent retries, and the status action.
+
+mod rds_common;
+
+use chrono::{DateTime, Duration, Utc};
+use drill_core::events::{RestoreStarted, StatusReport, TempState};
+use drill_core::guards::tag;
+use drill_tests::{aws_config, unique};
+use rds_common::*;
+use serde_json::{json, Value};
+
+fn restore_event(drill: &drill_core::events::DrillContext, source: Value) -> Value {
+    json!({"action": "restore", "drill": drill, "source": source})
+}
+
+#[tokio::test]
+async fn restore_sets_safe_parameters_and_tags_and_status_follows_it() {
+    let client = rds().await;
+    let net = network(&client).await;
+    let source = unique("src-");
+    create_instance(&client, &source, true, vec![t("app", "billing")]).await;
+    let deps = restore_deps(settings(Some(&net)), aws_config().await);
+    let drill = drill(&source, Utc::now());
+
+    let out = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        ),
+    )
+    .await
+    .expect("restore starts");
+    assert!(
+        !out.to_string().to_lowercase().contains("password"),
+        "{out}"
+    );
+    let started: RestoreStarted = serde_json::from_value(out).unwrap();
+    let drill_core::events::TempResource::RdsInstance { identifier, .. } = &started.temp else {
+        panic!("{:?}", started.temp)
+    };
+    assert!(identifier.starts_with("rdrill-"), "{identifier}");
+    assert_eq!(started.backup.kind, "rds-snapshot");
+    assert!(
+        started.backup.id.contains(&format!("rds:{source}")),
+        "{}",
+        started.backup.id
+    );
+
+    let db = drill_engine::rds::describe_instance(&client, identifier)
+        .await
+        .unwrap()
+        .expect("temp instance exists");
+    assert_eq!(db.backup_retention_period(), Some(0));
+    assert_eq!(db.deletion_protection(), Some(false), "source had it on");
+    assert_eq!(db.publicly_accessible(), Some(false));
+    assert_eq!(db.multi_az(), Some(false));
+    assert_eq!(db.copy_tags_to_snapshot(), Some(false));
+    assert_eq!(db.db_instance_class(), Some("db.t4g.small"));
+    assert_eq!(
+        db.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
+        Some(net.subnet_group.as_str())
+    );
+    let sgs: Vec<_> = db
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    assert_eq!(sgs, [net.security_group.as_str()]);
+    assert!(db
+        .master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .is_some());
+
+    let tags = instance_tags(&client, identifier).await;
+    assert_eq!(
+        tags.get(tag::ROLE).map(String::as_str),
+        Some(tag::ROLE_TEMP)
+    );
+    assert_eq!(tags.get(tag::EXECUTION), Some(&drill.drill_id));
+    assert_eq!(tags.get(tag::SOURCE), Some(&source));
+    assert!(tags
+        .get(tag::RESTORED_FROM)
+        .unwrap()
+        .starts_with(&format!("rds:{source}")));
+    assert!(
+        !tags.contains_key("app"),
+        "source tags must not be copied: {tags:?}"
+    );
+    let expires: DateTime<Utc> = tags[tag::EXPIRES_AT].parse().expect("RFC 3339");
+    assert_eq!(expires.timestamp(), started.expires_at.timestamp());
+    let ttl = expires - Utc::now();
+    assert!(
+        ttl > Duration::hours(11) && ttl <= Duration::hours(12),
+        "{ttl}"
+    );
+
+    // The source is untouched.
+    let src = drill_engine::rds::describe_instance(&client, &source)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(src.deletion_protection(), Some(true));
+
+    // Status: available, with an endpoint and the RDS-managed secret (never a password).
+    let status_event = json!({"action": "status", "drill": drill, "temp": started.temp});
+    let report: StatusReport =
+        serde_json::from_value(restore::handle(&deps, status_event.clone()).await.unwrap())
+            .unwrap();
+    assert_eq!(report.state, TempState::Available, "{report:?}");
+    let conn = report.connection.expect("connection when available");
+    assert_eq!(conn.database, "app");
+    assert!(conn.host.starts_with(identifier.as_str()), "{}", conn.host);
+    match conn.secret {
+        drill_core::events::SecretRef::SecretsManager { secret_id } => {
+            assert!(
+                secret_id.starts_with("arn:aws:secretsmanager:"),
+                "{secret_id}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A retried restore of the same execution finds its own instance, not a second one.
+    let again = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        ),
+    )
+    .await
+    .expect("retry is idempotent");
+    assert_eq!(again["temp"], serde_json::to_value(&started.temp).unwrap());
+
+    // Delete through delete-temp, then status reports gone.
+    let deleter = delete_deps(settings(None), aws_config().await);
+    let out = delete_temp::handle(
+        &deleter,
+        json!({"action": "delete", "drill": drill, "temp": started.temp}),
+    )
+    .await
+    .expect("legitimate delete");
+    assert_eq!(out["deleted"], json!([identifier]));
+    let report: StatusReport =
+        serde_json::from_value(restore::handle(&deps, status_event).await.unwrap()).unwrap();
+    assert_eq!(report.state, TempState::Gone);
+    assert!(exists(&client, &source).await);
+}
+
+#[tokio::test]
+async fn status_refuses_an_instance_the_drill_did_not_make() {
+    let client = rds().await;
+    let source = unique("src-");
+    create_instance(&client, &source, true, vec![]).await;
+    let deps = restore_deps(settings(None), aws_config().await);
+    let drill = drill(&source, Utc::now());
+    let err = restore::handle(
+        &deps,
+        json!({"action": "status", "drill": drill,
+               "temp": {"kind": "rds-instance", "identifier": source, "database": "app"}}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Drill.GuardViolation", "{err}");
+    assert!(err.message.contains("guard prefix"), "{err}");
+}
+
+#[tokio::test]
+async fn snapshot_selection_automated_manual_explicit() {
+    let client = rds().await;
+    let net = network(&client).await;
+    let source = unique("src-");
+    create_instance(&client, &source, true, vec![]).await;
+    let manual_old = unique("manual-a-");
+    let manual_new = unique("manual-b-");
+    for id in [&manual_old, &manual_new] {
+        client
+            .create_db_snapshot()
+            .db_instance_identifier(&source)
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let settings = settings(Some(&net));
+    let now = Utc::now();
+    let restored_from = |selector: Value| {
+        let client = client.clone();
+        let settings = settings.clone();
+        let source = source.clone();
+        async move {
+            let drill = drill(&source, Utc::now());
+            let mut src =
+                json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"});
+            src["snapshot"] = selector;
+            let deps = restore_deps(settings, aws_config().await);
+            let out = restore::handle(&deps, restore_event(&drill, src))
+                .await
+                .unwrap();
+            let started: RestoreStarted = serde_json::from_value(out).unwrap();
+            let drill_core::events::TempResource::RdsInstance { identifier, .. } = started.temp
+            else {
+                panic!()
+            };
+            instance_tags(&client, &identifier).await[tag::RESTORED_FROM].clone()
+        }
+    };
+    let automated = restored_from(json!({"pick": "newest-automated"})).await;
+    assert!(
+        automated.starts_with(&format!("rds:{source}")),
+        "{automated}"
+    );
+    assert_eq!(
+        restored_from(json!({"pick": "newest-manual"})).await,
+        manual_new
+    );
+    assert_eq!(restored_from(json!({"pick": "newest"})).await, manual_new);
+    assert_eq!(
+        restored_from(json!({"pick": "id", "id": manual_old})).await,
+        manual_old
+    );
+    assert!(Utc::now() - now < Duration::minutes(5));
+}
+
+#[tokio::test]
+async fn no_snapshot_young_enough_or_none_at_all_fail_clearly() {
+    let client = rds().await;
+    let net = network(&client).await;
+    let source = unique("src-");
+    create_instance(&client, &source, true, vec![]).await;
+    let deps = restore_deps(settings(Some(&net)), aws_config().await);
+    let drill = drill(&source, Utc::now());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    // Too old: any snapshot is older than 0 hours.
+    let err = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app",
+                   "max_age_hours": 0}),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Drill.InvalidInput");
+    assert!(
+        err.message.contains(&source) && err.message.contains("more than the maximum"),
+        "{err}"
+    );
+    assert!(err.message.contains("1 snapshot(s)"), "{err}");
+
+    // No manual snapshot: names the source and lists the automated one it found.
+    let err = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app",
+                   "snapshot": {"pick": "newest-manual"}}),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message.contains("no available manual snapshot"),
+        "{err}"
+    );
+    assert!(err.message.contains("(automated, available"), "{err}");
+
+    // An explicit id that does not exist.
+    let err = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app",
+                   "snapshot": {"pick": "id", "id": "no-such-snapshot"}}),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.message.contains("no snapshot found"), "{err}");
+
+    // No snapshot at all (moto lets us delete the automated one; AWS would not).
+    let auto = snapshot_ids(&client, &source).await;
+    for id in &auto {
+        client
+            .delete_db_snapshot()
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+            .unwrap();
+    }
+    let err = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Drill.InvalidInput");
+    assert!(
+        err.message
+            .contains(&format!("source {source:?}: no snapshot found")),
+        "{err}"
+    );
+
+    // None of these created an instance.
+    let temp = drill_engine::rds::temp_identifier(&settings(None), &drill, &source).unwrap();
+    assert!(!exists(&client, &temp).await);
+}
+
+#[tokio::test]
+async fn long_source_names_give_valid_temp_identifiers() {
+    let client = rds().await;
+    let net = network(&client).await;
+    // 63 characters: the longest RDS allows; the temp name must still fit and keep the prefix.
+    let source = format!("{}{}", unique("src-"), "x".repeat(63 - 16));
+    assert_eq!(source.len(), 63);
+    create_instance(&client, &source, false, vec![]).await;
+    let deps = restore_deps(settings(Some(&net)), aws_config().await);
+    let drill = drill(&source, Utc::now());
+    let out = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        ),
+    )
+    .await
+    .unwrap();
+    let id = out["temp"]["identifier"].as_str().unwrap().to_owned();
+    assert!(id.len() <= 63 && id.starts_with("rdrill-src-"), "{id}");
+    assert!(drill_core::naming::is_valid_rds_identifier(&id));
+    assert!(exists(&client, &id).await);
+}
+
+#[tokio::test]
+async fn an_existing_instance_with_the_temp_name_is_never_taken_over() {
+    let client = rds().await;
+    let net = network(&client).await;
+    let source = unique("src-");
+    create_instance(&client, &source, false, vec![]).await;
+    let drill = drill(&source, Utc::now());
+    let squatter = drill_engine::rds::temp_identifier(&settings(None), &drill, &source).unwrap();
+    create_instance(&client, &squatter, false, vec![t("owner", "someone-else")]).await;
+    let deps = restore_deps(settings(Some(&net)), aws_config().await);
+    let err = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Drill.GuardViolation", "{err}");
+    let tags = instance_tags(&client, &squatter).await;
+    assert_eq!(tags.get("owner").map(String::as_str), Some("someone-else"));
+    assert!(!tags.contains_key(tag::ROLE));
+}
+
+#[tokio::test]
+async fn misconfiguration_and_other_sources_are_clear_errors() {
+    let client = rds().await;
+    let source = unique("src-");
+    create_instance(&client, &source, false, vec![]).await;
+    let drill = drill(&source, Utc::now());
+    // No subnet group configured: refuse rather than land in the default (maybe public) one.
+    let deps = restore_deps(settings(None), aws_config().await);
+    let err = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Drill.InvalidInput");
+    assert!(err.message.contains("DRILL_SUBNET_GROUP"), "{err}");
+    let temp = drill_engine::rds::temp_identifier(&settings(None), &drill, &source).unwrap();
+    assert!(!exists(&client, &temp).await);
+
+    let err = restore::handle(
+        &deps,
+        restore_event(
+            &drill,
+            json!({"kind": "backup-set", "store": "file:///tmp/x",
+                   "server": {"host": "h", "port": 5432, "database": "d", "secret": {"env": {"var": "X"}}}}),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Drill.InvalidInput");
+    assert!(err.message.contains("rds-snapshot"), "{err}");
+}
