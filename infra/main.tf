@@ -26,26 +26,27 @@ locals {
   reports_url = "s3://${aws_s3_bucket.backups.bucket}/reports"
 
   # The state machine input: each source in the shape of the Lambdas' SourceSpec contract.
+  # (Each branch is JSON-encoded so the two object shapes can share one conditional.)
   drill_sources = [for s in var.sources : {
     id     = s.id
     checks = s.checks
-    source = s.kind == "rds-snapshot" ? {
+    source = jsondecode(s.kind == "rds-snapshot" ? jsonencode({
       kind                = "rds-snapshot"
       instance_identifier = s.instance_identifier
       database            = s.database
       max_age_hours       = s.max_age_hours
-      snapshot            = contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? { pick = s.snapshot } : { pick = "id", id = s.snapshot }
-      } : {
+      snapshot            = contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? { pick = s.snapshot, id = null } : { pick = "id", id = s.snapshot }
+      }) : jsonencode({
       kind  = "backup-set"
       store = "${local.backups_url}/${s.id}"
       server = {
-        host     = s.restore_server.host
-        port     = s.restore_server.port
-        database = s.restore_server.database
-        secret   = { secrets_manager = { secret_id = s.restore_server.secret_arn } }
+        host     = try(s.restore_server.host, null)
+        port     = try(s.restore_server.port, null)
+        database = try(s.restore_server.database, null)
+        secret   = { secrets_manager = { secret_id = try(s.restore_server.secret_arn, null) } }
         tls      = "verify-full"
       }
-    }
+    }))
   }]
 
   restore_server_secrets = distinct([for s in var.sources : s.restore_server.secret_arn if s.kind == "backup-set"])

@@ -117,6 +117,27 @@ def fix_rds_restore_falsy_overrides():
     RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
 
 
+def fix_s3_bucket_policy_conditions():
+    """moto evaluates bucket policies without their Condition blocks, so the standard TLS-only
+    statement (Deny s3:* when aws:SecureTransport is false) denies every request, over any
+    transport. moto cannot evaluate conditions; drop conditional statements before it evaluates
+    the rest. Unconditional Deny and Allow statements keep working."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        statements = policy.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        policy["Statement"] = [st for st in statements if "Condition" not in st]
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
 FORWARD_TAG = "drill:local-invoke-url"
 
 
@@ -188,6 +209,7 @@ def main():
     fix_stepfunctions_execution_names()
     fix_stepfunctions_repeat_executions()
     fix_rds_restore_falsy_overrides()
+    fix_s3_bucket_policy_conditions()
     fix_lambda_invoke_forwarding()
     configure()
     from moto.server import main as moto_main

@@ -300,3 +300,49 @@ async fn rds_restore_applies_deletion_protection_false_and_other_falsy_settings(
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn s3_tls_only_bucket_policy_does_not_lock_everything_out_but_deny_still_denies() {
+    let config = aws_config().await;
+    let s3 = drill_tests::s3(&config);
+    let bucket = unique("pol-");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("a")
+        .body(bytes::Bytes::from_static(b"x").into())
+        .send()
+        .await
+        .unwrap();
+    let policy = |statement: Value| json!({"Version": "2012-10-17", "Statement": [statement]});
+    let tls_only = policy(json!({
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    }));
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(tls_only.to_string())
+        .send()
+        .await
+        .unwrap();
+    s3.head_object()
+        .bucket(&bucket)
+        .key("a")
+        .send()
+        .await
+        .expect("a conditional Deny must not deny everything");
+
+    let deny_all = policy(json!({
+        "Sid": "DenyAll", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/*")
+    }));
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(deny_all.to_string())
+        .send()
+        .await
+        .unwrap();
+    let err = s3.get_object().bucket(&bucket).key("a").send().await;
+    assert!(err.is_err(), "an unconditional Deny must still deny");
+}

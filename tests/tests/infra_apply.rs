@@ -1,0 +1,341 @@
+//! The whole Terraform deployment against moto: bootstrap (state bucket), the main stack with the
+//! S3 backend and its lockfile, IAM guard conditions on the rendered policies, and destroy — which
+//! must not reach the backup bucket.
+
+use std::path::Path;
+use std::process::Command;
+
+use drill_tests::infra::{
+    asl_validate, moto_backend_config, repo, terraform, terraform_ok, workdir,
+    write_moto_provider_override,
+};
+use drill_tests::{aws_config, moto_url, s3, unique};
+use serde_json::{json, Value};
+
+fn empty_zip() -> Vec<u8> {
+    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
+    eocd.extend([0u8; 18]);
+    eocd
+}
+
+fn default_network() -> (String, Vec<String>) {
+    let out = Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("tests/stack/aws_fixture.py"))
+        .arg("default-network")
+        .env("DRILL_TEST_MOTO_URL", moto_url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["vpc_id"].as_str().unwrap().to_owned(),
+        v["subnet_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect(),
+    )
+}
+
+/// The policy document of `aws_iam_role_policy.function[<key>]` from `terraform show -json`.
+fn role_policy(state: &Value, key: &str) -> Vec<Value> {
+    let resources = state["values"]["root_module"]["resources"].as_array().unwrap();
+    let r = resources
+        .iter()
+        .find(|r| r["address"] == format!("aws_iam_role_policy.function[\"{key}\"]"))
+        .unwrap_or_else(|| panic!("no role policy for {key}"));
+    let doc: Value = serde_json::from_str(r["values"]["policy"].as_str().unwrap()).unwrap();
+    doc["Statement"].as_array().unwrap().clone()
+}
+
+fn as_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+        _ => vec![],
+    }
+}
+
+fn allows<'a>(statements: &'a [Value], action: &str) -> Vec<&'a Value> {
+    statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow" && as_list(&s["Action"]).iter().any(|a| a == action))
+        .collect()
+}
+
+fn assert_guarded_policies(state: &Value, prefix: &str) {
+    let temp_db = format!("db:{prefix}*");
+    for key in ["restore", "validate", "export", "delete-temp"] {
+        for s in role_policy(state, key) {
+            for a in as_list(&s["Action"]) {
+                assert!(
+                    a != "*" && !a.ends_with(":*"),
+                    "{key} grants a wildcard action {a}"
+                );
+            }
+        }
+    }
+
+    // delete-temp: DeleteDBInstance only on db:<prefix>* and only with the temp tag.
+    let delete = role_policy(state, "delete-temp");
+    let del = allows(&delete, "rds:DeleteDBInstance");
+    assert_eq!(del.len(), 1, "{delete:?}");
+    let resources = as_list(&del[0]["Resource"]);
+    assert!(
+        resources.iter().all(|r| r.ends_with(&temp_db)),
+        "{resources:?}"
+    );
+    assert_eq!(
+        del[0]["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
+        json!("temp"),
+        "{}",
+        del[0]
+    );
+    // Snapshot deletes: only drill copies, by tag.
+    for s in allows(&delete, "rds:DeleteDBSnapshot") {
+        assert_eq!(
+            s["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
+            json!("snapshot-copy")
+        );
+        assert!(as_list(&s["Resource"]).iter().all(|r| r.contains(&format!("snapshot:{prefix}"))));
+    }
+
+    // restore: creates only drill-named instances carrying the temp tag; modifies only tagged temps.
+    let restore = role_policy(state, "restore");
+    let rst = allows(&restore, "rds:RestoreDBInstanceFromDBSnapshot");
+    assert_eq!(rst.len(), 1);
+    assert_eq!(
+        rst[0]["Condition"]["StringEquals"]["aws:RequestTag/drill:role"],
+        json!("temp")
+    );
+    let db_resources: Vec<String> = as_list(&rst[0]["Resource"])
+        .into_iter()
+        .filter(|r| r.contains(":db:"))
+        .collect();
+    assert!(!db_resources.is_empty());
+    assert!(db_resources.iter().all(|r| r.ends_with(&temp_db)), "{db_resources:?}");
+    for s in allows(&restore, "rds:ModifyDBInstance") {
+        assert!(as_list(&s["Resource"]).iter().all(|r| r.ends_with(&temp_db)));
+        assert_eq!(
+            s["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
+            json!("temp")
+        );
+    }
+    // Nobody but delete-temp may delete anything in RDS.
+    for key in ["restore", "validate", "export"] {
+        let p = role_policy(state, key);
+        assert!(allows(&p, "rds:DeleteDBInstance").is_empty(), "{key}");
+        assert!(allows(&p, "rds:DeleteDBSnapshot").is_empty(), "{key}");
+        assert!(allows(&p, "rds:ModifyDBInstance").is_empty() || key == "restore");
+    }
+
+    // export: writes backups, can never delete them.
+    let export = role_policy(state, "export");
+    for a in ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"] {
+        assert!(allows(&export, a).is_empty(), "export may {a}");
+        assert!(
+            export
+                .iter()
+                .any(|s| s["Effect"] == "Deny" && as_list(&s["Action"]).iter().any(|x| x == a)),
+            "export must explicitly deny {a}"
+        );
+    }
+    assert!(!allows(&export, "s3:PutObject").is_empty());
+}
+
+#[tokio::test]
+async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_backups() {
+    let config = aws_config().await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    let s3c = s3(&config);
+    let dir = workdir();
+    let infra = dir.path().join("infra");
+    let name = unique("rd-");
+
+    // --- bootstrap: the state bucket, local state.
+    let boot = infra.join("bootstrap");
+    write_moto_provider_override(&boot);
+    let state_bucket = format!("{name}-tfstate");
+    terraform_ok(&boot, &["init", "-input=false", "-no-color"]);
+    terraform_ok(
+        &boot,
+        &[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            &format!("-var=state_bucket_name={state_bucket}"),
+        ],
+    );
+    // (moto answers GetBucketVersioning with a body the Rust SDK rejects: read Terraform's state.)
+    let boot_state: Value =
+        serde_json::from_str(&terraform_ok(&boot, &["show", "-json", "-no-color"])).unwrap();
+    let versioning = boot_state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "aws_s3_bucket_versioning.state")
+        .expect("versioning resource");
+    assert_eq!(
+        versioning["values"]["versioning_configuration"][0]["status"],
+        "Enabled"
+    );
+    assert!(s3c.head_bucket().bucket(&state_bucket).send().await.is_ok());
+    let (ok, out) = terraform(
+        &boot,
+        &[
+            "destroy",
+            "-auto-approve",
+            "-no-color",
+            &format!("-var=state_bucket_name={state_bucket}"),
+        ],
+    );
+    assert!(!ok && out.contains("prevent_destroy"), "state bucket must refuse destroy: {out}");
+
+    // --- the production database exists outside this stack; the drill only reads it.
+    let prod = format!("{name}-prod");
+    rds.create_db_instance()
+        .db_instance_identifier(&prod)
+        .engine("postgres")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("app")
+        .master_user_password("not-a-real-secret")
+        .deletion_protection(true)
+        .send()
+        .await
+        .unwrap();
+
+    // --- main stack.
+    write_moto_provider_override(&infra);
+    std::fs::write(infra.join("backend.hcl"), moto_backend_config(&state_bucket)).unwrap();
+    let zips = dir.path().join("lambda");
+    std::fs::create_dir_all(&zips).unwrap();
+    for f in ["restore", "validate", "export", "delete-temp"] {
+        std::fs::write(zips.join(format!("{f}.zip")), empty_zip()).unwrap();
+    }
+    let (vpc, subnets) = default_network();
+    let tfvars = json!({
+        "name": name,
+        "vpc_id": vpc,
+        "subnet_ids": subnets,
+        "lambda_zip_dir": zips,
+        "sources": [{"id": "prod-app", "kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}],
+        "alert_emails": ["oncall@example.com"],
+    });
+    std::fs::write(infra.join("test.auto.tfvars.json"), tfvars.to_string()).unwrap();
+    terraform_ok(
+        &infra,
+        &["init", "-input=false", "-no-color", "-backend-config=backend.hcl"],
+    );
+    terraform_ok(&infra, &["plan", "-input=false", "-no-color", "-out=plan.bin"]);
+    terraform_ok(&infra, &["apply", "-input=false", "-no-color", "plan.bin"]);
+
+    // Remote state with its lock file lives in the state bucket.
+    let keys: Vec<String> = s3c
+        .list_objects_v2()
+        .bucket(&state_bucket)
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert!(keys.contains(&"restore-drill/terraform.tfstate".to_owned()), "{keys:?}");
+
+    let state: Value =
+        serde_json::from_str(&terraform_ok(&infra, &["show", "-json", "-no-color"])).unwrap();
+    assert_guarded_policies(&state, "rdrill-");
+
+    // What moto now holds.
+    let outputs: Value =
+        serde_json::from_str(&terraform_ok(&infra, &["output", "-json", "-no-color"])).unwrap();
+    let sm_arn = outputs["state_machine_arn"]["value"].as_str().unwrap().to_owned();
+    let bucket = outputs["backup_bucket"]["value"].as_str().unwrap().to_owned();
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let sm = sfn
+        .describe_state_machine()
+        .state_machine_arn(&sm_arn)
+        .send()
+        .await
+        .unwrap();
+    let (ok, out) = asl_validate(sm.definition());
+    assert!(ok, "deployed definition: {out}");
+    assert!(!sm.definition().contains("${"), "unrendered placeholder left");
+    let lock = s3c
+        .get_object_lock_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let lock = lock.object_lock_configuration().unwrap();
+    assert_eq!(lock.object_lock_enabled().map(|e| e.as_str()), Some("Enabled"));
+    let retention = lock.rule().unwrap().default_retention().unwrap();
+    assert_eq!(retention.mode().map(|m| m.as_str()), Some("COMPLIANCE"));
+    assert_eq!(retention.days(), Some(35));
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let f = lambda
+        .get_function_configuration()
+        .function_name(format!("{name}-delete-temp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(f.runtime().map(|r| r.as_str()), Some("provided.al2023"));
+    let env = f.environment().unwrap().variables().unwrap();
+    assert_eq!(env.get("DRILL_PREFIX").map(String::as_str), Some("rdrill-"));
+    assert_eq!(env.get("DRILL_SOURCES"), Some(&prod));
+    let nightly: Value =
+        serde_json::from_str(outputs["nightly_input"]["value"].as_str().unwrap()).unwrap();
+    assert_eq!(nightly["sources"][0]["source"]["instance_identifier"], json!(prod));
+
+    // A backup written under Object Lock.
+    s3c.put_object()
+        .bucket(&bucket)
+        .key("backups/prod-app/set-1/manifest.json")
+        .body(bytes::Bytes::from_static(b"{}").into())
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+
+    // --- destroy: refused while the backup bucket is in state (prevent_destroy) ...
+    let (ok, out) = terraform(&infra, &["destroy", "-auto-approve", "-no-color"]);
+    assert!(!ok && out.contains("prevent_destroy"), "{out}");
+    // ... and, as documented, done by first handing the bucket out of Terraform's care.
+    for addr in [
+        "aws_s3_bucket.backups",
+        "aws_s3_bucket_versioning.backups",
+        "aws_s3_bucket_object_lock_configuration.backups",
+        "aws_s3_bucket_server_side_encryption_configuration.backups",
+        "aws_s3_bucket_public_access_block.backups",
+        "aws_s3_bucket_lifecycle_configuration.backups",
+        "aws_s3_bucket_policy.backups",
+    ] {
+        terraform_ok(&infra, &["state", "rm", "-no-color", addr]);
+    }
+    terraform_ok(&infra, &["destroy", "-auto-approve", "-no-color"]);
+    assert!(sfn
+        .describe_state_machine()
+        .state_machine_arn(&sm_arn)
+        .send()
+        .await
+        .is_err());
+    // The backups and the production database outlive the drill stack.
+    let kept = s3c
+        .get_object()
+        .bucket(&bucket)
+        .key("backups/prod-app/set-1/manifest.json")
+        .send()
+        .await;
+    assert!(kept.is_ok(), "backup object must survive destroy");
+    let p = rds
+        .describe_db_instances()
+        .db_instance_identifier(&prod)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(p.db_instances().len(), 1);
+    let _ = Path::new(&bucket);
+}
