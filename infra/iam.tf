@@ -36,22 +36,38 @@ resource "aws_iam_role" "function" {
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 
-# Logs, X-Ray and the VPC network interfaces every function needs.
-resource "aws_iam_role_policy_attachment" "vpc_access" {
-  for_each   = local.functions
-  role       = aws_iam_role.function[each.key].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-}
+# What every function needs to run: its own log group, X-Ray, and the network interfaces of a VPC
+# Lambda. Written out rather than attaching AWSLambdaVPCAccessExecutionRole, which grants logs
+# on every log group.
+data "aws_iam_policy_document" "lambda_base" {
+  #checkov:skip=CKV_AWS_356:EC2 network-interface and X-Ray actions do not support resource-level permissions; Lambda needs them to run in the VPC.
+  #checkov:skip=CKV_AWS_111:EC2 network-interface actions cannot be scoped to resources; Lambda manages these interfaces itself.
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:/aws/lambda/${var.name}-*:*"]
+  }
 
-resource "aws_iam_role_policy_attachment" "xray" {
-  for_each   = local.functions
-  role       = aws_iam_role.function[each.key].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+  statement {
+    sid = "VpcNetworkInterfaces"
+    actions = [
+      "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+      "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
 }
 
 # ---------------------------------------------------------------- restore
 
 data "aws_iam_policy_document" "restore" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json]
   statement {
     sid     = "RestoreOnlyIntoTaggedDrillInstances"
     actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
@@ -142,6 +158,7 @@ data "aws_iam_policy_document" "restore" {
 # ---------------------------------------------------------------- validate (and report)
 
 data "aws_iam_policy_document" "validate" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json]
   statement {
     sid       = "ReadSecretsOfDrillTempsOnly"
     actions   = ["secretsmanager:GetSecretValue"]
@@ -201,6 +218,7 @@ data "aws_iam_policy_document" "validate" {
 # ---------------------------------------------------------------- export
 
 data "aws_iam_policy_document" "export" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json]
   statement {
     sid       = "ReadSecretsOfDrillTempsOnly"
     actions   = ["secretsmanager:GetSecretValue"]
@@ -262,6 +280,7 @@ data "aws_iam_policy_document" "export" {
 # ---------------------------------------------------------------- delete-temp (and janitor)
 
 data "aws_iam_policy_document" "delete_temp" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json]
   statement {
     sid       = "DeleteOnlyTaggedDrillTemps"
     actions   = ["rds:DeleteDBInstance"]

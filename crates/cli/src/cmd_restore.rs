@@ -1,15 +1,67 @@
 //! `drill restore`.
 
 use clap::Args;
+use drill_engine::dump::{self, Database, RestoreOptions};
 
+use crate::cmd_export::open_store;
 use crate::output::{CliError, CliResult, Globals};
 
 #[derive(Debug, Args)]
-pub struct RestoreArgs {}
+#[command(
+    after_help = "Example:\n  createdb restored && drill restore --from s3://backups/app/app/20260102T030405Z-1a2b3c4d \\\n      --target postgres://postgres:pw@localhost/restored --jobs 2"
+)]
+pub struct RestoreArgs {
+    /// The backup set: the directory or prefix holding manifest.json.
+    /// Example: --from s3://my-backups/prod/app/20260102T030405Z-1a2b3c4d
+    #[arg(long, value_name = "BACKUP_SET")]
+    from: String,
 
-pub async fn run(_args: RestoreArgs, _globals: &Globals) -> CliResult {
-    Err(CliError::new(
-        drill_core::ErrorKind::CouldNotRun,
-        "drill restore is not available in this build",
-    ))
+    /// An existing, empty database to restore into; anything in it makes the restore refuse.
+    /// Example: --target postgres://postgres:secret@localhost:5432/restored
+    #[arg(
+        long,
+        env = "DRILL_RESTORE_TARGET",
+        hide_env_values = true,
+        value_name = "POSTGRES_URL"
+    )]
+    target: String,
+
+    /// Parallel COPY workers (one connection each). Example: --jobs 4
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+}
+
+pub async fn run(args: RestoreArgs, globals: &Globals) -> CliResult {
+    let target = Database::from_url(&args.target)?;
+    let set = open_store(&args.from).await?;
+    let options = RestoreOptions {
+        jobs: usize::from(args.jobs),
+    };
+    let outcome = dump::restore(&set, &target, &options)
+        .await
+        .map_err(|e| {
+            let hint = match &e {
+                dump::DumpError::TargetNotEmpty { .. } => Some(
+                    "Create a new database for the restore (e.g. `createdb restored`) and pass it as --target.",
+                ),
+                dump::DumpError::NoManifest { .. } => Some(
+                    "--from must name one backup set (the prefix holding manifest.json), e.g. s3://bucket/prefix/app/20260102T030405Z-1a2b3c4d.",
+                ),
+                _ => None,
+            };
+            let err = CliError::from(e);
+            match hint {
+                Some(h) => err.with_hint(h),
+                None => err,
+            }
+        })?;
+    if globals.json {
+        globals.print_json(&serde_json::to_value(&outcome).unwrap_or_default());
+    } else {
+        println!(
+            "restored {} into {}: {} tables, {} rows, {} sequences; every object verified",
+            outcome.backup_set, outcome.target, outcome.tables, outcome.rows, outcome.sequences
+        );
+    }
+    Ok(drill_core::ExitCode::Ok)
 }

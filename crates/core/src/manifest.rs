@@ -1,1 +1,549 @@
-//! See the issue that builds this module.
+//! The manifest of a logical backup set, and the decisions about it: is this set restorable, and
+//! does an object or a table that was just loaded match what was exported.
+//!
+//! A backup set is a directory (or S3 prefix) holding schema files, compressed data objects,
+//! `sequences.json` and `manifest.json`. The manifest is written last, so a set without one is
+//! incomplete and is never restored. Everything here is pure: the engine reads and hashes bytes,
+//! this module says whether they are the right bytes.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Version of the backup set layout this build writes and reads. Bump it when a reader of the old
+/// version would misread a new set.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Name of the manifest object inside a backup set.
+pub const MANIFEST_KEY: &str = "manifest.json";
+/// Schema objects (`pg_dump --schema-only --section=...`), psql meta-commands removed.
+pub const PRE_DATA_KEY: &str = "schema/pre-data.sql";
+pub const POST_DATA_KEY: &str = "schema/post-data.sql";
+/// Sequence values (JSON array of [`SequenceValue`]).
+pub const SEQUENCES_KEY: &str = "sequences.json";
+
+/// How table data is encoded inside each data object.
+pub const DATA_FORMAT: &str = "copy-text+zstd";
+
+/// One stored object and what its bytes must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectEntry {
+    /// Key relative to the backup set root.
+    pub key: String,
+    /// Bytes before compression (the COPY text, or the file itself when not compressed).
+    pub raw_bytes: u64,
+    /// Bytes as stored.
+    pub compressed_bytes: u64,
+    /// sha256 of the stored bytes, lowercase hex.
+    pub sha256: String,
+    /// Rows in this object (data objects only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+}
+
+/// A column as copied (generated and dropped columns are not in the data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    /// `format_type()` with an empty search path, so user types are schema-qualified.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// One table (a plain table or a leaf partition) and the objects holding its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableEntry {
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub rows: u64,
+    /// In load order; a table with no rows still has one (empty) object.
+    pub objects: Vec<ObjectEntry>,
+}
+
+impl TableEntry {
+    /// `schema.name` as shown in messages (not quoted: for people, not SQL).
+    pub fn display_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+}
+
+/// A sequence's state as `setval(seq, last_value, is_called)` restores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceValue {
+    pub schema: String,
+    pub name: String,
+    pub last_value: i64,
+    pub is_called: bool,
+}
+
+/// The manifest of a backup set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub tool: String,
+    pub tool_version: String,
+    pub server_version: String,
+    pub database: String,
+    pub encoding: String,
+    /// When the consistent snapshot was taken: the point in time the data represents.
+    pub snapshot_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub data_format: String,
+    pub pre_data: ObjectEntry,
+    pub post_data: ObjectEntry,
+    pub sequences: ObjectEntry,
+    pub tables: Vec<TableEntry>,
+}
+
+/// Totals for the export summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub tables: u32,
+    pub rows: u64,
+    pub raw_bytes: u64,
+    pub compressed_bytes: u64,
+}
+
+impl Manifest {
+    /// Every object the set consists of (schema, sequences, data), manifest excluded.
+    pub fn objects(&self) -> impl Iterator<Item = &ObjectEntry> {
+        [&self.pre_data, &self.post_data, &self.sequences]
+            .into_iter()
+            .chain(self.tables.iter().flat_map(|t| t.objects.iter()))
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            tables: self.tables.len() as u32,
+            ..Totals::default()
+        };
+        for table in &self.tables {
+            t.rows += table.rows;
+        }
+        for o in self.objects() {
+            t.raw_bytes += o.raw_bytes;
+            t.compressed_bytes += o.compressed_bytes;
+        }
+        t
+    }
+}
+
+/// Why a manifest cannot be used. Each of these makes the set unrestorable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("manifest has no format_version: not a restore-drill backup set manifest")]
+    NoVersion,
+    #[error(
+        "manifest format version {found} is not supported (this build reads version {supported})"
+    )]
+    UnsupportedVersion { found: u64, supported: u32 },
+    #[error("manifest is malformed: {0}")]
+    Malformed(String),
+    #[error("manifest is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// Parses and checks a manifest. The version is checked before the body, so a newer layout is
+/// reported as "unsupported version" instead of a confusing field error.
+pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ManifestError::NotJson(e.to_string()))?;
+    let version = value
+        .get("format_version")
+        .and_then(|v| v.as_u64())
+        .ok_or(ManifestError::NoVersion)?;
+    if version != u64::from(FORMAT_VERSION) {
+        return Err(ManifestError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|e| ManifestError::Malformed(e.to_string()))?;
+    check(&manifest)?;
+    Ok(manifest)
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A key must stay inside the set: relative, no `..`, no empty segments.
+fn is_safe_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('/')
+        && key
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+/// Internal consistency: what a reader relies on before touching any object.
+pub fn check(m: &Manifest) -> Result<(), ManifestError> {
+    let bad = |s: String| Err(ManifestError::Inconsistent(s));
+    if m.data_format != DATA_FORMAT {
+        return bad(format!(
+            "data format {:?} is not supported (expected {DATA_FORMAT:?})",
+            m.data_format
+        ));
+    }
+    let mut keys = HashSet::new();
+    for o in m.objects() {
+        if !is_safe_key(&o.key) || o.key == MANIFEST_KEY {
+            return bad(format!(
+                "object key {:?} is not a valid key inside the set",
+                o.key
+            ));
+        }
+        if !keys.insert(o.key.as_str()) {
+            return bad(format!("object {} is listed twice", o.key));
+        }
+        if !is_sha256_hex(&o.sha256) {
+            return bad(format!(
+                "object {} has an invalid sha256 {:?}",
+                o.key, o.sha256
+            ));
+        }
+    }
+    let mut tables = HashSet::new();
+    for t in &m.tables {
+        if !tables.insert((t.schema.as_str(), t.name.as_str())) {
+            return bad(format!("table {} is listed twice", t.display_name()));
+        }
+        if t.objects.is_empty() {
+            return bad(format!("table {} has no data objects", t.display_name()));
+        }
+        let mut sum = 0u64;
+        for o in &t.objects {
+            match o.rows {
+                Some(r) => sum += r,
+                None => {
+                    return bad(format!(
+                        "object {} of table {} has no row count",
+                        o.key,
+                        t.display_name()
+                    ))
+                }
+            }
+        }
+        if sum != t.rows {
+            return bad(format!(
+                "table {} claims {} rows but its objects hold {sum}",
+                t.display_name(),
+                t.rows
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What was actually read from an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub sha256: String,
+    pub compressed_bytes: u64,
+    pub raw_bytes: u64,
+    /// Rows counted in the decoded stream, for data objects.
+    pub rows: Option<u64>,
+}
+
+/// An object whose bytes are not what the manifest says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("object {key}: {what}")]
+pub struct Mismatch {
+    pub key: String,
+    pub what: String,
+}
+
+/// Compares an object as read against its manifest entry. The size is compared first (a
+/// truncated object says "truncated"), then the hash, then the decoded size and row count.
+pub fn verify_object(expected: &ObjectEntry, seen: &Observed) -> Result<(), Mismatch> {
+    let fail = |what: String| {
+        Err(Mismatch {
+            key: expected.key.clone(),
+            what,
+        })
+    };
+    if seen.compressed_bytes != expected.compressed_bytes {
+        let how = if seen.compressed_bytes < expected.compressed_bytes {
+            "truncated"
+        } else {
+            "too long"
+        };
+        return fail(format!(
+            "{how}: {} bytes stored, manifest says {}",
+            seen.compressed_bytes, expected.compressed_bytes
+        ));
+    }
+    if seen.sha256 != expected.sha256 {
+        return fail(format!(
+            "sha256 mismatch: stored object hashes to {}, manifest says {}",
+            seen.sha256, expected.sha256
+        ));
+    }
+    if seen.raw_bytes != expected.raw_bytes {
+        return fail(format!(
+            "decoded size {} differs from manifest {}",
+            seen.raw_bytes, expected.raw_bytes
+        ));
+    }
+    if let (Some(want), Some(got)) = (expected.rows, seen.rows) {
+        if want != got {
+            return fail(format!("holds {got} rows, manifest says {want}"));
+        }
+    }
+    Ok(())
+}
+
+/// Compares the rows the server loaded for a table with the manifest.
+pub fn verify_table_rows(table: &TableEntry, loaded: u64) -> Result<(), Mismatch> {
+    if loaded == table.rows {
+        Ok(())
+    } else {
+        Err(Mismatch {
+            key: table
+                .objects
+                .first()
+                .map(|o| o.key.clone())
+                .unwrap_or_default(),
+            what: format!(
+                "table {} loaded {loaded} rows, manifest says {}",
+                table.display_name(),
+                table.rows
+            ),
+        })
+    }
+}
+
+/// Key of a data object: `data/<schema>.<table>.<chunk>.copy.zst`. Names are percent-encoded
+/// where they are not plain ASCII letters/digits/`_`, so any identifier (quotes, slashes,
+/// non-ASCII) gives a safe, unique key.
+pub fn data_key(schema: &str, table: &str, chunk: u32) -> String {
+    format!(
+        "data/{}.{}.{chunk:04}.copy.zst",
+        encode_name(schema),
+        encode_name(table)
+    )
+}
+
+fn encode_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Name of a new backup set below a store: `<source>/<UTC timestamp>-<short id>`.
+pub fn set_name(source: &str, at: DateTime<Utc>, short_id: &str) -> String {
+    let mut src = encode_name(source);
+    if src.is_empty() {
+        src.push_str("db");
+    }
+    format!("{src}/{}-{short_id}", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn obj(key: &str, rows: Option<u64>) -> ObjectEntry {
+        ObjectEntry {
+            key: key.into(),
+            raw_bytes: 10,
+            compressed_bytes: 5,
+            sha256: "a".repeat(64),
+            rows,
+        }
+    }
+
+    fn manifest() -> Manifest {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        Manifest {
+            format_version: FORMAT_VERSION,
+            tool: "restore-drill".into(),
+            tool_version: "0.1.0".into(),
+            server_version: "15.18".into(),
+            database: "app".into(),
+            encoding: "UTF8".into(),
+            snapshot_at: at,
+            started_at: at,
+            finished_at: at,
+            data_format: DATA_FORMAT.into(),
+            pre_data: obj(PRE_DATA_KEY, None),
+            post_data: obj(POST_DATA_KEY, None),
+            sequences: obj(SEQUENCES_KEY, None),
+            tables: vec![TableEntry {
+                schema: "public".into(),
+                name: "t".into(),
+                columns: vec![Column {
+                    name: "id".into(),
+                    type_name: "integer".into(),
+                }],
+                rows: 7,
+                objects: vec![
+                    obj("data/public.t.0000.copy.zst", Some(3)),
+                    obj("data/public.t.0001.copy.zst", Some(4)),
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let m = manifest();
+        let bytes = serde_json::to_vec(&m).unwrap();
+        assert_eq!(parse(&bytes).unwrap(), m);
+        let t = m.totals();
+        assert_eq!(
+            (t.tables, t.rows, t.raw_bytes, t.compressed_bytes),
+            (1, 7, 50, 25)
+        );
+    }
+
+    #[test]
+    fn version_is_checked_before_the_body() {
+        let mut v = serde_json::to_value(manifest()).unwrap();
+        v["format_version"] = 2.into();
+        v["new_field"] = "x".into();
+        let err = parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert_eq!(
+            err,
+            ManifestError::UnsupportedVersion {
+                found: 2,
+                supported: FORMAT_VERSION
+            }
+        );
+        assert!(err.to_string().contains("version 2"), "{err}");
+        v.as_object_mut().unwrap().remove("format_version");
+        assert_eq!(
+            parse(&serde_json::to_vec(&v).unwrap()).unwrap_err(),
+            ManifestError::NoVersion
+        );
+        assert!(matches!(
+            parse(b"{not json"),
+            Err(ManifestError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn table_rows_must_equal_the_sum_of_its_objects() {
+        let mut m = manifest();
+        m.tables[0].rows = 8;
+        let err = check(&m).unwrap_err().to_string();
+        assert!(err.contains("public.t") && err.contains("8"), "{err}");
+    }
+
+    #[test]
+    fn unsafe_or_duplicate_keys_are_refused() {
+        for key in ["../escape", "/abs", "data//x", "manifest.json", "a/./b"] {
+            let mut m = manifest();
+            m.tables[0].objects[0].key = key.into();
+            assert!(check(&m).is_err(), "{key}");
+        }
+        let mut m = manifest();
+        m.tables[0].objects[1].key = m.tables[0].objects[0].key.clone();
+        assert!(check(&m).unwrap_err().to_string().contains("twice"));
+        let mut m = manifest();
+        m.pre_data.sha256 = "XYZ".into();
+        assert!(check(&m).unwrap_err().to_string().contains("sha256"));
+    }
+
+    #[test]
+    fn object_verification_names_the_object_and_the_difference() {
+        let want = obj("data/x.0000.copy.zst", Some(3));
+        let good = Observed {
+            sha256: want.sha256.clone(),
+            compressed_bytes: 5,
+            raw_bytes: 10,
+            rows: Some(3),
+        };
+        assert_eq!(verify_object(&want, &good), Ok(()));
+        let cases = [
+            (
+                Observed {
+                    compressed_bytes: 4,
+                    ..good.clone()
+                },
+                "truncated",
+            ),
+            (
+                Observed {
+                    sha256: "b".repeat(64),
+                    ..good.clone()
+                },
+                "sha256 mismatch",
+            ),
+            (
+                Observed {
+                    raw_bytes: 11,
+                    ..good.clone()
+                },
+                "decoded size",
+            ),
+            (
+                Observed {
+                    rows: Some(2),
+                    ..good.clone()
+                },
+                "2 rows",
+            ),
+        ];
+        for (seen, needle) in cases {
+            let err = verify_object(&want, &seen).unwrap_err();
+            assert_eq!(err.key, want.key);
+            assert!(err.to_string().contains(needle), "{err}");
+            assert!(err.to_string().contains("data/x.0000.copy.zst"), "{err}");
+        }
+    }
+
+    #[test]
+    fn table_rows_are_verified() {
+        let m = manifest();
+        assert!(verify_table_rows(&m.tables[0], 7).is_ok());
+        let err = verify_table_rows(&m.tables[0], 6).unwrap_err().to_string();
+        assert!(err.contains("public.t") && err.contains("6"), "{err}");
+    }
+
+    #[test]
+    fn data_keys_are_safe_for_any_identifier() {
+        assert_eq!(data_key("public", "t", 3), "data/public.t.0003.copy.zst");
+        let odd = data_key("Sales Ünï", "a/b\"c.d", 0);
+        assert!(is_safe_key(&odd), "{odd}");
+        assert!(odd.is_ascii() && !odd[5..].contains('/'), "{odd}");
+        // Distinct names never share a key (the dot separator is encoded inside names).
+        assert_ne!(data_key("a.b", "c", 0), data_key("a", "b.c", 0));
+    }
+
+    #[test]
+    fn set_names_sort_by_time() {
+        let a = set_name(
+            "app",
+            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            "ab12",
+        );
+        let b = set_name(
+            "app",
+            Utc.with_ymd_and_hms(2026, 1, 10, 0, 0, 0).unwrap(),
+            "0000",
+        );
+        assert_eq!(a, "app/20260102T030405Z-ab12");
+        assert!(a < b);
+    }
+}

@@ -1,20 +1,48 @@
 //! The `export` Lambda. Streams a logical backup set of the validated temporary restore to the backup store.
 //!
 //! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
-//! local Lambda host call [`handle`] in process.
+//! local Lambda host call [`handle`] in process. The work is the same library code as
+//! `drill export` ([`drill_engine::dump::export`]).
 
-use drill_core::events::ExportRequest;
+use std::path::PathBuf;
+
+use drill_core::events::{ExportRequest, SecretRef};
+use drill_engine::dump::{self, Database, ExportOptions};
 use drill_engine::lambda::{parse_event, HandlerError};
-use drill_core::ErrorKind;
+use drill_engine::store::{Retention, S3Client, Store};
 use serde_json::Value;
 
 /// Typed configuration from the function's environment.
 #[derive(Debug, Clone)]
-pub struct Config {}
+pub struct Config {
+    /// `DRILL_EXPORT_JOBS` (default 2): parallel COPY workers.
+    pub jobs: usize,
+    /// `DRILL_EXPORT_CHUNK_MB` (default 64): heap MiB per data chunk.
+    pub chunk_mb: u64,
+    /// `DRILL_PG_DUMP`: the `pg_dump` binary (in a Lambda layer); default: found on the host.
+    pub pg_dump: Option<PathBuf>,
+}
+
+fn env_number(name: &str, default: u64, max: u64) -> Result<u64, HandlerError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(HandlerError::new(
+                drill_core::ErrorKind::InvalidInput,
+                format!("{name}={v:?} must be a number between 1 and {max}"),
+            )),
+        },
+    }
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, HandlerError> {
-        Ok(Config {})
+        Ok(Config {
+            jobs: env_number("DRILL_EXPORT_JOBS", 2, 64)? as usize,
+            chunk_mb: env_number("DRILL_EXPORT_CHUNK_MB", 64, 1 << 20)?,
+            pg_dump: std::env::var_os("DRILL_PG_DUMP").map(PathBuf::from),
+        })
     }
 }
 
@@ -23,23 +51,59 @@ impl Config {
 pub struct Deps {
     pub config: Config,
     pub aws: aws_config::SdkConfig,
+    pub s3: S3Client,
 }
 
 impl Deps {
     pub async fn from_env() -> Result<Self, HandlerError> {
+        let aws = drill_engine::aws::load_config().await;
         Ok(Deps {
             config: Config::from_env()?,
-            aws: drill_engine::aws::load_config().await,
+            s3: drill_engine::aws::s3_client(&aws),
+            aws,
         })
     }
 }
 
 /// Handles one invocation. The payload is parsed here rather than by the runtime so that a bad
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
-pub async fn handle(_deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
-    let _request: ExportRequest = parse_event(payload)?;
-    Err(HandlerError::new(
-        ErrorKind::CouldNotRun,
-        "export: not available in this build",
-    ))
+pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
+    let request: ExportRequest = parse_event(payload)?;
+    let store = Store::open(&request.destination, Some(&deps.s3))?;
+    let retention = match &request.object_lock {
+        Some(lock) => Some(Retention::for_days(&lock.mode, lock.days)?),
+        None => None,
+    };
+    let secrets = match &request.source.secret {
+        SecretRef::SecretsManager { .. } => Some(drill_engine::aws::secrets_client(&deps.aws)),
+        SecretRef::Env { .. } => None,
+    };
+    let credentials =
+        drill_engine::pg::resolve_secret(&request.source.secret, secrets.as_ref()).await?;
+    let source = Database::from_spec(&request.source, &credentials);
+    // Fail fast with a connection error before anything is written.
+    drop(source.connect().await?);
+    let options = ExportOptions {
+        jobs: deps.config.jobs,
+        chunk_bytes: deps.config.chunk_mb * 1024 * 1024,
+        retention,
+        pg_dump: deps.config.pg_dump.clone(),
+        source_label: Some(request.drill.source_id.clone()),
+    };
+    tracing::info!(
+        drill_id = request.drill.drill_id,
+        source = source.describe(),
+        destination = request.destination,
+        "export starting"
+    );
+    let outcome = dump::export(&source, &store, &options).await?;
+    let summary = outcome.summary();
+    tracing::info!(
+        backup_set = summary.backup_set,
+        tables = summary.tables,
+        rows = summary.rows,
+        "export finished"
+    );
+    serde_json::to_value(&summary)
+        .map_err(|e| HandlerError::new(drill_core::ErrorKind::CouldNotRun, e.to_string()))
 }

@@ -1,1 +1,0 @@
-//! See the issue that builds this module.
