@@ -1,6 +1,7 @@
 //! The Lambda Invoke HTTP path in front of our handlers (used by `lambda-host` and by tests that
 //! serve their own handler).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -21,37 +22,60 @@ pub trait Invoke: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<Value, HandlerError>> + Send;
 }
 
-/// Our four handlers with their dependencies, built once.
+/// Our four handlers. Each invocation runs with the environment the function is configured with
+/// in moto (what Terraform or a test set with `Environment.Variables`), so the handler sees the
+/// same configuration it would in AWS; variables the function does not set fall back to this
+/// process's environment.
 pub struct Handlers {
-    pub restore: restore::Deps,
-    pub validate: validate::Deps,
-    pub export: export::Deps,
-    pub delete_temp: delete_temp::Deps,
+    aws: aws_config::SdkConfig,
+    lambda: aws_sdk_lambda::Client,
 }
 
 impl Handlers {
     pub async fn from_env() -> anyhow::Result<Self> {
-        let err = |e: HandlerError| anyhow::anyhow!(e.to_string());
+        let aws = drill_engine::aws::load_config().await;
         Ok(Handlers {
-            restore: restore::Deps::from_env().await.map_err(err)?,
-            validate: validate::Deps::from_env().await.map_err(err)?,
-            export: export::Deps::from_env().await.map_err(err)?,
-            delete_temp: delete_temp::Deps::from_env().await.map_err(err)?,
+            lambda: aws_sdk_lambda::Client::new(&aws),
+            aws,
         })
+    }
+
+    async fn function_env(&self, function_name: &str) -> HashMap<String, String> {
+        match self
+            .lambda
+            .get_function_configuration()
+            .function_name(function_name)
+            .send()
+            .await
+        {
+            Ok(c) => c
+                .environment()
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default(),
+            Err(_) => HashMap::new(),
+        }
     }
 }
 
 impl Invoke for Handlers {
     async fn invoke(&self, function_name: &str, payload: Value) -> Result<Value, HandlerError> {
+        let env = self.function_env(function_name).await;
+        let var = |k: &str| env.get(k).cloned().or_else(|| std::env::var(k).ok());
+        let aws = self.aws.clone();
         // Longest suffix first: `-delete-temp` before anything shorter.
         if function_name.ends_with("delete-temp") {
-            delete_temp::handle(&self.delete_temp, payload).await
+            let deps = delete_temp::Deps::new(delete_temp::Config::from_vars(&var)?, aws);
+            delete_temp::handle(&deps, payload).await
         } else if function_name.ends_with("restore") {
-            restore::handle(&self.restore, payload).await
+            let deps = restore::Deps::new(restore::Config::from_vars(&var)?, aws);
+            restore::handle(&deps, payload).await
         } else if function_name.ends_with("validate") {
-            validate::handle(&self.validate, payload).await
+            let deps = validate::Deps::new(validate::Config::from_vars(&var)?, aws);
+            validate::handle(&deps, payload).await
         } else if function_name.ends_with("export") {
-            export::handle(&self.export, payload).await
+            let deps = export::Deps::new(export::Config::from_vars(&var)?, aws);
+            export::handle(&deps, payload).await
         } else {
             Err(HandlerError::new(
                 drill_core::ErrorKind::InvalidInput,

@@ -385,7 +385,7 @@ mod lambda {
         let (dir, store) = history();
         let hist = format!("file://{}", dir.path().display());
         let deps = validate::Deps {
-            config: validate::Config {},
+            config: validate::Config::default(),
             aws: drill_tests::aws_config().await,
         };
 

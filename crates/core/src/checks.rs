@@ -490,6 +490,29 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// The expected fingerprint of a backup set: its tables, columns and exact row counts (a
+    /// restore of the set must match it exactly).
+    pub fn from_manifest(m: &crate::manifest::Manifest) -> Fingerprint {
+        Fingerprint {
+            tables: m
+                .tables
+                .iter()
+                .map(|t| ExpectedTable {
+                    schema: t.schema.clone(),
+                    name: t.name.clone(),
+                    columns: t
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.type_name.clone()))
+                        .collect(),
+                    rows: Some(t.rows),
+                })
+                .collect(),
+            indexes: None,
+            constraints: None,
+        }
+    }
+
     pub fn table(&self, schema: &str, name: &str) -> Option<&ExpectedTable> {
         self.tables
             .iter()

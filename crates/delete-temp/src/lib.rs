@@ -12,6 +12,8 @@
 
 use drill_core::events::{DeleteRequest, TempResource};
 use drill_core::ErrorKind;
+use drill_engine::backupset::{self, TempDbSettings};
+use drill_engine::pg::resolve_secret;
 use drill_engine::lambda::{parse_event, HandlerError};
 use drill_engine::rds::{self, RdsSettings};
 use serde_json::Value;
@@ -28,10 +30,16 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, HandlerError> {
+    /// Reads the configuration through `var`: the process environment in Lambda, the function's
+    /// configured environment in the local Lambda host.
+    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, HandlerError> {
         Ok(Config {
-            rds: RdsSettings::from_env()?,
+            rds: RdsSettings::from_vars(var)?,
         })
+    }
+
+    pub fn from_env() -> Result<Self, HandlerError> {
+        Self::from_vars(&|k| std::env::var(k).ok())
     }
 }
 
@@ -72,13 +80,15 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                     rds::delete_temp(&deps.rds, &deps.config.rds, &drill, &identifier).await?;
                 serde_json::to_value(&outcome).map_err(ser_err)
             }
-            TempResource::Database { name, .. } => Err(HandlerError::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "delete of temporary database {name:?}: this build of delete-temp handles \
-                     `rds-instance` temps only"
-                ),
-            )),
+            TempResource::Database { name, server } => {
+                let secrets = drill_engine::aws::secrets_client(&deps.aws);
+                let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
+                let settings = TempDbSettings::from_rds(&deps.config.rds);
+                let outcome =
+                    backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings)
+                        .await?;
+                serde_json::to_value(&outcome).map_err(ser_err)
+            }
         },
         DeleteRequest::Janitor { now } => {
             let real_now = rds::utc_now();

@@ -637,7 +637,12 @@ pub async fn load_fingerprint(
     let body = Store::open(&dir, s3)?.get(name).await?;
     let value: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
-    // A report's fingerprint is accepted as well as a bare fingerprint.
+    // A backup set's manifest (exact counts), a report's fingerprint, or a bare fingerprint.
+    if value.get("format_version").is_some() && value.get("tables").is_some() {
+        let manifest = drill_core::manifest::parse(&body)
+            .map_err(|e| bad(format!("not a readable backup-set manifest: {e}")))?;
+        return Ok(Fingerprint::from_manifest(&manifest));
+    }
     let fp = value.get("fingerprint").cloned().unwrap_or(value);
     serde_json::from_value(fp).map_err(|e| bad(format!("not an expected fingerprint: {e}")))
 }

@@ -23,10 +23,15 @@ pub struct Config {
     pub pg_dump: Option<PathBuf>,
 }
 
-fn env_number(name: &str, default: u64, max: u64) -> Result<u64, HandlerError> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(v) => match v.trim().parse::<u64>() {
+fn env_number(
+    var: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    max: u64,
+) -> Result<u64, HandlerError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u64>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
             _ => Err(HandlerError::new(
                 drill_core::ErrorKind::InvalidInput,
@@ -37,12 +42,20 @@ fn env_number(name: &str, default: u64, max: u64) -> Result<u64, HandlerError> {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, HandlerError> {
+    /// Reads the configuration through `var`: the process environment in Lambda, the function's
+    /// configured environment in the local Lambda host.
+    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, HandlerError> {
         Ok(Config {
-            jobs: env_number("DRILL_EXPORT_JOBS", 2, 64)? as usize,
-            chunk_mb: env_number("DRILL_EXPORT_CHUNK_MB", 64, 1 << 20)?,
-            pg_dump: std::env::var_os("DRILL_PG_DUMP").map(PathBuf::from),
+            jobs: env_number(var, "DRILL_EXPORT_JOBS", 2, 64)? as usize,
+            chunk_mb: env_number(var, "DRILL_EXPORT_CHUNK_MB", 64, 1 << 20)?,
+            pg_dump: var("DRILL_PG_DUMP")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
         })
+    }
+
+    pub fn from_env() -> Result<Self, HandlerError> {
+        Self::from_vars(&|k| std::env::var(k).ok())
     }
 }
 
@@ -55,13 +68,19 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub async fn from_env() -> Result<Self, HandlerError> {
-        let aws = drill_engine::aws::load_config().await;
-        Ok(Deps {
-            config: Config::from_env()?,
+    pub fn new(config: Config, aws: aws_config::SdkConfig) -> Self {
+        Deps {
+            config,
             s3: drill_engine::aws::s3_client(&aws),
             aws,
-        })
+        }
+    }
+
+    pub async fn from_env() -> Result<Self, HandlerError> {
+        Ok(Deps::new(
+            Config::from_env()?,
+            drill_engine::aws::load_config().await,
+        ))
     }
 }
 

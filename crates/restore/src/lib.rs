@@ -10,6 +10,9 @@
 
 use drill_core::events::{RestoreRequest, SourceSpec, TempResource};
 use drill_core::ErrorKind;
+use drill_engine::backupset::{self, TempDbSettings};
+use drill_engine::pg::{resolve_secret, Credentials};
+use drill_engine::store::Store;
 use drill_engine::lambda::{parse_event, HandlerError};
 use drill_engine::rds::{self, RdsSettings, RestoreInput};
 use serde_json::Value;
@@ -23,10 +26,16 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, HandlerError> {
+    /// Reads the configuration through `var`: the process environment in Lambda, the function's
+    /// configured environment in the local Lambda host.
+    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, HandlerError> {
         Ok(Config {
-            rds: RdsSettings::from_env()?,
+            rds: RdsSettings::from_vars(var)?,
         })
+    }
+
+    pub fn from_env() -> Result<Self, HandlerError> {
+        Self::from_vars(&|k| std::env::var(k).ok())
     }
 }
 
@@ -50,6 +59,15 @@ impl Deps {
             drill_engine::aws::load_config().await,
         ))
     }
+}
+
+/// The restore server's credentials (Secrets Manager in AWS).
+async fn server_credentials(
+    deps: &Deps,
+    server: &drill_core::events::ConnectionSpec,
+) -> Result<Credentials, HandlerError> {
+    let secrets = drill_engine::aws::secrets_client(&deps.aws);
+    Ok(resolve_secret(&server.secret, Some(&secrets)).await?)
 }
 
 fn ser_err(e: serde_json::Error) -> HandlerError {
@@ -79,11 +97,16 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                     rds::restore(&deps.rds, &deps.config.rds, &drill, &input, now).await?;
                 serde_json::to_value(&started).map_err(ser_err)
             }
-            SourceSpec::BackupSet { .. } => Err(HandlerError::new(
-                ErrorKind::InvalidInput,
-                "this build of the restore function handles `rds-snapshot` sources only; \
-                 `backup-set` sources are not supported yet",
-            )),
+            SourceSpec::BackupSet { store, server } => {
+                let s3 = drill_engine::aws::s3_client(&deps.aws);
+                let store = Store::open(&store, Some(&s3))?;
+                let credentials = server_credentials(deps, &server).await?;
+                let settings = TempDbSettings::from_rds(&deps.config.rds);
+                let started =
+                    backupset::restore(&store, &server, &credentials, &drill, &settings, now)
+                        .await?;
+                serde_json::to_value(&started).map_err(ser_err)
+            }
         },
         RestoreRequest::Status { drill, temp } => match temp {
             TempResource::RdsInstance {
@@ -102,13 +125,11 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 .await?;
                 serde_json::to_value(&report).map_err(ser_err)
             }
-            TempResource::Database { name, .. } => Err(HandlerError::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "status of temporary database {name:?}: this build of the restore function \
-                     handles `rds-instance` temps only"
-                ),
-            )),
+            TempResource::Database { name, server } => {
+                let credentials = server_credentials(deps, &server).await?;
+                let report = backupset::status(&server, &credentials, &drill, &name, now).await?;
+                serde_json::to_value(&report).map_err(ser_err)
+            }
         },
     }
 }

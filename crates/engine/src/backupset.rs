@@ -1,0 +1,267 @@
+//! The `backup-set` source of the state machine: restore the newest backup set of a source into a
+//! fresh temporary database on a configured PostgreSQL server — the path that still works when
+//! the RDS instance and all its snapshots are gone — report its status, and drop it behind the
+//! temp-database guards ([`drill_core::tempdb`]).
+
+use chrono::{DateTime, Duration, Utc};
+use drill_core::events::{
+    BackupRef, ConnectionSpec, DeleteOutcome, DrillContext, Refusal, RestoreStarted,
+    StatusReport, TempResource, TempState,
+};
+use drill_core::tempdb::{self, DropPolicy};
+use drill_core::{manifest, Classified, ErrorKind};
+
+use crate::drill::{create_temp, drop_temp, DrillError};
+use crate::dump::{self, Database, DumpError, RestoreOptions};
+use crate::pg::{self, ConnectOptions, Credentials, PgError};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupSetError {
+    #[error("no complete backup set (one with a manifest.json) under {store}")]
+    NoBackupSet { store: String },
+    #[error("temporary database {name} exists and is not this drill's ({reason}); refusing to touch it")]
+    NotOurs { name: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error(transparent)]
+    Drill(#[from] DrillError),
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error(transparent)]
+    Naming(#[from] drill_core::naming::NamingError),
+}
+
+impl Classified for BackupSetError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // Nothing to restore is a backup that does not exist: the drill's loudest failure.
+            BackupSetError::NoBackupSet { .. } => ErrorKind::BackupInvalid,
+            BackupSetError::NotOurs { .. } => ErrorKind::GuardViolation,
+            BackupSetError::Store(e) => e.kind(),
+            BackupSetError::Dump(e) => e.kind(),
+            BackupSetError::Drill(e) => e.kind(),
+            BackupSetError::Pg(e) => e.kind(),
+            BackupSetError::Naming(_) => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+/// The newest complete set among `keys` (paths relative to a source's store): the manifest
+/// whose set directory sorts last. Set directories start with a UTC timestamp, so name order is
+/// time order; a set without a manifest is incomplete and never chosen.
+pub fn newest_set(keys: &[String]) -> Option<String> {
+    keys.iter()
+        .filter_map(|k| k.strip_suffix(&format!("/{}", manifest::MANIFEST_KEY)))
+        .max_by(|a, b| {
+            let last = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
+            last(a).cmp(&last(b)).then_with(|| a.cmp(b))
+        })
+        .map(str::to_owned)
+}
+
+/// Settings of the backup-set path (from the restore and delete-temp functions' environment).
+#[derive(Debug, Clone)]
+pub struct TempDbSettings {
+    pub prefix: String,
+    pub ttl_hours: i64,
+    pub protected: Vec<String>,
+    pub jobs: usize,
+}
+
+impl TempDbSettings {
+    /// The same prefix, lifetime and protected names as the RDS temps.
+    pub fn from_rds(rds: &crate::rds::RdsSettings) -> Self {
+        TempDbSettings {
+            prefix: rds.prefix.clone(),
+            ttl_hours: i64::from(rds.temp_ttl_hours),
+            protected: rds.protected.iter().chain(&rds.sources).cloned().collect(),
+            jobs: 2,
+        }
+    }
+}
+
+async fn admin(server: &ConnectionSpec, credentials: &Credentials) -> Result<tokio_postgres::Client, PgError> {
+    pg::connect(server, credentials, &ConnectOptions::default()).await
+}
+
+fn policy(settings: &TempDbSettings, drill_id: &str, server: &ConnectionSpec) -> DropPolicy {
+    DropPolicy {
+        prefix: settings.prefix.clone(),
+        drill_id: drill_id.to_owned(),
+        source_database: String::new(),
+        session_database: server.database.clone(),
+        protected: settings.protected.clone(),
+    }
+}
+
+async fn comment_of(
+    admin: &tokio_postgres::Client,
+    name: &str,
+) -> Result<Option<Option<String>>, PgError> {
+    let row = admin
+        .query_opt(
+            "SELECT pg_catalog.shobj_description(d.oid, 'pg_database') \
+             FROM pg_catalog.pg_database d WHERE d.datname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(PgError::query("looking up the temporary database"))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Restores the newest set under `store` into a new temp database on `server`. On any failure
+/// after the database was created, it is dropped again (through the guards) before the error is
+/// returned: the state machine has nothing to clean up after a failed restore.
+pub async fn restore(
+    store: &Store,
+    server: &ConnectionSpec,
+    credentials: &Credentials,
+    drill: &DrillContext,
+    settings: &TempDbSettings,
+    now: DateTime<Utc>,
+) -> Result<RestoreStarted, BackupSetError> {
+    let keys = store.list("").await?;
+    let set_key = newest_set(&keys).ok_or_else(|| BackupSetError::NoBackupSet {
+        store: store.url_of(""),
+    })?;
+    let set = store.child(&set_key);
+    let manifest = dump::read_manifest(&set).await?;
+    let name = tempdb::temp_database_name(
+        &settings.prefix,
+        &drill.source_id,
+        &drill.drill_id,
+        drill.started_at,
+    )?;
+    let admin = admin(server, credentials).await?;
+    let policy = policy(settings, &drill.drill_id, server);
+    // A retried invocation finds its own half-done database: start again from scratch.
+    match comment_of(&admin, &name).await? {
+        Some(comment) if comment.as_deref().and_then(tempdb::marker_drill_id) == Some(drill.drill_id.as_str()) => {
+            drop_temp(&admin, &name, &policy).await?;
+        }
+        Some(comment) => {
+            return Err(BackupSetError::NotOurs {
+                name,
+                reason: comment.unwrap_or_else(|| "no ownership marker".into()),
+            })
+        }
+        None => {}
+    }
+    create_temp(&admin, &name, &drill.drill_id).await?;
+    let mut spec = server.clone();
+    spec.database = name.clone();
+    let target = Database::from_spec(&spec, credentials);
+    let jobs = settings.jobs;
+    if let Err(e) = dump::restore(&set, &target, &RestoreOptions { jobs }).await {
+        if let Err(drop_err) = drop_temp(&admin, &name, &policy).await {
+            tracing::error!(database = %name, error = %drop_err, "could not drop the temp database after a failed restore");
+        }
+        return Err(e.into());
+    }
+    tracing::info!(database = %name, set = %set.url_of(""), "backup set restored");
+    Ok(RestoreStarted {
+        temp: TempResource::Database {
+            name,
+            server: server.clone(),
+        },
+        backup: BackupRef {
+            kind: "backup-set".into(),
+            id: set.url_of("").trim_end_matches('/').to_owned(),
+            taken_at: manifest.snapshot_at,
+        },
+        expires_at: now + Duration::hours(settings.ttl_hours),
+    })
+}
+
+/// The status of a temp database: available once it exists with this drill's marker.
+pub async fn status(
+    server: &ConnectionSpec,
+    credentials: &Credentials,
+    drill: &DrillContext,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusReport, BackupSetError> {
+    let admin = admin(server, credentials).await?;
+    let elapsed_seconds = (now - drill.started_at).num_seconds().max(0) as u64;
+    let (state, detail, connection) = match comment_of(&admin, name).await? {
+        None => (TempState::Gone, "no such database".to_owned(), None),
+        Some(c) if c.as_deref().and_then(tempdb::marker_drill_id) == Some(drill.drill_id.as_str()) => {
+            let mut spec = server.clone();
+            spec.database = name.to_owned();
+            (TempState::Available, "restored".to_owned(), Some(spec))
+        }
+        Some(_) => (
+            TempState::Failed,
+            "database exists but is not this drill's".to_owned(),
+            None,
+        ),
+    };
+    Ok(StatusReport {
+        state,
+        connection,
+        elapsed_seconds,
+        detail,
+    })
+}
+
+/// Drops the temp database behind every guard. Already gone is success.
+pub async fn delete(
+    server: &ConnectionSpec,
+    credentials: &Credentials,
+    drill_id: &str,
+    name: &str,
+    settings: &TempDbSettings,
+) -> Result<DeleteOutcome, BackupSetError> {
+    let admin = admin(server, credentials).await?;
+    let mut outcome = DeleteOutcome::default();
+    match drop_temp(&admin, name, &policy(settings, drill_id, server)).await {
+        Ok(true) => outcome.deleted.push(name.to_owned()),
+        Ok(false) => outcome.already_gone.push(name.to_owned()),
+        Err(DrillError::DropRefused { refusals, .. }) => {
+            for r in &refusals {
+                tracing::error!(database = %r.identifier, guard = %r.guard, reason = %r.reason, "delete refused");
+            }
+            return Err(BackupSetError::Drill(DrillError::DropRefused {
+                name: name.to_owned(),
+                refusals,
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(outcome)
+}
+
+/// Refusals as the delete outcome reports them (for callers that collect instead of failing).
+pub fn refusals_of(err: &BackupSetError) -> Vec<Refusal> {
+    match err {
+        BackupSetError::Drill(DrillError::DropRefused { refusals, .. }) => refusals.clone(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest_set;
+
+    #[test]
+    fn newest_complete_set_wins_and_incomplete_sets_are_never_chosen() {
+        let keys: Vec<String> = [
+            "app/20261120T030000Z-aaaa/manifest.json",
+            "app/20261121T030000Z-bbbb/manifest.json",
+            "app/20261122T030000Z-cccc/data/public.t.0000.copy.zst", // no manifest: incomplete
+            "other/20261121T040000Z-dddd/manifest.json",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(
+            newest_set(&keys).as_deref(),
+            Some("other/20261121T040000Z-dddd")
+        );
+        assert_eq!(newest_set(&keys[2..3]), None);
+        assert_eq!(newest_set(&[]), None);
+    }
+}
