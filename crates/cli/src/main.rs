@@ -3,11 +3,16 @@
 //! A thin binary: parse and validate the command line, hand over to one command module, turn
 //! its outcome into an exit code.
 
+mod cmd_demo;
 mod cmd_export;
 mod cmd_rds;
 mod cmd_restore;
+mod cmd_run;
 mod cmd_validate;
+mod html;
 mod output;
+mod progress;
+mod summary;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +46,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// See the whole product work locally in one command: throwaway PostgreSQL, a learning
+    /// platform database, two nightly drills, a destructive DELETE caught as data loss.
+    Demo(cmd_demo::DemoArgs),
+    /// Run a local drill of a real database from a configuration file: export, restore into a
+    /// temporary database, validate, drop it through the guards, report.
+    Run(cmd_run::RunArgs),
     /// Write a logical backup set of a database to a backup store (file:// or s3://).
     Export(cmd_export::ExportArgs),
     /// Restore a backup set into an empty database, verifying every object while loading.
@@ -77,6 +88,8 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Demo(args) => cmd_demo::run(args, &globals).await,
+            Command::Run(args) => cmd_run::run(args, &globals).await,
             Command::Export(args) => cmd_export::run(args, &globals).await,
             Command::Restore(args) => cmd_restore::run(args, &globals).await,
             Command::Validate(args) => cmd_validate::run(args, &globals).await,

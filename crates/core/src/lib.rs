@@ -13,6 +13,9 @@ pub mod manifest;
 pub mod naming;
 pub mod posture;
 pub mod report;
+pub mod run_report;
+pub mod runconfig;
 pub mod snapshots;
+pub mod tempdb;
 
 pub use error::{Classified, ErrorKind, ExitCode};

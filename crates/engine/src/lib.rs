@@ -3,6 +3,9 @@
 //! Decisions stay in `drill-core`; this crate gathers facts and carries out what the core allowed.
 
 pub mod aws;
+pub mod backupset;
+pub mod demo_data;
+pub mod drill;
 pub mod dump;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -1,0 +1,427 @@
+//! End to end on the local stack: moto executes the real state machine definition
+//! (statemachine/drill.asl.json, rendered as Terraform renders it), and every Lambda invocation
+//! runs our real handler code (lambda-host) against the throwaway PostgreSQL and moto.
+//!
+//! The success path of a `backup-set` source; the `rds-snapshot` path through restore, status and
+//! cleanup; and a failure injected at each step — the execution fails, the temporary resource is
+//! gone, and the report names the failing step.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::primitives::Blob;
+use drill_engine::dump::{self, Database, ExportOptions};
+use drill_engine::store::Store;
+use drill_tests::infra::{render_asl, sample_template_vars};
+use drill_tests::{aws_config, connect, lambda_role, pg_url, s3, unique, with_database, TestDb};
+use serde_json::{json, Value};
+
+const PREFIX: &str = "rdrill-";
+
+fn empty_zip() -> Blob {
+    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
+    eocd.extend([0u8; 18]);
+    Blob::new(eocd)
+}
+
+/// One deployment of the drill in moto: bucket, secret, topic, four functions, state machine.
+struct Drill {
+    config: aws_config::SdkConfig,
+    name: String,
+    bucket: String,
+    state_machine: String,
+    server: Value,
+}
+
+struct Options {
+    /// Environment overrides per function suffix.
+    env: Vec<(&'static str, &'static str, String)>,
+    /// Override of the backups URL the export step writes to.
+    backups_url: Option<String>,
+}
+
+impl Drill {
+    async fn deploy(options: Options) -> Drill {
+        let config = aws_config().await;
+        let name = unique("e2e-");
+        let bucket = format!("{name}-backups");
+        let s3 = s3(&config);
+        s3.create_bucket()
+            .bucket(&bucket)
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .unwrap();
+
+        // The restore server's credentials live in Secrets Manager, like RDS-managed secrets.
+        let url = url::Url::parse(&pg_url()).unwrap();
+        let secrets = aws_sdk_secretsmanager::Client::new(&config);
+        let secret_arn = secrets
+            .create_secret()
+            .name(format!("{name}/restore-server"))
+            .secret_string(
+                json!({"username": url.username(), "password": url.password().unwrap()})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned();
+        let server = json!({
+            "host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
+            "secret": {"secrets_manager": {"secret_id": secret_arn}}, "tls": "disable"
+        });
+
+        let sns = aws_sdk_sns::Client::new(&config);
+        let topic = sns
+            .create_topic()
+            .name(format!("{name}-alerts"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_owned();
+
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        let role = lambda_role(&config).await;
+        let mut arns = std::collections::HashMap::new();
+        for f in ["restore", "validate", "export", "delete-temp"] {
+            let mut vars: std::collections::HashMap<String, String> = [
+                ("DRILL_PREFIX", PREFIX.to_owned()),
+                ("DRILL_STACK", name.clone()),
+                ("DRILL_REPORTS_URL", format!("s3://{bucket}/reports")),
+                ("DRILL_ALERT_TOPIC_ARN", topic.clone()),
+                ("DRILL_TEMP_TTL_HOURS", "12".to_owned()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            for (suffix, k, v) in &options.env {
+                if *suffix == f {
+                    vars.insert((*k).to_owned(), v.clone());
+                }
+            }
+            let arn = lambda
+                .create_function()
+                .function_name(format!("{name}-{f}"))
+                .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(&role)
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(empty_zip())
+                        .build(),
+                )
+                .environment(
+                    aws_sdk_lambda::types::Environment::builder()
+                        .set_variables(Some(vars))
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .function_arn()
+                .unwrap()
+                .to_owned();
+            arns.insert(f, arn);
+        }
+
+        let mut vars = sample_template_vars();
+        vars.insert("restore_function_arn", arns["restore"].clone());
+        vars.insert("validate_function_arn", arns["validate"].clone());
+        vars.insert("report_function_arn", arns["validate"].clone());
+        vars.insert("export_function_arn", arns["export"].clone());
+        vars.insert("delete_temp_function_arn", arns["delete-temp"].clone());
+        vars.insert(
+            "backups_url",
+            options
+                .backups_url
+                .unwrap_or_else(|| format!("s3://{bucket}/backups")),
+        );
+        vars.insert("reports_url", format!("s3://{bucket}/reports"));
+        vars.insert("object_lock_mode", "GOVERNANCE".into());
+        vars.insert("object_lock_days", "1".into());
+        vars.insert("wait_seconds", "1".into());
+        vars.insert("restore_budget_seconds", "120".into());
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        let state_machine = sfn
+            .create_state_machine()
+            .name(name.clone())
+            .role_arn(&role)
+            .definition(render_asl(&vars))
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn()
+            .to_owned();
+        Drill {
+            config,
+            name,
+            bucket,
+            state_machine,
+            server,
+        }
+    }
+
+    /// Exports `db` as last night's backup set of `source`.
+    async fn seed_backup(&self, source: &str, db: &TestDb) {
+        let s3 = drill_engine::aws::s3_client(&self.config);
+        let store = Store::open(&format!("s3://{}/backups/{source}", self.bucket), Some(&s3))
+            .unwrap();
+        let options = ExportOptions {
+            source_label: Some(source.to_owned()),
+            ..Default::default()
+        };
+        dump::export(&Database::from_url(&db.url).unwrap(), &store, &options)
+            .await
+            .unwrap();
+    }
+
+    fn backup_set_source(&self, id: &str, store_source: &str, checks: Option<&str>) -> Value {
+        json!({
+            "id": id,
+            "checks": checks,
+            "source": {
+                "kind": "backup-set",
+                "store": format!("s3://{}/backups/{store_source}", self.bucket),
+                "server": self.server,
+            }
+        })
+    }
+
+    /// Runs one execution to its end; returns (status, execution name).
+    async fn run(&self, sources: Vec<Value>) -> (String, String) {
+        let sfn = aws_sdk_sfn::Client::new(&self.config);
+        let exec_name = unique("night-");
+        let arn = sfn
+            .start_execution()
+            .state_machine_arn(&self.state_machine)
+            .name(&exec_name)
+            .input(json!({ "sources": sources }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .execution_arn()
+            .to_owned();
+        let start = Instant::now();
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            if d.status().as_str() != "RUNNING" {
+                return (d.status().as_str().to_owned(), exec_name);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(240),
+                "execution still running after 240 s"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn report(&self, source: &str, exec_name: &str) -> Value {
+        let s3 = s3(&self.config);
+        let key = format!("reports/{source}/runs/{exec_name}-{source}.json");
+        let body = s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("no report at {key}: {e:?}"))
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    async fn keys(&self, prefix: &str) -> Vec<String> {
+        let out = s3(&self.config)
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Temp databases on the restore server that belong to `exec_name`'s drills.
+async fn temp_databases(exec_name: &str) -> Vec<String> {
+    let admin = connect(&pg_url()).await;
+    admin
+        .query(
+            "SELECT datname::text FROM pg_database \
+             WHERE shobj_description(oid, 'pg_database') LIKE '%' || $1 || '%'",
+            &[&exec_name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn source_db() -> TestDb {
+    let db = TestDb::create("e2e_src_").await;
+    let c = connect(&db.url).await;
+    c.batch_execute(
+        "CREATE TABLE students (id int PRIMARY KEY, name text NOT NULL, joined timestamptz NOT NULL DEFAULT now());
+         CREATE TABLE submissions (id bigserial PRIMARY KEY, student int REFERENCES students, score numeric, body jsonb);
+         INSERT INTO students SELECT g, 'student ' || g, now() - g * interval '1 minute' FROM generate_series(1, 500) g;
+         INSERT INTO submissions (student, score, body)
+           SELECT 1 + g % 500, g % 100, jsonb_build_object('answer', g) FROM generate_series(1, 3000) g;",
+    )
+    .await
+    .unwrap();
+    db
+}
+
+fn defaults() -> Options {
+    Options {
+        env: Vec::new(),
+        backups_url: None,
+    }
+}
+
+#[tokio::test]
+async fn backup_set_drill_succeeds_end_to_end_and_leaves_nothing_behind() {
+    let drill = Drill::deploy(defaults()).await;
+    let db = source_db().await;
+    drill.seed_backup("app", &db).await;
+    let before = drill.keys("backups/app/").await;
+
+    let (status, exec) = drill
+        .run(vec![drill.backup_set_source("app", "app", None)])
+        .await;
+    let report = drill.report("app", &exec).await;
+    assert_eq!(status, "SUCCEEDED", "report: {report:#}");
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["failed_step"], Value::Null);
+    assert_eq!(report["validation"]["passed"], true);
+    assert_eq!(report["validation"]["rows"], 3500, "{report:#}");
+    assert!(report["rto_seconds"].as_u64().is_some());
+    assert_eq!(report["backup"]["kind"], "backup-set");
+    assert_eq!(report["cleanup"]["deleted"].as_array().unwrap().len(), 1);
+    // The validated restore was exported: a new, complete backup set with a manifest.
+    let after = drill.keys("backups/app/").await;
+    let manifests = |keys: &[String]| keys.iter().filter(|k| k.ends_with("manifest.json")).count();
+    assert_eq!(manifests(&after), manifests(&before) + 1, "{after:?}");
+    assert_eq!(report["export"]["rows"], 3500);
+    // No temp database left, and no secret anywhere in the report.
+    assert!(temp_databases(&exec).await.is_empty());
+    let text = report.to_string();
+    let password = url::Url::parse(&pg_url()).unwrap().password().unwrap().to_owned();
+    assert!(!text.contains(&password), "the report leaks the password");
+    let _ = &drill.name;
+}
+
+#[tokio::test]
+async fn a_failed_validation_cleans_up_and_fails_the_execution_naming_validate() {
+    let drill = Drill::deploy(defaults()).await;
+    let db = source_db().await;
+    drill.seed_backup("app", &db).await;
+    let checks = r#"
+[[sql]]
+name = "enough students"
+query = "SELECT count(*) FROM students"
+expect = { at_least = 1000000 }
+"#;
+    let (status, exec) = drill
+        .run(vec![drill.backup_set_source("app", "app", Some(checks))])
+        .await;
+    assert_eq!(status, "FAILED");
+    let report = drill.report("app", &exec).await;
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["failed_step"], "validate", "{report:#}");
+    assert_eq!(report["failure"]["error"], "Drill.BackupInvalid", "{report:#}");
+    assert_eq!(report["cleanup"]["deleted"].as_array().unwrap().len(), 1, "{report:#}");
+    assert!(temp_databases(&exec).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_backup_fails_the_restore_step() {
+    let drill = Drill::deploy(defaults()).await;
+    let (status, exec) = drill
+        .run(vec![drill.backup_set_source("app", "nothing-here", None)])
+        .await;
+    assert_eq!(status, "FAILED");
+    let report = drill.report("app", &exec).await;
+    assert_eq!(report["failed_step"], "restore", "{report:#}");
+    assert_eq!(report["failure"]["error"], "Drill.BackupInvalid", "{report:#}");
+    assert!(temp_databases(&exec).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_export_cleans_up_and_names_export() {
+    let drill = Drill::deploy(Options {
+        env: Vec::new(),
+        backups_url: Some(format!("s3://{}/backups", unique("no-such-bucket-"))),
+    })
+    .await;
+    let db = source_db().await;
+    drill.seed_backup("app", &db).await;
+    let (status, exec) = drill
+        .run(vec![drill.backup_set_source("app", "app", None)])
+        .await;
+    assert_eq!(status, "FAILED");
+    let report = drill.report("app", &exec).await;
+    assert_eq!(report["failed_step"], "export", "{report:#}");
+    assert_eq!(report["validation"]["passed"], true);
+    assert!(temp_databases(&exec).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_cleanup_fails_the_execution_naming_delete_temp_and_touches_nothing() {
+    // delete-temp configured with another prefix: its guards must refuse the drill's database.
+    let drill = Drill::deploy(Options {
+        env: vec![("delete-temp", "DRILL_PREFIX", "other-".to_owned())],
+        backups_url: None,
+    })
+    .await;
+    let db = source_db().await;
+    drill.seed_backup("app", &db).await;
+    let (status, exec) = drill
+        .run(vec![drill.backup_set_source("app", "app", None)])
+        .await;
+    assert_eq!(status, "FAILED");
+    let report = drill.report("app", &exec).await;
+    assert_eq!(report["failed_step"], "delete-temp", "{report:#}");
+    assert_eq!(report["failure"]["error"], "Drill.GuardViolation", "{report:#}");
+    // The refused database is still there (nothing dropped without every guard); clean it up.
+    let left = temp_databases(&exec).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    let admin = connect(&pg_url()).await;
+    admin
+        .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", left[0]))
+        .await
+        .unwrap();
+    let _ = with_database(&pg_url(), "postgres");
+}
+
+#[tokio::test]
+async fn one_failing_source_fails_the_fleet_but_the_other_still_passes() {
+    let drill = Drill::deploy(defaults()).await;
+    let db = source_db().await;
+    drill.seed_backup("good", &db).await;
+    let (status, exec) = drill
+        .run(vec![
+            drill.backup_set_source("good", "good", None),
+            drill.backup_set_source("gone", "gone", None),
+        ])
+        .await;
+    assert_eq!(status, "FAILED");
+    assert_eq!(drill.report("good", &exec).await["passed"], true);
+    assert_eq!(drill.report("gone", &exec).await["failed_step"], "restore");
+}
