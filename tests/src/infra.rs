@@ -20,8 +20,7 @@ fn copy_tree(src: &Path, dst: &Path) {
     for entry in std::fs::read_dir(src).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name == ".terraform" || name.ends_with(".tfstate") || name.ends_with(".tfstate.backup")
-        {
+        if name == ".terraform" || name.ends_with(".tfstate") || name.ends_with(".tfstate.backup") {
             continue;
         }
         if path.is_dir() {
@@ -37,7 +36,10 @@ fn copy_tree(src: &Path, dst: &Path) {
 pub fn workdir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&repo().join("infra"), &dir.path().join("infra"));
-    copy_tree(&repo().join("statemachine"), &dir.path().join("statemachine"));
+    copy_tree(
+        &repo().join("statemachine"),
+        &dir.path().join("statemachine"),
+    );
     dir
 }
 

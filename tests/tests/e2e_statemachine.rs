@@ -6,6 +6,8 @@
 //! cleanup; and a failure injected at each step — the execution fails, the temporary resource is
 //! gone, and the report names the failing step.
 
+mod rds_common;
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
@@ -37,6 +39,8 @@ struct Options {
     env: Vec<(&'static str, &'static str, String)>,
     /// Override of the backups URL the export step writes to.
     backups_url: Option<String>,
+    /// Seconds the wait loop waits before each status call.
+    wait_seconds: u32,
 }
 
 impl Drill {
@@ -143,7 +147,7 @@ impl Drill {
         vars.insert("reports_url", format!("s3://{bucket}/reports"));
         vars.insert("object_lock_mode", "GOVERNANCE".into());
         vars.insert("object_lock_days", "1".into());
-        vars.insert("wait_seconds", "1".into());
+        vars.insert("wait_seconds", options.wait_seconds.to_string());
         vars.insert("restore_budget_seconds", "120".into());
         let sfn = aws_sdk_sfn::Client::new(&config);
         let state_machine = sfn
@@ -168,8 +172,8 @@ impl Drill {
     /// Exports `db` as last night's backup set of `source`.
     async fn seed_backup(&self, source: &str, db: &TestDb) {
         let s3 = drill_engine::aws::s3_client(&self.config);
-        let store = Store::open(&format!("s3://{}/backups/{source}", self.bucket), Some(&s3))
-            .unwrap();
+        let store =
+            Store::open(&format!("s3://{}/backups/{source}", self.bucket), Some(&s3)).unwrap();
         let options = ExportOptions {
             source_label: Some(source.to_owned()),
             ..Default::default()
@@ -292,6 +296,7 @@ fn defaults() -> Options {
     Options {
         env: Vec::new(),
         backups_url: None,
+        wait_seconds: 1,
     }
 }
 
@@ -322,7 +327,11 @@ async fn backup_set_drill_succeeds_end_to_end_and_leaves_nothing_behind() {
     // No temp database left, and no secret anywhere in the report.
     assert!(temp_databases(&exec).await.is_empty());
     let text = report.to_string();
-    let password = url::Url::parse(&pg_url()).unwrap().password().unwrap().to_owned();
+    let password = url::Url::parse(&pg_url())
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_owned();
     assert!(!text.contains(&password), "the report leaks the password");
     let _ = &drill.name;
 }
@@ -345,8 +354,15 @@ expect = { at_least = 1000000 }
     let report = drill.report("app", &exec).await;
     assert_eq!(report["passed"], false);
     assert_eq!(report["failed_step"], "validate", "{report:#}");
-    assert_eq!(report["failure"]["error"], "Drill.BackupInvalid", "{report:#}");
-    assert_eq!(report["cleanup"]["deleted"].as_array().unwrap().len(), 1, "{report:#}");
+    assert_eq!(
+        report["failure"]["error"], "Drill.BackupInvalid",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["cleanup"]["deleted"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
     assert!(temp_databases(&exec).await.is_empty());
 }
 
@@ -359,7 +375,10 @@ async fn a_missing_backup_fails_the_restore_step() {
     assert_eq!(status, "FAILED");
     let report = drill.report("app", &exec).await;
     assert_eq!(report["failed_step"], "restore", "{report:#}");
-    assert_eq!(report["failure"]["error"], "Drill.BackupInvalid", "{report:#}");
+    assert_eq!(
+        report["failure"]["error"], "Drill.BackupInvalid",
+        "{report:#}"
+    );
     assert!(temp_databases(&exec).await.is_empty());
 }
 
@@ -368,6 +387,7 @@ async fn a_failed_export_cleans_up_and_names_export() {
     let drill = Drill::deploy(Options {
         env: Vec::new(),
         backups_url: Some(format!("s3://{}/backups", unique("no-such-bucket-"))),
+        wait_seconds: 1,
     })
     .await;
     let db = source_db().await;
@@ -388,6 +408,7 @@ async fn a_refused_cleanup_fails_the_execution_naming_delete_temp_and_touches_no
     let drill = Drill::deploy(Options {
         env: vec![("delete-temp", "DRILL_PREFIX", "other-".to_owned())],
         backups_url: None,
+        wait_seconds: 1,
     })
     .await;
     let db = source_db().await;
@@ -398,7 +419,10 @@ async fn a_refused_cleanup_fails_the_execution_naming_delete_temp_and_touches_no
     assert_eq!(status, "FAILED");
     let report = drill.report("app", &exec).await;
     assert_eq!(report["failed_step"], "delete-temp", "{report:#}");
-    assert_eq!(report["failure"]["error"], "Drill.GuardViolation", "{report:#}");
+    assert_eq!(
+        report["failure"]["error"], "Drill.GuardViolation",
+        "{report:#}"
+    );
     // The refused database is still there (nothing dropped without every guard); clean it up.
     let left = temp_databases(&exec).await;
     assert_eq!(left.len(), 1, "{left:?}");
@@ -424,4 +448,157 @@ async fn one_failing_source_fails_the_fleet_but_the_other_still_passes() {
     assert_eq!(status, "FAILED");
     assert_eq!(drill.report("good", &exec).await["passed"], true);
     assert_eq!(drill.report("gone", &exec).await["failed_step"], "restore");
+}
+
+#[tokio::test]
+async fn rds_snapshot_drill_runs_restore_status_and_cleanup_and_reports_the_failing_step() {
+    // moto's restored instances are not databases (fake endpoints), so validate cannot connect:
+    // the drill must fail at validate, delete the temp instance, and report it.
+    let config = aws_config().await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    let net = rds_common::network(&rds).await;
+    let prod = unique("prod-");
+    rds_common::create_instance(&rds, &prod, true, vec![]).await;
+    let drill = Drill::deploy(Options {
+        env: vec![
+            ("restore", "DRILL_SUBNET_GROUP", net.subnet_group.clone()),
+            (
+                "restore",
+                "DRILL_SECURITY_GROUPS",
+                net.security_group.clone(),
+            ),
+            ("restore", "DRILL_SOURCES", prod.clone()),
+            ("delete-temp", "DRILL_SOURCES", prod.clone()),
+        ],
+        backups_url: None,
+        wait_seconds: 1,
+    })
+    .await;
+    let source = json!({
+        "id": "prod-app",
+        "checks": null,
+        "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
+    });
+    let (status, exec) = drill.run(vec![source]).await;
+    assert_eq!(status, "FAILED");
+    let report = drill.report("prod-app", &exec).await;
+    assert_eq!(report["failed_step"], "validate", "{report:#}");
+    assert_eq!(
+        report["failure"]["error"], "Drill.CouldNotRun",
+        "{report:#}"
+    );
+    assert_eq!(report["backup"]["kind"], "rds-snapshot", "{report:#}");
+    let temp = report["temp"]["identifier"].as_str().unwrap().to_owned();
+    assert!(temp.starts_with(PREFIX), "{temp}");
+    assert_eq!(report["cleanup"]["deleted"], json!([temp]), "{report:#}");
+    // The temp instance is gone; production is untouched.
+    let instances: Vec<String> = rds
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()
+        .iter()
+        .filter_map(|i| i.db_instance_identifier().map(str::to_owned))
+        .collect();
+    assert!(!instances.contains(&temp), "temp instance left behind");
+    assert!(instances.contains(&prod), "production must survive");
+}
+
+#[tokio::test]
+async fn a_temp_instance_that_vanishes_during_the_wait_fails_the_wait_step_and_still_cleans_up() {
+    let config = aws_config().await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    let net = rds_common::network(&rds).await;
+    let prod = unique("prod-");
+    rds_common::create_instance(&rds, &prod, true, vec![]).await;
+    let drill = Drill::deploy(Options {
+        env: vec![
+            ("restore", "DRILL_SUBNET_GROUP", net.subnet_group.clone()),
+            (
+                "restore",
+                "DRILL_SECURITY_GROUPS",
+                net.security_group.clone(),
+            ),
+            ("restore", "DRILL_SOURCES", prod.clone()),
+            ("delete-temp", "DRILL_SOURCES", prod.clone()),
+        ],
+        backups_url: None,
+        wait_seconds: 3,
+    })
+    .await;
+    let source = json!({
+        "id": "vanishing",
+        "checks": null,
+        "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
+    });
+    // Someone deletes the temp instance while the state machine waits before its status call.
+    let saboteur = {
+        let rds = rds.clone();
+        let prod = prod.clone();
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                let all = rds.describe_db_instances().send().await.unwrap();
+                let temp = all.db_instances().iter().find_map(|i| {
+                    let id = i.db_instance_identifier()?;
+                    (id.starts_with(PREFIX) && id.contains(&prod)).then(|| id.to_owned())
+                });
+                if let Some(id) = temp {
+                    rds.delete_db_instance()
+                        .db_instance_identifier(&id)
+                        .skip_final_snapshot(true)
+                        .send()
+                        .await
+                        .unwrap();
+                    return id;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("the drill never created its temp instance");
+        })
+    };
+    let (status, exec) = drill.run(vec![source]).await;
+    let deleted = saboteur.await.unwrap();
+    assert_eq!(status, "FAILED");
+    let report = drill.report("vanishing", &exec).await;
+    assert_eq!(report["failed_step"], "wait", "{report:#}");
+    assert_eq!(
+        report["failure"]["error"], "Drill.TempNotReady",
+        "{report:#}"
+    );
+    assert!(
+        report["failure"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("gone"),
+        "{report:#}"
+    );
+    // Cleanup still ran, and found the instance already gone.
+    assert_eq!(
+        report["cleanup"]["already_gone"],
+        json!([deleted]),
+        "{report:#}"
+    );
+}
+
+#[tokio::test]
+async fn an_unwritable_report_still_fails_the_execution_after_cleanup() {
+    let drill = Drill::deploy(Options {
+        env: vec![(
+            "validate",
+            "DRILL_REPORTS_URL",
+            format!("s3://{}/reports", unique("no-such-bucket-")),
+        )],
+        backups_url: None,
+        wait_seconds: 1,
+    })
+    .await;
+    let db = source_db().await;
+    drill.seed_backup("app", &db).await;
+    let (status, exec) = drill
+        .run(vec![drill.backup_set_source("app", "app", None)])
+        .await;
+    // Everything else passed, but a drill without its report does not count.
+    assert_eq!(status, "FAILED");
+    assert!(temp_databases(&exec).await.is_empty());
 }

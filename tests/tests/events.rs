@@ -26,7 +26,10 @@ fn check<T: DeserializeOwned>(function: &str) -> usize {
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         if let Err(e) = serde_json::from_str::<T>(&text) {
-            panic!("{} does not match the {function} contract: {e}", file.display());
+            panic!(
+                "{} does not match the {function} contract: {e}",
+                file.display()
+            );
         }
         // No sample may carry a password: credentials are always a secret reference.
         assert!(

@@ -25,7 +25,11 @@ fn default_network() -> (String, Vec<String>) {
         .env("DRILL_TEST_MOTO_URL", moto_url())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     (
         v["vpc_id"].as_str().unwrap().to_owned(),
@@ -40,7 +44,9 @@ fn default_network() -> (String, Vec<String>) {
 
 /// The policy document of `aws_iam_role_policy.function[<key>]` from `terraform show -json`.
 fn role_policy(state: &Value, key: &str) -> Vec<Value> {
-    let resources = state["values"]["root_module"]["resources"].as_array().unwrap();
+    let resources = state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap();
     let r = resources
         .iter()
         .find(|r| r["address"] == format!("aws_iam_role_policy.function[\"{key}\"]"))
@@ -98,7 +104,9 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
             s["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
             json!("snapshot-copy")
         );
-        assert!(as_list(&s["Resource"]).iter().all(|r| r.contains(&format!("snapshot:{prefix}"))));
+        assert!(as_list(&s["Resource"])
+            .iter()
+            .all(|r| r.contains(&format!("snapshot:{prefix}"))));
     }
 
     // restore: creates only drill-named instances carrying the temp tag; modifies only tagged temps.
@@ -114,9 +122,14 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
         .filter(|r| r.contains(":db:"))
         .collect();
     assert!(!db_resources.is_empty());
-    assert!(db_resources.iter().all(|r| r.ends_with(&temp_db)), "{db_resources:?}");
+    assert!(
+        db_resources.iter().all(|r| r.ends_with(&temp_db)),
+        "{db_resources:?}"
+    );
     for s in allows(&restore, "rds:ModifyDBInstance") {
-        assert!(as_list(&s["Resource"]).iter().all(|r| r.ends_with(&temp_db)));
+        assert!(as_list(&s["Resource"])
+            .iter()
+            .all(|r| r.ends_with(&temp_db)));
         assert_eq!(
             s["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
             json!("temp")
@@ -132,7 +145,11 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
 
     // export: writes backups, can never delete them.
     let export = role_policy(state, "export");
-    for a in ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"] {
+    for a in [
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:BypassGovernanceRetention",
+    ] {
         assert!(allows(&export, a).is_empty(), "export may {a}");
         assert!(
             export
@@ -191,7 +208,10 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
             &format!("-var=state_bucket_name={state_bucket}"),
         ],
     );
-    assert!(!ok && out.contains("prevent_destroy"), "state bucket must refuse destroy: {out}");
+    assert!(
+        !ok && out.contains("prevent_destroy"),
+        "state bucket must refuse destroy: {out}"
+    );
 
     // --- the production database exists outside this stack; the drill only reads it.
     let prod = format!("{name}-prod");
@@ -209,7 +229,11 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
 
     // --- main stack.
     write_moto_provider_override(&infra);
-    std::fs::write(infra.join("backend.hcl"), moto_backend_config(&state_bucket)).unwrap();
+    std::fs::write(
+        infra.join("backend.hcl"),
+        moto_backend_config(&state_bucket),
+    )
+    .unwrap();
     let zips = dir.path().join("lambda");
     std::fs::create_dir_all(&zips).unwrap();
     for f in ["restore", "validate", "export", "delete-temp"] {
@@ -227,9 +251,17 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     std::fs::write(infra.join("test.auto.tfvars.json"), tfvars.to_string()).unwrap();
     terraform_ok(
         &infra,
-        &["init", "-input=false", "-no-color", "-backend-config=backend.hcl"],
+        &[
+            "init",
+            "-input=false",
+            "-no-color",
+            "-backend-config=backend.hcl",
+        ],
     );
-    terraform_ok(&infra, &["plan", "-input=false", "-no-color", "-out=plan.bin"]);
+    terraform_ok(
+        &infra,
+        &["plan", "-input=false", "-no-color", "-out=plan.bin"],
+    );
     terraform_ok(&infra, &["apply", "-input=false", "-no-color", "plan.bin"]);
 
     // Remote state with its lock file lives in the state bucket.
@@ -243,17 +275,51 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         .iter()
         .filter_map(|o| o.key().map(str::to_owned))
         .collect();
-    assert!(keys.contains(&"restore-drill/terraform.tfstate".to_owned()), "{keys:?}");
+    assert!(
+        keys.contains(&"restore-drill/terraform.tfstate".to_owned()),
+        "{keys:?}"
+    );
 
     let state: Value =
         serde_json::from_str(&terraform_ok(&infra, &["show", "-json", "-no-color"])).unwrap();
     assert_guarded_policies(&state, "rdrill-");
+    let resource = |address: &str| -> Value {
+        state["values"]["root_module"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == address)
+            .unwrap_or_else(|| panic!("{address} not in state"))["values"]
+            .clone()
+    };
+    // Nightly at 03:00 UTC, started by EventBridge with its own role and the sources as input.
+    let rule = resource("aws_cloudwatch_event_rule.nightly");
+    assert_eq!(rule["schedule_expression"], "cron(0 3 * * ? *)");
+    assert_eq!(rule["state"], "ENABLED");
+    let target = resource("aws_cloudwatch_event_target.nightly");
+    assert!(target["role_arn"].as_str().unwrap().contains(":role/"));
+    let input: Value = serde_json::from_str(target["input"].as_str().unwrap()).unwrap();
+    assert_eq!(input["sources"][0]["id"], "prod-app");
+    // The alarm that notices a drill that silently stopped running.
+    let stale = resource("aws_cloudwatch_metric_alarm.no_recent_success");
+    assert_eq!(stale["treat_missing_data"], "breaching");
+    assert_eq!(
+        stale["period"].as_u64().unwrap() * stale["evaluation_periods"].as_u64().unwrap(),
+        26 * 3600
+    );
+    assert_eq!(stale["namespace"], drill_core::run_report::METRIC_NAMESPACE);
 
     // What moto now holds.
     let outputs: Value =
         serde_json::from_str(&terraform_ok(&infra, &["output", "-json", "-no-color"])).unwrap();
-    let sm_arn = outputs["state_machine_arn"]["value"].as_str().unwrap().to_owned();
-    let bucket = outputs["backup_bucket"]["value"].as_str().unwrap().to_owned();
+    let sm_arn = outputs["state_machine_arn"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bucket = outputs["backup_bucket"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let sfn = aws_sdk_sfn::Client::new(&config);
     let sm = sfn
         .describe_state_machine()
@@ -263,7 +329,10 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         .unwrap();
     let (ok, out) = asl_validate(sm.definition());
     assert!(ok, "deployed definition: {out}");
-    assert!(!sm.definition().contains("${"), "unrendered placeholder left");
+    assert!(
+        !sm.definition().contains("${"),
+        "unrendered placeholder left"
+    );
     let lock = s3c
         .get_object_lock_configuration()
         .bucket(&bucket)
@@ -271,7 +340,10 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         .await
         .unwrap();
     let lock = lock.object_lock_configuration().unwrap();
-    assert_eq!(lock.object_lock_enabled().map(|e| e.as_str()), Some("Enabled"));
+    assert_eq!(
+        lock.object_lock_enabled().map(|e| e.as_str()),
+        Some("Enabled")
+    );
     let retention = lock.rule().unwrap().default_retention().unwrap();
     assert_eq!(retention.mode().map(|m| m.as_str()), Some("COMPLIANCE"));
     assert_eq!(retention.days(), Some(35));
@@ -288,7 +360,10 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert_eq!(env.get("DRILL_SOURCES"), Some(&prod));
     let nightly: Value =
         serde_json::from_str(outputs["nightly_input"]["value"].as_str().unwrap()).unwrap();
-    assert_eq!(nightly["sources"][0]["source"]["instance_identifier"], json!(prod));
+    assert_eq!(
+        nightly["sources"][0]["source"]["instance_identifier"],
+        json!(prod)
+    );
 
     // A backup written under Object Lock.
     s3c.put_object()

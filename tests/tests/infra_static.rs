@@ -89,10 +89,8 @@ fn rendered_definition_passes_asl_validator() {
     let (ok, out) = asl_validate(&render_asl(&sample_template_vars()));
     assert!(ok, "asl-validator: {out}");
     // The validator really validates: a definition pointing at a missing state fails.
-    let broken = render_asl(&sample_template_vars()).replace(
-        "\"Next\": \"Validate\"",
-        "\"Next\": \"NoSuchState\"",
-    );
+    let broken = render_asl(&sample_template_vars())
+        .replace("\"Next\": \"Validate\"", "\"Next\": \"NoSuchState\"");
     let (ok, out) = asl_validate(&broken);
     assert!(!ok, "a dangling Next must be rejected: {out}");
 }
@@ -182,7 +180,9 @@ fn every_task_retries_only_transient_errors_and_catches_everything() {
         }
         tasks += 1;
         if state["Type"] == "Task" {
-            let retry = state["Retry"].as_array().unwrap_or_else(|| panic!("{name} has no Retry"));
+            let retry = state["Retry"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name} has no Retry"));
             for r in retry {
                 for e in r["ErrorEquals"].as_array().unwrap() {
                     assert!(
@@ -190,15 +190,21 @@ fn every_task_retries_only_transient_errors_and_catches_everything() {
                         "{name} retries {e}: only transient errors may be retried"
                     );
                 }
-                assert!(r["MaxAttempts"].as_u64().unwrap() <= 5, "{name}: bounded retries");
+                assert!(
+                    r["MaxAttempts"].as_u64().unwrap() <= 5,
+                    "{name}: bounded retries"
+                );
                 assert!(r["BackoffRate"].as_f64().unwrap() > 1.0, "{name}: backoff");
             }
         }
-        let catch = state["Catch"].as_array().unwrap_or_else(|| panic!("{name} has no Catch"));
+        let catch = state["Catch"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no Catch"));
         assert!(
-            catch
-                .iter()
-                .any(|c| c["ErrorEquals"].as_array().unwrap().contains(&Value::from("States.ALL"))),
+            catch.iter().any(|c| c["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("States.ALL"))),
             "{name} must catch every error"
         );
     }
@@ -233,7 +239,14 @@ fn checkov_finds_no_failed_checks_and_every_skip_has_a_reason() {
         checkov.display()
     );
     let out = Command::new(&checkov)
-        .args(["-d", "infra", "--framework", "terraform", "--quiet", "--compact"])
+        .args([
+            "-d",
+            "infra",
+            "--framework",
+            "terraform",
+            "--quiet",
+            "--compact",
+        ])
         .args(["--skip-download", "-o", "json"])
         .current_dir(repo())
         .env("BC_SKIP_MAPPING", "TRUE")
@@ -249,8 +262,14 @@ fn checkov_finds_no_failed_checks_and_every_skip_has_a_reason() {
         report["results"]["failed_checks"]
     );
     assert!(summary["passed"].as_u64().unwrap() > 100, "{summary}");
-    for skipped in report["results"]["skipped_checks"].as_array().into_iter().flatten() {
-        let reason = skipped["check_result"]["suppress_comment"].as_str().unwrap_or("");
+    for skipped in report["results"]["skipped_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let reason = skipped["check_result"]["suppress_comment"]
+            .as_str()
+            .unwrap_or("");
         assert!(
             reason.len() > 20,
             "suppression of {} without a real reason: {reason:?}",

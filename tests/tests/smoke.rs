@@ -124,15 +124,24 @@ async fn rds_create_instance_snapshot_and_describe_against_moto() {
 #[test]
 fn terraform_fmt_init_from_the_mirror_and_validate() {
     use drill_tests::infra::{repo, terraform, terraform_ok, workdir};
-    let (ok, out) = terraform(&repo().join("infra"), &["fmt", "-check", "-recursive", "-no-color"]);
+    let (ok, out) = terraform(
+        &repo().join("infra"),
+        &["fmt", "-check", "-recursive", "-no-color"],
+    );
     assert!(ok, "terraform fmt -check: files need formatting:\n{out}");
 
     let dir = workdir();
     for root in ["infra", "infra/bootstrap", "infra/examples/production-db"] {
         let root = dir.path().join(root);
-        let out = terraform_ok(&root, &["init", "-backend=false", "-input=false", "-no-color"]);
+        let out = terraform_ok(
+            &root,
+            &["init", "-backend=false", "-input=false", "-no-color"],
+        );
         assert!(out.contains("hashicorp/aws"), "{out}");
-        assert!(out.contains("5.100.0"), "provider must come from the mirror, pinned: {out}");
+        assert!(
+            out.contains("5.100.0"),
+            "provider must come from the mirror, pinned: {out}"
+        );
         terraform_ok(&root, &["validate", "-no-color"]);
     }
 }

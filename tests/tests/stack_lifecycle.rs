@@ -114,12 +114,9 @@ fn a_local_cluster_is_stopped_and_removed_on_drop() {
 
 #[test]
 fn a_test_that_needs_a_missing_stack_part_fails_saying_how_to_start_it() {
-    let err = std::panic::catch_unwind(|| drill_tests::stack_var("DRILL_TEST_NOT_A_PART"))
-        .unwrap_err();
-    let msg = err
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let err =
+        std::panic::catch_unwind(|| drill_tests::stack_var("DRILL_TEST_NOT_A_PART")).unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("scripts/test"), "{msg}");
     assert!(msg.contains("scripts/stack start"), "{msg}");
 }

@@ -9,7 +9,6 @@ use drill_tests::lambda_host::{serve, Invoke};
 use drill_tests::{aws_config, lambda_role, unique};
 use serde_json::{json, Value};
 
-
 /// The smallest valid zip (an empty archive): moto stores the code but never runs it.
 fn empty_zip() -> Blob {
     let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
@@ -60,15 +59,14 @@ async fn create_function(
     if let Some(url) = forward_to {
         req = req.tags("drill:local-invoke-url", url);
     }
-    req.send()
-        .await
-        .unwrap()
-        .function_arn()
-        .unwrap()
-        .to_owned()
+    req.send().await.unwrap().function_arn().unwrap().to_owned()
 }
 
-async fn invoke(lambda: &aws_sdk_lambda::Client, name: &str, payload: Value) -> (Option<String>, Value) {
+async fn invoke(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    payload: Value,
+) -> (Option<String>, Value) {
     let out = lambda
         .invoke()
         .function_name(name)
@@ -90,7 +88,10 @@ async fn lambda_invoke_is_forwarded_to_our_handler_not_echoed() {
 
     let (err, body) = invoke(&lambda, &name, json!({"hello": "drill"})).await;
     assert_eq!(err, None);
-    assert_eq!(body["served_by"], "test-handler", "moto echoed instead of forwarding: {body}");
+    assert_eq!(
+        body["served_by"], "test-handler",
+        "moto echoed instead of forwarding: {body}"
+    );
     assert_eq!(body["function"], name.as_str());
     assert_eq!(body["input"], json!({"hello": "drill"}));
 
@@ -112,7 +113,10 @@ async fn untagged_functions_reach_the_real_handlers_in_lambda_host() {
     assert_eq!(err.as_deref(), Some("Unhandled"), "{body}");
     assert_eq!(body["errorType"], "Drill.InvalidInput", "{body}");
     assert!(
-        body["errorMessage"].as_str().unwrap().contains("not_a_field"),
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("not_a_field"),
         "{body}"
     );
 }
@@ -207,7 +211,10 @@ async fn state_machine_runs_our_handler_and_catches_its_error_type_by_name() {
                     .await
                     .unwrap();
                 if d.status().as_str() != "RUNNING" {
-                    let out: Value = d.output().map(|o| serde_json::from_str(o).unwrap()).unwrap_or(Value::Null);
+                    let out: Value = d
+                        .output()
+                        .map(|o| serde_json::from_str(o).unwrap())
+                        .unwrap_or(Value::Null);
                     return (d.status().as_str().to_owned(), out);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -222,11 +229,17 @@ async fn state_machine_runs_our_handler_and_catches_its_error_type_by_name() {
     assert_eq!(out["input"], json!({"night": 1}));
 
     let (status, out) = run(json!({"fail_as": "Drill.GuardViolation"})).await;
-    assert_eq!(status, "SUCCEEDED", "the Catch must route the named error: {out}");
+    assert_eq!(
+        status, "SUCCEEDED",
+        "the Catch must route the named error: {out}"
+    );
     assert_eq!(out["error"]["Error"], "Drill.GuardViolation", "{out}");
 
     let (status, _) = run(json!({"fail_as": "Drill.BackupInvalid"})).await;
-    assert_eq!(status, "FAILED", "an uncaught error type must fail the execution");
+    assert_eq!(
+        status, "FAILED",
+        "an uncaught error type must fail the execution"
+    );
 }
 
 #[tokio::test]

@@ -68,7 +68,9 @@ pub enum SnapshotSelector {
     NewestAutomated,
     NewestManual,
     /// An explicit snapshot identifier or ARN (shared or copied snapshots are named by ARN).
-    Id { id: String },
+    Id {
+        id: String,
+    },
 }
 
 /// A source database and how its backups are found.

@@ -136,7 +136,16 @@ mod tests {
 
     #[test]
     fn bad_prefixes_are_rejected() {
-        for p in ["", "-x-", "Drill-", "drill", "dr--ill-", "d_x-", "a-", &"a".repeat(30)] {
+        for p in [
+            "",
+            "-x-",
+            "Drill-",
+            "drill",
+            "dr--ill-",
+            "d_x-",
+            "a-",
+            &"a".repeat(30),
+        ] {
             assert!(validate_prefix(p).is_err(), "{p:?}");
         }
         assert!(validate_prefix(DEFAULT_PREFIX).is_ok());

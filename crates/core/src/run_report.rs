@@ -120,9 +120,7 @@ impl RunReport {
             Some("delete-temp".to_owned())
         };
         let num = |v: &Option<Value>, key: &str| {
-            v.as_ref()
-                .and_then(|v| v.get(key))
-                .and_then(Value::as_u64)
+            v.as_ref().and_then(|v| v.get(key)).and_then(Value::as_u64)
         };
         RunReport {
             format_version: FORMAT_VERSION,
@@ -229,7 +227,9 @@ impl Summary {
                     "{}: {} failed ({})",
                     r.get("source_id").and_then(Value::as_str).unwrap_or("?"),
                     r.get("failed_step").and_then(Value::as_str).unwrap_or("?"),
-                    r.get("report").and_then(Value::as_str).unwrap_or("no report"),
+                    r.get("report")
+                        .and_then(Value::as_str)
+                        .unwrap_or("no report"),
                 ));
             }
         }
@@ -281,7 +281,10 @@ mod tests {
 
     fn report(state: Value) -> RunReport {
         RunReport::assemble(
-            &ReportRequest { drill: drill(), state },
+            &ReportRequest {
+                drill: drill(),
+                state,
+            },
             "2026-11-22T03:10:00Z".parse().unwrap(),
         )
     }
@@ -299,7 +302,8 @@ mod tests {
     #[test]
     fn the_failing_step_is_named() {
         let mut s = success_state();
-        s["failure"] = json!({"step": "export", "Error": "Drill.CouldNotRun", "Cause": "no bucket"});
+        s["failure"] =
+            json!({"step": "export", "Error": "Drill.CouldNotRun", "Cause": "no bucket"});
         let r = report(s);
         assert!(!r.passed);
         assert_eq!(r.failed_step.as_deref(), Some("export"));
@@ -332,8 +336,14 @@ mod tests {
     #[test]
     fn emf_carries_the_metrics_the_alarms_read() {
         let e = report(success_state()).emf("restore-drill");
-        assert_eq!(e["_aws"]["CloudWatchMetrics"][0]["Namespace"], METRIC_NAMESPACE);
-        assert_eq!(e["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], json!(["Stack"]));
+        assert_eq!(
+            e["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            METRIC_NAMESPACE
+        );
+        assert_eq!(
+            e["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            json!(["Stack"])
+        );
         assert_eq!(e["DrillPassed"], 1);
         assert_eq!(e["RTOSeconds"], 120);
         let names: Vec<&str> = e["_aws"]["CloudWatchMetrics"][0]["Metrics"]

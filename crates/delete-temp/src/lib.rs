@@ -13,8 +13,8 @@
 use drill_core::events::{DeleteRequest, TempResource};
 use drill_core::ErrorKind;
 use drill_engine::backupset::{self, TempDbSettings};
-use drill_engine::pg::resolve_secret;
 use drill_engine::lambda::{parse_event, HandlerError};
+use drill_engine::pg::resolve_secret;
 use drill_engine::rds::{self, RdsSettings};
 use serde_json::Value;
 

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use drill_core::events::{
-    BackupRef, ConnectionSpec, DeleteOutcome, DrillContext, Refusal, RestoreStarted,
-    StatusReport, TempResource, TempState,
+    BackupRef, ConnectionSpec, DeleteOutcome, DrillContext, Refusal, RestoreStarted, StatusReport,
+    TempResource, TempState,
 };
 use drill_core::tempdb::{self, DropPolicy};
 use drill_core::{manifest, Classified, ErrorKind};
@@ -20,7 +20,9 @@ use crate::store::{Store, StoreError};
 pub enum BackupSetError {
     #[error("no complete backup set (one with a manifest.json) under {store}")]
     NoBackupSet { store: String },
-    #[error("temporary database {name} exists and is not this drill's ({reason}); refusing to touch it")]
+    #[error(
+        "temporary database {name} exists and is not this drill's ({reason}); refusing to touch it"
+    )]
     NotOurs { name: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -83,7 +85,10 @@ impl TempDbSettings {
     }
 }
 
-async fn admin(server: &ConnectionSpec, credentials: &Credentials) -> Result<tokio_postgres::Client, PgError> {
+async fn admin(
+    server: &ConnectionSpec,
+    credentials: &Credentials,
+) -> Result<tokio_postgres::Client, PgError> {
     pg::connect(server, credentials, &ConnectOptions::default()).await
 }
 
@@ -139,7 +144,10 @@ pub async fn restore(
     let policy = policy(settings, &drill.drill_id, server);
     // A retried invocation finds its own half-done database: start again from scratch.
     match comment_of(&admin, &name).await? {
-        Some(comment) if comment.as_deref().and_then(tempdb::marker_drill_id) == Some(drill.drill_id.as_str()) => {
+        Some(comment)
+            if comment.as_deref().and_then(tempdb::marker_drill_id)
+                == Some(drill.drill_id.as_str()) =>
+        {
             drop_temp(&admin, &name, &policy).await?;
         }
         Some(comment) => {
@@ -188,7 +196,9 @@ pub async fn status(
     let elapsed_seconds = (now - drill.started_at).num_seconds().max(0) as u64;
     let (state, detail, connection) = match comment_of(&admin, name).await? {
         None => (TempState::Gone, "no such database".to_owned(), None),
-        Some(c) if c.as_deref().and_then(tempdb::marker_drill_id) == Some(drill.drill_id.as_str()) => {
+        Some(c)
+            if c.as_deref().and_then(tempdb::marker_drill_id) == Some(drill.drill_id.as_str()) =>
+        {
             let mut spec = server.clone();
             spec.database = name.to_owned();
             (TempState::Available, "restored".to_owned(), Some(spec))

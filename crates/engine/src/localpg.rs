@@ -68,7 +68,9 @@ pub fn free_port() -> std::io::Result<u16> {
 }
 
 fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 fn postgres_ids() -> Result<(u32, u32), LocalPgError> {

@@ -138,7 +138,9 @@ pub fn parse_secret(id: &str, text: &str) -> Result<Credentials, PgError> {
             .unwrap_or_default();
         Ok(Credentials::new(user, pass))
     } else {
-        Err(err("must be JSON with username/password or a postgres:// URL"))
+        Err(err(
+            "must be JSON with username/password or a postgres:// URL",
+        ))
     }
 }
 
@@ -393,8 +395,11 @@ mod tests {
 
     #[test]
     fn secrets_parse_from_rds_json_and_urls() {
-        let c = parse_secret("x", r#"{"username":"u","password":"p","engine":"postgres"}"#)
-            .unwrap();
+        let c = parse_secret(
+            "x",
+            r#"{"username":"u","password":"p","engine":"postgres"}"#,
+        )
+        .unwrap();
         assert_eq!((c.username.as_str(), c.password()), ("u", "p"));
         let c = parse_secret("x", "postgres://v:w@h:5/db?sslmode=verify-full").unwrap();
         assert_eq!((c.username.as_str(), c.password()), ("v", "w"));
@@ -412,7 +417,10 @@ mod tests {
             mode("postgres://u@db.example.com/d?sslmode=require"),
             TlsMode::VerifyFull
         );
-        assert_eq!(mode("postgres://u@localhost/d?sslmode=verify-full"), TlsMode::VerifyFull);
+        assert_eq!(
+            mode("postgres://u@localhost/d?sslmode=verify-full"),
+            TlsMode::VerifyFull
+        );
         assert_eq!(mode("postgres://u@db/d?sslmode=disable"), TlsMode::Disable);
         assert!(url_tls_mode("postgres://u@db/d?sslmode=allow").is_err());
     }

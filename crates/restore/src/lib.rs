@@ -11,10 +11,10 @@
 use drill_core::events::{RestoreRequest, SourceSpec, TempResource};
 use drill_core::ErrorKind;
 use drill_engine::backupset::{self, TempDbSettings};
-use drill_engine::pg::{resolve_secret, Credentials};
-use drill_engine::store::Store;
 use drill_engine::lambda::{parse_event, HandlerError};
+use drill_engine::pg::{resolve_secret, Credentials};
 use drill_engine::rds::{self, RdsSettings, RestoreInput};
+use drill_engine::store::Store;
 use serde_json::Value;
 
 /// Typed configuration from the function's environment (see [`RdsSettings`] for the variables).

@@ -100,7 +100,9 @@ async fn report_action(deps: &Deps, request: ReportRequest) -> Result<Value, Han
     let s3 = drill_engine::aws::s3_client(&deps.aws);
     let store = Store::open(root, Some(&s3))?;
     let body = serde_json::to_vec_pretty(&report).map_err(internal)?;
-    store.put(&report.key(), bytes::Bytes::from(body), None).await?;
+    store
+        .put(&report.key(), bytes::Bytes::from(body), None)
+        .await?;
     let url = store.url_of(&report.key());
     // Embedded Metric Format: CloudWatch Logs turns this stdout line into metrics.
     println!("{}", report.emf(&deps.config.stack));
@@ -143,7 +145,10 @@ async fn validate_action(deps: &Deps, payload: Value) -> Result<Value, HandlerEr
     let mut request: ValidateRequest = parse_event(payload)?;
     // A restored backup set must match its own manifest exactly.
     if request.manifest.is_none() && request.backup.kind == "backup-set" {
-        request.manifest = Some(format!("{}/manifest.json", request.backup.id.trim_end_matches('/')));
+        request.manifest = Some(format!(
+            "{}/manifest.json",
+            request.backup.id.trim_end_matches('/')
+        ));
     }
     let config = match &request.checks {
         Some(text) => CheckConfig::from_toml(text)?,
