@@ -208,20 +208,38 @@ async fn only_the_legitimate_temp_is_ever_deleted() {
 }
 
 #[tokio::test]
-async fn database_temps_are_not_handled_by_this_build() {
+async fn a_database_temp_without_this_drills_marker_is_refused_and_kept() {
+    // A database named like a temp but not created by this drill (no ownership marker).
+    let name = format!("rdrill-{}", drill_tests::unique("lookalike"));
+    let admin = drill_tests::connect(&drill_tests::pg_url()).await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    std::env::set_var("DRILL_TEST_GUARD_ADMIN_URL", drill_tests::pg_url());
+    let url = url::Url::parse(&drill_tests::pg_url()).unwrap();
     let deps = delete_deps(settings(None), aws_config().await);
     let drill = drill("src", Utc::now());
     let err = delete_temp::handle(
         &deps,
         json!({"action": "delete", "drill": drill,
-               "temp": {"kind": "database", "name": "rdrill-db",
-                        "server": {"host": "h", "port": 5432, "database": "postgres",
-                                   "secret": {"env": {"var": "X"}}}}}),
+               "temp": {"kind": "database", "name": name,
+                        "server": {"host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
+                                   "secret": {"env": {"var": "DRILL_TEST_GUARD_ADMIN_URL"}}, "tls": "disable"}}}),
     )
     .await
     .unwrap_err();
-    assert_eq!(err.error_type(), "Drill.InvalidInput");
-    assert!(err.message.contains("rdrill-db"), "{err}");
+    assert_eq!(err.error_type(), "Drill.GuardViolation", "{err}");
+    assert!(err.message.contains("owner"), "{err}");
+    let still = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .unwrap();
+    assert!(still.is_some(), "a refused database must not be dropped");
+    admin
+        .batch_execute(&format!("DROP DATABASE \"{name}\""))
+        .await
+        .unwrap();
 }
 
 #[test]

@@ -386,16 +386,22 @@ async fn misconfiguration_and_other_sources_are_clear_errors() {
     let temp = drill_engine::rds::temp_identifier(&settings(None), &drill, &source).unwrap();
     assert!(!exists(&client, &temp).await);
 
+    std::env::set_var(
+        "DRILL_TEST_RESTORE_SERVER",
+        r#"{"username": "u", "password": "p"}"#,
+    );
     let err = restore::handle(
         &deps,
         restore_event(
             &drill,
-            json!({"kind": "backup-set", "store": "file:///tmp/x",
-                   "server": {"host": "h", "port": 5432, "database": "d", "secret": {"env": {"var": "X"}}}}),
+            json!({"kind": "backup-set", "store": format!("file:///tmp/{}", unique("no-sets-")),
+                   "server": {"host": "h", "port": 5432, "database": "d",
+                              "secret": {"env": {"var": "DRILL_TEST_RESTORE_SERVER"}}}}),
         ),
     )
     .await
     .unwrap_err();
-    assert_eq!(err.error_type(), "Drill.InvalidInput");
-    assert!(err.message.contains("rds-snapshot"), "{err}");
+    // A source with no backup set at all is the loudest kind of failure: the backup is invalid.
+    assert_eq!(err.error_type(), "Drill.BackupInvalid");
+    assert!(err.message.contains("no complete backup set"), "{err}");
 }
