@@ -64,10 +64,36 @@ data "aws_iam_policy_document" "lambda_base" {
   }
 }
 
+# Credentials: every function may read the backup-set restore servers' secrets; validate and
+# export also read the RDS-managed master secrets of drill temps (and only those).
+data "aws_iam_policy_document" "restore_server_secrets" {
+  dynamic "statement" {
+    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadRestoreServerSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.restore_server_secrets
+    }
+  }
+}
+
+data "aws_iam_policy_document" "temp_secrets" {
+  statement {
+    sid       = "ReadSecretsOfDrillTempsOnly"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.managed_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
+      values   = [local.temp_db_arn]
+    }
+  }
+}
+
 # ---------------------------------------------------------------- restore
 
 data "aws_iam_policy_document" "restore" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json]
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.restore_server_secrets.json]
   statement {
     sid     = "RestoreOnlyIntoTaggedDrillInstances"
     actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
@@ -128,15 +154,6 @@ data "aws_iam_policy_document" "restore" {
   dynamic "statement" {
     for_each = length(local.restore_server_secrets) > 0 ? [1] : []
     content {
-      sid       = "ReadRestoreServerSecrets"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = local.restore_server_secrets
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
-    content {
       sid       = "ReadBackupSets"
       actions   = ["s3:GetObject"]
       resources = ["${aws_s3_bucket.backups.arn}/backups/*"]
@@ -158,27 +175,11 @@ data "aws_iam_policy_document" "restore" {
 # ---------------------------------------------------------------- validate (and report)
 
 data "aws_iam_policy_document" "validate" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json]
-  statement {
-    sid       = "ReadSecretsOfDrillTempsOnly"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [local.managed_secret_arn]
-    condition {
-      test     = "StringLike"
-      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
-      values   = [local.temp_db_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
-    content {
-      sid       = "ReadRestoreServerSecrets"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = local.restore_server_secrets
-    }
-  }
-
+  source_policy_documents = [
+    data.aws_iam_policy_document.lambda_base.json,
+    data.aws_iam_policy_document.restore_server_secrets.json,
+    data.aws_iam_policy_document.temp_secrets.json,
+  ]
   statement {
     sid       = "ReadManifestsAndReports"
     actions   = ["s3:GetObject"]
@@ -218,27 +219,11 @@ data "aws_iam_policy_document" "validate" {
 # ---------------------------------------------------------------- export
 
 data "aws_iam_policy_document" "export" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json]
-  statement {
-    sid       = "ReadSecretsOfDrillTempsOnly"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [local.managed_secret_arn]
-    condition {
-      test     = "StringLike"
-      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
-      values   = [local.temp_db_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
-    content {
-      sid       = "ReadRestoreServerSecrets"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = local.restore_server_secrets
-    }
-  }
-
+  source_policy_documents = [
+    data.aws_iam_policy_document.lambda_base.json,
+    data.aws_iam_policy_document.restore_server_secrets.json,
+    data.aws_iam_policy_document.temp_secrets.json,
+  ]
   # Write, never delete: new objects with retention; multipart parts; no overwrite is attempted
   # (If-None-Match), and Object Lock would refuse one anyway.
   statement {
@@ -280,7 +265,7 @@ data "aws_iam_policy_document" "export" {
 # ---------------------------------------------------------------- delete-temp (and janitor)
 
 data "aws_iam_policy_document" "delete_temp" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json]
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.restore_server_secrets.json]
   statement {
     sid       = "DeleteOnlyTaggedDrillTemps"
     actions   = ["rds:DeleteDBInstance"]
@@ -309,14 +294,6 @@ data "aws_iam_policy_document" "delete_temp" {
     resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"]
   }
 
-  dynamic "statement" {
-    for_each = length(local.restore_server_secrets) > 0 ? [1] : []
-    content {
-      sid       = "ReadRestoreServerSecrets"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = local.restore_server_secrets
-    }
-  }
 }
 
 locals {

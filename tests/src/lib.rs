@@ -142,3 +142,11 @@ pub async fn lambda_role(config: &SdkConfig) -> String {
             .expect("role"),
     }
 }
+
+/// The smallest valid zip (an empty archive): code for Lambda functions in moto, which stores it
+/// but never runs it (invocations go to our handlers).
+pub fn empty_zip() -> Vec<u8> {
+    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
+    eocd.extend([0u8; 18]);
+    eocd
+}

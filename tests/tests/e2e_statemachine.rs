@@ -19,12 +19,6 @@ use serde_json::{json, Value};
 
 const PREFIX: &str = "rdrill-";
 
-fn empty_zip() -> Blob {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    Blob::new(eocd)
-}
-
 /// One deployment of the drill in moto: bucket, secret, topic, four functions, state machine.
 struct Drill {
     config: aws_config::SdkConfig,
@@ -115,7 +109,7 @@ impl Drill {
                 .role(&role)
                 .code(
                     aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(empty_zip())
+                        .zip_file(Blob::new(drill_tests::empty_zip()))
                         .build(),
                 )
                 .environment(
@@ -292,6 +286,30 @@ async fn source_db() -> TestDb {
     db
 }
 
+/// A production instance in moto (deletion protection on) and a drill deployment for it.
+async fn rds_drill(wait_seconds: u32) -> (aws_sdk_rds::Client, String, Drill) {
+    let rds = aws_sdk_rds::Client::new(&aws_config().await);
+    let net = rds_common::network(&rds).await;
+    let prod = unique("prod-");
+    rds_common::create_instance(&rds, &prod, true, vec![]).await;
+    let drill = Drill::deploy(Options {
+        env: vec![
+            ("restore", "DRILL_SUBNET_GROUP", net.subnet_group.clone()),
+            (
+                "restore",
+                "DRILL_SECURITY_GROUPS",
+                net.security_group.clone(),
+            ),
+            ("restore", "DRILL_SOURCES", prod.clone()),
+            ("delete-temp", "DRILL_SOURCES", prod.clone()),
+        ],
+        backups_url: None,
+        wait_seconds,
+    })
+    .await;
+    (rds, prod, drill)
+}
+
 fn defaults() -> Options {
     Options {
         env: Vec::new(),
@@ -454,26 +472,7 @@ async fn one_failing_source_fails_the_fleet_but_the_other_still_passes() {
 async fn rds_snapshot_drill_runs_restore_status_and_cleanup_and_reports_the_failing_step() {
     // moto's restored instances are not databases (fake endpoints), so validate cannot connect:
     // the drill must fail at validate, delete the temp instance, and report it.
-    let config = aws_config().await;
-    let rds = aws_sdk_rds::Client::new(&config);
-    let net = rds_common::network(&rds).await;
-    let prod = unique("prod-");
-    rds_common::create_instance(&rds, &prod, true, vec![]).await;
-    let drill = Drill::deploy(Options {
-        env: vec![
-            ("restore", "DRILL_SUBNET_GROUP", net.subnet_group.clone()),
-            (
-                "restore",
-                "DRILL_SECURITY_GROUPS",
-                net.security_group.clone(),
-            ),
-            ("restore", "DRILL_SOURCES", prod.clone()),
-            ("delete-temp", "DRILL_SOURCES", prod.clone()),
-        ],
-        backups_url: None,
-        wait_seconds: 1,
-    })
-    .await;
+    let (rds, prod, drill) = rds_drill(1).await;
     let source = json!({
         "id": "prod-app",
         "checks": null,
@@ -507,26 +506,7 @@ async fn rds_snapshot_drill_runs_restore_status_and_cleanup_and_reports_the_fail
 
 #[tokio::test]
 async fn a_temp_instance_that_vanishes_during_the_wait_fails_the_wait_step_and_still_cleans_up() {
-    let config = aws_config().await;
-    let rds = aws_sdk_rds::Client::new(&config);
-    let net = rds_common::network(&rds).await;
-    let prod = unique("prod-");
-    rds_common::create_instance(&rds, &prod, true, vec![]).await;
-    let drill = Drill::deploy(Options {
-        env: vec![
-            ("restore", "DRILL_SUBNET_GROUP", net.subnet_group.clone()),
-            (
-                "restore",
-                "DRILL_SECURITY_GROUPS",
-                net.security_group.clone(),
-            ),
-            ("restore", "DRILL_SOURCES", prod.clone()),
-            ("delete-temp", "DRILL_SOURCES", prod.clone()),
-        ],
-        backups_url: None,
-        wait_seconds: 3,
-    })
-    .await;
+    let (rds, prod, drill) = rds_drill(3).await;
     let source = json!({
         "id": "vanishing",
         "checks": null,

@@ -12,12 +12,6 @@ use drill_tests::infra::{
 use drill_tests::{aws_config, moto_url, s3, unique};
 use serde_json::{json, Value};
 
-fn empty_zip() -> Vec<u8> {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    eocd
-}
-
 fn default_network() -> (String, Vec<String>) {
     let out = Command::new(repo().join(".venv/bin/python"))
         .arg(repo().join("tests/stack/aws_fixture.py"))
@@ -237,7 +231,7 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     let zips = dir.path().join("lambda");
     std::fs::create_dir_all(&zips).unwrap();
     for f in ["restore", "validate", "export", "delete-temp"] {
-        std::fs::write(zips.join(format!("{f}.zip")), empty_zip()).unwrap();
+        std::fs::write(zips.join(format!("{f}.zip")), drill_tests::empty_zip()).unwrap();
     }
     let (vpc, subnets) = default_network();
     let tfvars = json!({

@@ -9,13 +9,6 @@ use drill_tests::lambda_host::{serve, Invoke};
 use drill_tests::{aws_config, lambda_role, unique};
 use serde_json::{json, Value};
 
-/// The smallest valid zip (an empty archive): moto stores the code but never runs it.
-fn empty_zip() -> Blob {
-    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06];
-    eocd.extend([0u8; 18]);
-    Blob::new(eocd)
-}
-
 /// A handler served by the test itself: answers who it is, or fails with a chosen error kind.
 struct TestHandler;
 
@@ -53,7 +46,7 @@ async fn create_function(
         .role(role)
         .code(
             aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(empty_zip())
+                .zip_file(Blob::new(drill_tests::empty_zip()))
                 .build(),
         );
     if let Some(url) = forward_to {

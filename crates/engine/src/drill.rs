@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use drill_core::checks::{CheckConfig, ExpectedTable, Fingerprint, Status};
+use drill_core::checks::{CheckConfig, Fingerprint, Status};
 use drill_core::events::{BackupRef, ConnectionSpec, Refusal, SecretRef, TlsMode};
-use drill_core::manifest::Manifest;
 use drill_core::naming::NamingError;
 use drill_core::report::Report;
 use drill_core::tempdb::{self, DropPolicy, TempDbFacts};
@@ -426,28 +425,6 @@ impl RunRecord {
     }
 }
 
-/// The expected fingerprint of a backup set: its tables, columns and exact counts.
-pub fn manifest_fingerprint(m: &Manifest) -> Fingerprint {
-    Fingerprint {
-        tables: m
-            .tables
-            .iter()
-            .map(|t| ExpectedTable {
-                schema: t.schema.clone(),
-                name: t.name.clone(),
-                columns: t
-                    .columns
-                    .iter()
-                    .map(|c| (c.name.clone(), c.type_name.clone()))
-                    .collect(),
-                rows: Some(t.rows),
-            })
-            .collect(),
-        indexes: None,
-        constraints: None,
-    }
-}
-
 /// Estimated rows of the user tables of the connected database (planner statistics).
 async fn estimated_rows(client: &Client) -> Option<u64> {
     let row = client
@@ -714,7 +691,7 @@ async fn restore_and_validate(
             taken_at: manifest.snapshot_at,
         }),
         config: spec.checks.clone(),
-        manifest: Some(manifest_fingerprint(manifest)),
+        manifest: Some(Fingerprint::from_manifest(manifest)),
         history: Some(spec.history.clone()),
         connect: ConnectOptions::default(),
     };
