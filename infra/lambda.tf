@@ -17,7 +17,8 @@ locals {
       DRILL_ALERT_TOPIC_ARN = aws_sns_topic.alerts.arn
     }
     export = {
-      DRILL_PREFIX = var.temp_prefix
+      DRILL_PREFIX  = var.temp_prefix
+      DRILL_PG_DUMP = "/opt/bin/pg_dump"
     }
     delete-temp = {
       DRILL_PREFIX    = var.temp_prefix
@@ -63,6 +64,7 @@ resource "aws_lambda_function" "function" {
   memory_size                    = local.function_memory[each.key]
   reserved_concurrent_executions = max(var.max_concurrency * 2, 2)
   kms_key_arn                    = aws_kms_key.drill.arn
+  layers                         = each.key == "export" ? var.pg_dump_layer_arns : []
 
   environment {
     variables = merge(local.function_env[each.key], {

@@ -198,3 +198,9 @@ variable "restore_server_cidrs" {
   type        = list(string)
   default     = []
 }
+
+variable "pg_dump_layer_arns" {
+  description = "Lambda layers for the export function that provide PostgreSQL client tools (pg_dump at /opt/bin/pg_dump, same or newer major version than the sources). The export captures the schema with pg_dump; data is streamed by the function itself."
+  type        = list(string)
+  default     = []
+}
