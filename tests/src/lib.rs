@@ -150,3 +150,45 @@ pub fn empty_zip() -> Vec<u8> {
     eocd.extend([0u8; 18]);
     eocd
 }
+
+/// Bodies received by an [`http_sink`].
+pub type Received = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A local HTTP endpoint that records every request body (e.g. an SNS `http` subscription, which
+/// moto really delivers to). Returns its URL and what it received.
+pub async fn http_sink() -> (String, Received) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let received: Received = Default::default();
+    let store = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let store = store.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let store = store.clone();
+                        async move {
+                            let body = req.into_body().collect().await?.to_bytes();
+                            store
+                                .lock()
+                                .unwrap()
+                                .push(String::from_utf8_lossy(&body).into_owned());
+                            Ok::<_, hyper::Error>(hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::new(),
+                            )))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, received)
+}

@@ -22,6 +22,7 @@ const PREFIX: &str = "rdrill-";
 /// One deployment of the drill in moto: bucket, secret, topic, four functions, state machine.
 struct Drill {
     config: aws_config::SdkConfig,
+    topic: String,
     name: String,
     bucket: String,
     state_machine: String,
@@ -156,11 +157,26 @@ impl Drill {
             .to_owned();
         Drill {
             config,
+            topic,
             name,
             bucket,
             state_machine,
             server,
         }
+    }
+
+    /// Subscribes a local HTTP endpoint to the alert topic; returns what it receives.
+    async fn subscribe_alerts(&self) -> drill_tests::Received {
+        let (url, received) = drill_tests::http_sink().await;
+        aws_sdk_sns::Client::new(&self.config)
+            .subscribe()
+            .topic_arn(&self.topic)
+            .protocol("http")
+            .endpoint(url)
+            .send()
+            .await
+            .unwrap();
+        received
     }
 
     /// Exports `db` as last night's backup set of `source`.
@@ -324,6 +340,7 @@ async fn backup_set_drill_succeeds_end_to_end_and_leaves_nothing_behind() {
     let db = source_db().await;
     drill.seed_backup("app", &db).await;
     let before = drill.keys("backups/app/").await;
+    let alerts = drill.subscribe_alerts().await;
 
     let (status, exec) = drill
         .run(vec![drill.backup_set_source("app", "app", None)])
@@ -351,6 +368,13 @@ async fn backup_set_drill_succeeds_end_to_end_and_leaves_nothing_behind() {
         .unwrap()
         .to_owned();
     assert!(!text.contains(&password), "the report leaks the password");
+    let notifications = alerts.lock().unwrap().clone();
+    assert!(
+        notifications
+            .iter()
+            .all(|n| !n.contains("failed their drill")),
+        "no alert on success: {notifications:?}"
+    );
     let _ = &drill.name;
 }
 
@@ -457,6 +481,7 @@ async fn one_failing_source_fails_the_fleet_but_the_other_still_passes() {
     let drill = Drill::deploy(defaults()).await;
     let db = source_db().await;
     drill.seed_backup("good", &db).await;
+    let alerts = drill.subscribe_alerts().await;
     let (status, exec) = drill
         .run(vec![
             drill.backup_set_source("good", "good", None),
@@ -466,6 +491,15 @@ async fn one_failing_source_fails_the_fleet_but_the_other_still_passes() {
     assert_eq!(status, "FAILED");
     assert_eq!(drill.report("good", &exec).await["passed"], true);
     assert_eq!(drill.report("gone", &exec).await["failed_step"], "restore");
+    // One alert for the fleet, naming the failed source and its step.
+    let notifications = alerts.lock().unwrap().clone();
+    let alert = notifications
+        .iter()
+        .find(|n| n.contains("failed their drill"))
+        .unwrap_or_else(|| panic!("no alert delivered: {notifications:?}"));
+    assert!(alert.contains("1 of 2 sources"), "{alert}");
+    assert!(alert.contains("gone: restore failed"), "{alert}");
+    assert!(!alert.contains("good:"), "{alert}");
 }
 
 #[tokio::test]
