@@ -37,8 +37,9 @@ locals {
       max_age_hours       = s.max_age_hours
       snapshot            = contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? { pick = s.snapshot, id = null } : { pick = "id", id = s.snapshot }
       }) : jsonencode({
-      kind  = "backup-set"
-      store = "${local.backups_url}/${s.id}"
+      kind          = "backup-set"
+      store         = "${local.backups_url}/${coalesce(s.backup_of, s.id)}"
+      max_age_hours = s.max_age_hours
       server = {
         host     = try(s.restore_server.host, null)
         port     = try(s.restore_server.port, null)

@@ -41,3 +41,26 @@ resource "aws_iam_role_policy" "events" {
   role   = aws_iam_role.events.id
   policy = data.aws_iam_policy_document.events.json
 }
+
+# The janitor: hourly, delete-temp deletes drill temps whose expires-at has passed (left by a run
+# that died), through the same guards as every other delete.
+resource "aws_cloudwatch_event_rule" "janitor" {
+  name                = "${var.name}-janitor"
+  description         = "Delete expired restore-drill temporary instances"
+  schedule_expression = var.janitor_schedule_expression
+  state               = var.schedule_enabled ? "ENABLED" : "DISABLED"
+}
+
+resource "aws_cloudwatch_event_target" "janitor" {
+  rule  = aws_cloudwatch_event_rule.janitor.name
+  arn   = aws_lambda_function.function["delete-temp"].arn
+  input = jsonencode({ action = "janitor" })
+}
+
+resource "aws_lambda_permission" "janitor" {
+  statement_id  = "AllowJanitorSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.function["delete-temp"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.janitor.arn
+}

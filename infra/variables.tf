@@ -28,7 +28,10 @@ variable "sources" {
     database name inside it). kind = "backup-set": restore the newest backup set of this source
     from the backup bucket into a temporary database on restore_server (a PostgreSQL server the
     drill may create databases on; its credentials in the Secrets Manager secret
-    restore_server.secret_arn). checks: optional check configuration (TOML text, see
+    restore_server.secret_arn), from the backup sets that source backup_of exports (another
+    source's id, usually the rds-snapshot source of the same database). max_age_hours (default 26):
+    the newest snapshot or backup set must hold data younger than this, so a drill never passes on
+    backups that have stopped. checks: optional check configuration (TOML text, see
     docs/validation.md).
   EOT
   type = list(object({
@@ -37,7 +40,8 @@ variable "sources" {
     instance_identifier = optional(string)
     database            = optional(string)
     snapshot            = optional(string, "newest")
-    max_age_hours       = optional(number)
+    max_age_hours       = optional(number, 26)
+    backup_of           = optional(string)
     restore_server = optional(object({
       host       = string
       port       = optional(number, 5432)
@@ -59,6 +63,11 @@ variable "sources" {
   validation {
     condition     = alltrue([for s in var.sources : s.kind != "backup-set" || s.restore_server != null])
     error_message = "backup-set sources need restore_server."
+  }
+  validation {
+    # Reading its own exports would restore last night's re-export instead of a real backup.
+    condition     = alltrue([for s in var.sources : s.kind != "backup-set" || (s.backup_of != null && s.backup_of != s.id)])
+    error_message = "backup-set sources need backup_of: the id of the source whose exports they restore (not their own id)."
   }
   validation {
     condition     = length(distinct([for s in var.sources : s.id])) == length(var.sources)
@@ -203,4 +212,10 @@ variable "pg_dump_layer_arns" {
   description = "Lambda layers for the export function that provide PostgreSQL client tools (pg_dump at /opt/bin/pg_dump, same or newer major version than the sources). The export captures the schema with pg_dump; data is streamed by the function itself."
   type        = list(string)
   default     = []
+}
+
+variable "janitor_schedule_expression" {
+  description = "When the janitor deletes expired temporary instances left by runs that died."
+  type        = string
+  default     = "rate(1 hour)"
 }

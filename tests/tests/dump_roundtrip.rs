@@ -205,6 +205,7 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
             jobs: 2,
             chunk_mb: 64,
             pg_dump: None,
+            allow_plaintext: true,
         },
         s3: drill_tests::s3(&cfg),
         aws: cfg,

@@ -93,6 +93,8 @@ impl Drill {
                 ("DRILL_REPORTS_URL", format!("s3://{bucket}/reports")),
                 ("DRILL_ALERT_TOPIC_ARN", topic.clone()),
                 ("DRILL_TEMP_TTL_HOURS", "12".to_owned()),
+                // The throwaway cluster has no TLS; in AWS plaintext is refused.
+                ("DRILL_ALLOW_PLAINTEXT", "true".to_owned()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))

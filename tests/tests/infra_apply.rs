@@ -294,6 +294,14 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert!(target["role_arn"].as_str().unwrap().contains(":role/"));
     let input: Value = serde_json::from_str(target["input"].as_str().unwrap()).unwrap();
     assert_eq!(input["sources"][0]["id"], "prod-app");
+    // The janitor runs on its own schedule, straight into delete-temp.
+    let janitor = resource("aws_cloudwatch_event_target.janitor");
+    assert_eq!(janitor["input"], json!(r#"{"action":"janitor"}"#));
+    assert!(janitor["arn"].as_str().unwrap().ends_with("-delete-temp"));
+    assert_eq!(
+        resource("aws_cloudwatch_event_rule.janitor")["schedule_expression"],
+        "rate(1 hour)"
+    );
     // The alarm that notices a drill that silently stopped running.
     let stale = resource("aws_cloudwatch_metric_alarm.no_recent_success");
     assert_eq!(stale["treat_missing_data"], "breaching");

@@ -385,7 +385,10 @@ mod lambda {
         let (dir, store) = history();
         let hist = format!("file://{}", dir.path().display());
         let deps = validate::Deps {
-            config: validate::Config::default(),
+            config: validate::Config {
+                allow_plaintext: true,
+                ..Default::default()
+            },
             aws: drill_tests::aws_config().await,
         };
 

@@ -74,6 +74,7 @@ pub async fn run(args: ExportArgs, globals: &Globals) -> CliResult {
         retention,
         pg_dump: None,
         source_label: args.label,
+        data_taken_at: None,
     };
     let outcome = dump::export(&source, &store, &options).await?;
     let summary = outcome.summary();

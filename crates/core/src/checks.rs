@@ -78,6 +78,9 @@ pub struct RowCountConfig {
     pub max_drop_percent: f64,
     /// Per-table overrides, keyed `schema.table`.
     pub tables: BTreeMap<String, TableTolerance>,
+    /// Accept a database without any user table. Off by default: an empty restore is the
+    /// classic bad backup (wrong database, everything excluded), not a pass.
+    pub allow_empty: bool,
 }
 
 impl Default for RowCountConfig {
@@ -86,6 +89,7 @@ impl Default for RowCountConfig {
             enabled: true,
             max_drop_percent: 10.0,
             tables: BTreeMap::new(),
+            allow_empty: false,
         }
     }
 }
@@ -700,6 +704,16 @@ pub fn evaluate_row_counts(
             .and_then(|t| t.rows)
             .unwrap_or(0)
     };
+    if measured.tables.is_empty() && !config.allow_empty {
+        return CheckResult::new(NAME, Status::Fail)
+            .measured("no user tables")
+            .expected("at least one table (row_counts.allow_empty = false)")
+            .details(vec![
+                "the restored database has no user tables: wrong database, an empty backup, or \
+                 every schema excluded"
+                    .to_owned(),
+            ]);
+    }
     let mut details = Vec::new();
     let mut expected = Vec::new();
     if let Some(manifest) = manifest {
@@ -1114,6 +1128,20 @@ mod tests {
             &SchemaConfig::default(),
         );
         assert_eq!(r.status, Status::Pass, "{:?}", r.details);
+    }
+
+    #[test]
+    fn a_database_without_tables_fails_unless_allowed() {
+        let empty = fp(vec![]);
+        let mut cfg = RowCountConfig::default();
+        let r = evaluate_row_counts(&empty, None, None, &cfg);
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.details[0].contains("no user tables"), "{:?}", r.details);
+        cfg.allow_empty = true;
+        assert_eq!(
+            evaluate_row_counts(&empty, None, None, &cfg).status,
+            Status::Pass
+        );
     }
 
     #[test]

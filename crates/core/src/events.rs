@@ -95,6 +95,9 @@ pub enum SourceSpec {
         store: String,
         /// Server (and an admin database on it) where the temporary database is created.
         server: ConnectionSpec,
+        /// Refuse a newest set whose data is older than this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_age_hours: Option<u32>,
     },
 }
 
@@ -243,6 +246,10 @@ pub struct ExportRequest {
     pub destination: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<ObjectLockSpec>,
+    /// When the data of the restore being exported was taken (the restored backup's time); it
+    /// goes into the manifest so the new set is never reported fresher than its origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_taken_at: Option<DateTime<Utc>>,
 }
 
 /// Output of `export`: the manifest summary.

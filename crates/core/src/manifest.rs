@@ -94,6 +94,11 @@ pub struct Manifest {
     pub encoding: String,
     /// When the consistent snapshot was taken: the point in time the data represents.
     pub snapshot_at: DateTime<Utc>,
+    /// When the data itself was taken, if older than the export: an export of a restored
+    /// backup carries the backup's time, so a chain of re-exports never looks fresher than its
+    /// origin (RPO stays honest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_taken_at: Option<DateTime<Utc>>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub data_format: String,
@@ -101,6 +106,14 @@ pub struct Manifest {
     pub post_data: ObjectEntry,
     pub sequences: ObjectEntry,
     pub tables: Vec<TableEntry>,
+}
+
+impl Manifest {
+    /// The point in time the data represents: the origin's time for a re-export.
+    pub fn data_as_of(&self) -> DateTime<Utc> {
+        self.data_taken_at
+            .map_or(self.snapshot_at, |t| t.min(self.snapshot_at))
+    }
 }
 
 /// Totals for the export summary.
@@ -373,6 +386,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_re_export_is_as_old_as_its_origin() {
+        let mut m = manifest();
+        assert_eq!(m.data_as_of(), m.snapshot_at);
+        let origin = m.snapshot_at - chrono::Duration::days(40);
+        m.data_taken_at = Some(origin);
+        assert_eq!(m.data_as_of(), origin);
+        // A claimed origin in the future never makes a set look fresher than its export.
+        m.data_taken_at = Some(m.snapshot_at + chrono::Duration::days(1));
+        assert_eq!(m.data_as_of(), m.snapshot_at);
+    }
+
     fn manifest() -> Manifest {
         let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
         Manifest {
@@ -383,6 +408,7 @@ mod tests {
             database: "app".into(),
             encoding: "UTF8".into(),
             snapshot_at: at,
+            data_taken_at: None,
             started_at: at,
             finished_at: at,
             data_format: DATA_FORMAT.into(),

@@ -27,6 +27,8 @@ const MAX_JANITOR_CLOCK_SKEW_SECONDS: i64 = 300;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub rds: RdsSettings,
+    /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
+    pub allow_plaintext: bool,
 }
 
 impl Config {
@@ -35,6 +37,7 @@ impl Config {
     pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, HandlerError> {
         Ok(Config {
             rds: RdsSettings::from_vars(var)?,
+            allow_plaintext: drill_engine::lambda::allow_plaintext(var),
         })
     }
 
@@ -82,6 +85,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
             }
             TempResource::Database { name, server } => {
                 let secrets = drill_engine::aws::secrets_client(&deps.aws);
+                drill_engine::lambda::require_tls(&server, deps.config.allow_plaintext)?;
                 let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
                 let settings = TempDbSettings::from_rds(&deps.config.rds);
                 let outcome =

@@ -20,6 +20,13 @@ use crate::store::{Store, StoreError};
 pub enum BackupSetError {
     #[error("no complete backup set (one with a manifest.json) under {store}")]
     NoBackupSet { store: String },
+    #[error("the newest backup set {set} holds data from {taken_at} ({age_hours} h ago), older than the allowed {max_hours} h: backups have stopped")]
+    TooOld {
+        set: String,
+        taken_at: DateTime<Utc>,
+        age_hours: i64,
+        max_hours: u32,
+    },
     #[error(
         "temporary database {name} exists and is not this drill's ({reason}); refusing to touch it"
     )]
@@ -40,7 +47,9 @@ impl Classified for BackupSetError {
     fn kind(&self) -> ErrorKind {
         match self {
             // Nothing to restore is a backup that does not exist: the drill's loudest failure.
-            BackupSetError::NoBackupSet { .. } => ErrorKind::BackupInvalid,
+            BackupSetError::NoBackupSet { .. } | BackupSetError::TooOld { .. } => {
+                ErrorKind::BackupInvalid
+            }
             BackupSetError::NotOurs { .. } => ErrorKind::GuardViolation,
             BackupSetError::Store(e) => e.kind(),
             BackupSetError::Dump(e) => e.kind(),
@@ -126,6 +135,7 @@ pub async fn restore(
     credentials: &Credentials,
     drill: &DrillContext,
     settings: &TempDbSettings,
+    max_age_hours: Option<u32>,
     now: DateTime<Utc>,
 ) -> Result<RestoreStarted, BackupSetError> {
     let keys = store.list("").await?;
@@ -134,6 +144,17 @@ pub async fn restore(
     })?;
     let set = store.child(&set_key);
     let manifest = dump::read_manifest(&set).await?;
+    if let Some(max_hours) = max_age_hours {
+        let age = now - manifest.data_as_of();
+        if age > Duration::hours(i64::from(max_hours)) {
+            return Err(BackupSetError::TooOld {
+                set: set.url_of(""),
+                taken_at: manifest.data_as_of(),
+                age_hours: age.num_hours(),
+                max_hours,
+            });
+        }
+    }
     let name = tempdb::temp_database_name(
         &settings.prefix,
         &drill.source_id,
@@ -178,7 +199,7 @@ pub async fn restore(
         backup: BackupRef {
             kind: "backup-set".into(),
             id: set.url_of("").trim_end_matches('/').to_owned(),
-            taken_at: manifest.snapshot_at,
+            taken_at: manifest.data_as_of(),
         },
         expires_at: now + Duration::hours(settings.ttl_hours),
     })

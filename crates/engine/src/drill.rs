@@ -452,10 +452,14 @@ pub async fn create_temp(admin: &Client, name: &str, drill_id: &str) -> Result<(
             source: PgError::query("CREATE DATABASE")(e),
         })?;
     // The marker is the owner guard's fact; a database without it is never dropped by us.
+    // An E'' literal with backslashes and quotes escaped is safe whatever the server's
+    // standard_conforming_strings; the drill id comes from execution input.
     let comment = format!(
-        "COMMENT ON DATABASE {} IS '{}'",
+        "COMMENT ON DATABASE {} IS E'{}'",
         quote_ident(name),
-        tempdb::ownership_marker(drill_id).replace('\'', "''")
+        tempdb::ownership_marker(drill_id)
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'")
     );
     admin
         .batch_execute(&comment)

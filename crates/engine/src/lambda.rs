@@ -62,6 +62,34 @@ pub fn parse_event<T: serde::de::DeserializeOwned>(
     serde_json::from_value(payload).map_err(HandlerError::invalid_input)
 }
 
+/// Environment variable that lets a function connect to PostgreSQL without TLS (local stacks only).
+pub const ALLOW_PLAINTEXT_VAR: &str = "DRILL_ALLOW_PLAINTEXT";
+
+/// Whether `DRILL_ALLOW_PLAINTEXT=true` is set.
+pub fn allow_plaintext(var: &dyn Fn(&str) -> Option<String>) -> bool {
+    var(ALLOW_PLAINTEXT_VAR).as_deref() == Some("true")
+}
+
+/// A function never sends a credential over plaintext in AWS: anyone who may start an execution
+/// could otherwise name any host with `tls: disable` and receive the restore server's password.
+/// With verify-full, a host without a certificate from the CA bundle never sees the password.
+pub fn require_tls(
+    spec: &drill_core::events::ConnectionSpec,
+    allow_plaintext: bool,
+) -> Result<(), HandlerError> {
+    if spec.tls == drill_core::events::TlsMode::Disable && !allow_plaintext {
+        return Err(HandlerError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "connection to {}:{}/{} asks for tls = \"disable\"; the functions only connect with \
+                 verified TLS (set {ALLOW_PLAINTEXT_VAR}=true only on a local test stack)",
+                spec.host, spec.port, spec.database
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// JSON logs for CloudWatch, level from `RUST_LOG` (default `info`), no ANSI colours.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -93,6 +121,21 @@ mod tests {
         let d: Diagnostic = HandlerError::from(Corrupt).into();
         assert_eq!(d.error_type, "Drill.BackupInvalid");
         assert_eq!(d.error_message, "snapshot is corrupt");
+    }
+
+    #[test]
+    fn plaintext_is_refused_unless_allowed() {
+        let spec: drill_core::events::ConnectionSpec = serde_json::from_value(serde_json::json!({
+            "host": "evil.example", "port": 5432, "database": "d",
+            "secret": {"env": {"var": "X"}}, "tls": "disable"
+        }))
+        .unwrap();
+        let err = require_tls(&spec, false).unwrap_err();
+        assert_eq!(err.error_type(), "Drill.InvalidInput");
+        assert!(err.message.contains("evil.example"), "{err}");
+        assert!(require_tls(&spec, true).is_ok());
+        assert!(!allow_plaintext(&|_| Some("yes".into())));
+        assert!(allow_plaintext(&|_| Some("true".into())));
     }
 
     #[test]

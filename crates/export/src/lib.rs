@@ -21,6 +21,8 @@ pub struct Config {
     pub chunk_mb: u64,
     /// `DRILL_PG_DUMP`: the `pg_dump` binary (in a Lambda layer); default: found on the host.
     pub pg_dump: Option<PathBuf>,
+    /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
+    pub allow_plaintext: bool,
 }
 
 fn env_number(
@@ -51,6 +53,7 @@ impl Config {
             pg_dump: var("DRILL_PG_DUMP")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
+            allow_plaintext: drill_engine::lambda::allow_plaintext(var),
         })
     }
 
@@ -93,6 +96,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
         Some(lock) => Some(Retention::for_days(&lock.mode, lock.days)?),
         None => None,
     };
+    drill_engine::lambda::require_tls(&request.source, deps.config.allow_plaintext)?;
     let secrets = match &request.source.secret {
         SecretRef::SecretsManager { .. } => Some(drill_engine::aws::secrets_client(&deps.aws)),
         SecretRef::Env { .. } => None,
@@ -108,6 +112,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
         retention,
         pg_dump: deps.config.pg_dump.clone(),
         source_label: Some(request.drill.source_id.clone()),
+        data_taken_at: request.data_taken_at,
     };
     tracing::info!(
         drill_id = request.drill.drill_id,

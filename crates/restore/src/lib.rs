@@ -23,6 +23,8 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub rds: RdsSettings,
+    /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
+    pub allow_plaintext: bool,
 }
 
 impl Config {
@@ -31,6 +33,7 @@ impl Config {
     pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, HandlerError> {
         Ok(Config {
             rds: RdsSettings::from_vars(var)?,
+            allow_plaintext: drill_engine::lambda::allow_plaintext(var),
         })
     }
 
@@ -66,6 +69,7 @@ async fn server_credentials(
     deps: &Deps,
     server: &drill_core::events::ConnectionSpec,
 ) -> Result<Credentials, HandlerError> {
+    drill_engine::lambda::require_tls(server, deps.config.allow_plaintext)?;
     let secrets = drill_engine::aws::secrets_client(&deps.aws);
     Ok(resolve_secret(&server.secret, Some(&secrets)).await?)
 }
@@ -97,14 +101,25 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                     rds::restore(&deps.rds, &deps.config.rds, &drill, &input, now).await?;
                 serde_json::to_value(&started).map_err(ser_err)
             }
-            SourceSpec::BackupSet { store, server } => {
+            SourceSpec::BackupSet {
+                store,
+                server,
+                max_age_hours,
+            } => {
                 let s3 = drill_engine::aws::s3_client(&deps.aws);
                 let store = Store::open(&store, Some(&s3))?;
                 let credentials = server_credentials(deps, &server).await?;
                 let settings = TempDbSettings::from_rds(&deps.config.rds);
-                let started =
-                    backupset::restore(&store, &server, &credentials, &drill, &settings, now)
-                        .await?;
+                let started = backupset::restore(
+                    &store,
+                    &server,
+                    &credentials,
+                    &drill,
+                    &settings,
+                    max_age_hours,
+                    now,
+                )
+                .await?;
                 serde_json::to_value(&started).map_err(ser_err)
             }
         },

@@ -31,6 +31,8 @@ pub struct Config {
     pub alert_topic_arn: Option<String>,
     /// `DRILL_STACK`: the metrics' `Stack` dimension.
     pub stack: String,
+    /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
+    pub allow_plaintext: bool,
 }
 
 impl Config {
@@ -42,6 +44,7 @@ impl Config {
             reports_url: some("DRILL_REPORTS_URL"),
             alert_topic_arn: some("DRILL_ALERT_TOPIC_ARN"),
             stack: some("DRILL_STACK").unwrap_or_else(|| "restore-drill".to_owned()),
+            allow_plaintext: drill_engine::lambda::allow_plaintext(var),
         })
     }
 
@@ -161,6 +164,7 @@ async fn validate_action(deps: &Deps, payload: Value) -> Result<Value, HandlerEr
         None => None,
     };
     let secrets = drill_engine::aws::secrets_client(&deps.aws);
+    drill_engine::lambda::require_tls(&request.target, deps.config.allow_plaintext)?;
     let credentials = resolve_secret(&request.target.secret, Some(&secrets)).await?;
     let target = Target::Spec(request.target.clone(), credentials);
     let input = ValidateInput {

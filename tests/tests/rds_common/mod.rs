@@ -150,9 +150,21 @@ pub async fn snapshot_ids(client: &Client, instance: &str) -> Vec<String> {
 }
 
 pub fn restore_deps(settings: RdsSettings, aws: aws_config::SdkConfig) -> restore::Deps {
-    restore::Deps::new(restore::Config { rds: settings }, aws)
+    restore::Deps::new(
+        restore::Config {
+            rds: settings,
+            allow_plaintext: true,
+        },
+        aws,
+    )
 }
 
 pub fn delete_deps(settings: RdsSettings, aws: aws_config::SdkConfig) -> delete_temp::Deps {
-    delete_temp::Deps::new(delete_temp::Config { rds: settings }, aws)
+    delete_temp::Deps::new(
+        delete_temp::Config {
+            rds: settings,
+            allow_plaintext: true,
+        },
+        aws,
+    )
 }

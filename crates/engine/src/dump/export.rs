@@ -30,6 +30,8 @@ pub struct ExportOptions {
     pub pg_dump: Option<PathBuf>,
     /// First path segment of the set (default: the database name).
     pub source_label: Option<String>,
+    /// When the exported data was taken, if it is a restore of an older backup.
+    pub data_taken_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for ExportOptions {
@@ -40,6 +42,7 @@ impl Default for ExportOptions {
             retention: None,
             pg_dump: None,
             source_label: None,
+            data_taken_at: None,
         }
     }
 }
@@ -470,6 +473,7 @@ pub async fn export(
         database,
         encoding,
         snapshot_at,
+        data_taken_at: options.data_taken_at,
         started_at,
         finished_at: Utc::now(),
         data_format: manifest::DATA_FORMAT.into(),
