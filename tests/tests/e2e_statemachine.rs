@@ -423,6 +423,12 @@ async fn a_missing_backup_fails_the_restore_step() {
         report["failure"]["error"], "Drill.BackupInvalid",
         "{report:#}"
     );
+    // The cleanup after a failed restore ran, and found nothing to delete.
+    assert_eq!(
+        report["cleanup"]["already_gone"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
     assert!(temp_databases(&exec).await.is_empty());
 }
 

@@ -102,8 +102,15 @@ fn every_path_after_the_restore_reaches_delete_temp() {
     let deletes = tasks_calling(states, "function:restore-drill-delete-temp");
     assert_eq!(
         deletes,
-        BTreeSet::from(["CleanupAfterFailure".to_owned(), "DeleteTemp".to_owned()])
+        BTreeSet::from([
+            "CleanupAfterFailure".to_owned(),
+            "CleanupAfterRestoreFailure".to_owned(),
+            "DeleteTemp".to_owned()
+        ])
     );
+    // Even a failed restore goes through delete-temp before anything ends.
+    let escaping = escaping_paths(states, "Restore", &deletes);
+    assert!(escaping.is_empty(), "{escaping:?}");
     let after_restore = states["Restore"]["Next"].as_str().unwrap();
     let escaping = escaping_paths(states, after_restore, &deletes);
     assert!(
@@ -147,8 +154,15 @@ fn every_path_ends_with_a_report() {
         .collect();
     let escaping = escaping_paths(states, "Restore", &reports);
     assert!(escaping.is_empty(), "paths without a report: {escaping:?}");
-    // A failed restore is reported (there is nothing to clean up: the janitor covers leftovers).
-    assert_eq!(states["RestoreFailed"]["Next"], "ReportFailure");
+    // A failed restore is cleaned up too (the temp name is derived from drill and source).
+    assert_eq!(
+        states["RestoreFailed"]["Next"],
+        "CleanupAfterRestoreFailure"
+    );
+    assert_eq!(
+        states["CleanupAfterRestoreFailure"]["Next"],
+        "ReportFailure"
+    );
 }
 
 #[test]

@@ -275,6 +275,13 @@ pub enum DeleteRequest {
         drill: DrillContext,
         temp: TempResource,
     },
+    /// Clean up after a failed restore: the temp resource's name is derived from the drill and
+    /// the source (as the restore derived it), so whatever a half-done restore created is found
+    /// and deleted behind the same guards; nothing there is success.
+    CleanupRestore {
+        drill: DrillContext,
+        source: SourceSpec,
+    },
     /// Delete drill-tagged resources whose expires-at has passed.
     Janitor {
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,7 @@
 //! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
 //! local Lambda host call [`handle`] in process.
 
-use drill_core::events::{DeleteRequest, TempResource};
+use drill_core::events::{DeleteRequest, SourceSpec, TempResource};
 use drill_core::ErrorKind;
 use drill_engine::backupset::{self, TempDbSettings};
 use drill_engine::lambda::{parse_event, HandlerError};
@@ -88,6 +88,35 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 drill_engine::lambda::require_tls(&server, deps.config.allow_plaintext)?;
                 let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
                 let settings = TempDbSettings::from_rds(&deps.config.rds);
+                let outcome =
+                    backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings)
+                        .await?;
+                serde_json::to_value(&outcome).map_err(ser_err)
+            }
+        },
+        DeleteRequest::CleanupRestore { drill, source } => match source {
+            SourceSpec::RdsSnapshot {
+                instance_identifier,
+                ..
+            } => {
+                let identifier =
+                    rds::temp_identifier(&deps.config.rds, &drill, &instance_identifier)?;
+                let outcome =
+                    rds::delete_temp(&deps.rds, &deps.config.rds, &drill, &identifier).await?;
+                serde_json::to_value(&outcome).map_err(ser_err)
+            }
+            SourceSpec::BackupSet { server, .. } => {
+                drill_engine::lambda::require_tls(&server, deps.config.allow_plaintext)?;
+                let secrets = drill_engine::aws::secrets_client(&deps.aws);
+                let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
+                let settings = TempDbSettings::from_rds(&deps.config.rds);
+                let name = drill_core::tempdb::temp_database_name(
+                    &settings.prefix,
+                    &drill.source_id,
+                    &drill.drill_id,
+                    drill.started_at,
+                )
+                .map_err(|e| HandlerError::new(ErrorKind::InvalidInput, e.to_string()))?;
                 let outcome =
                     backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings)
                         .await?;
