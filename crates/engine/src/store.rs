@@ -113,6 +113,26 @@ pub fn s3_reason<E: std::error::Error + 'static>(
     (DisplayErrorContext(err).to_string(), transient)
 }
 
+/// A GetObject failure: a missing key is `NotFound`, the rest keeps the SDK's context.
+fn get_object_error(
+    url: &str,
+    e: &aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::get_object::GetObjectError,
+        HttpResponse,
+    >,
+) -> StoreError {
+    if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+        return StoreError::NotFound(url.to_owned());
+    }
+    let (reason, transient) = s3_reason(e);
+    StoreError::S3 {
+        op: "GetObject",
+        key: url.to_owned(),
+        reason,
+        transient,
+    }
+}
+
 impl Store {
     /// Opens a store URL. `s3` is needed only for `s3://` URLs.
     pub fn open(url: &str, s3: Option<&aws_sdk_s3::Client>) -> Result<Store, StoreError> {
@@ -274,18 +294,7 @@ impl Store {
                     .key(self.full_key(key))
                     .send()
                     .await
-                    .map_err(|e| {
-                        if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                            return StoreError::NotFound(self.url_of(key));
-                        }
-                        let (reason, transient) = s3_reason(&e);
-                        StoreError::S3 {
-                            op: "GetObject",
-                            key: self.url_of(key),
-                            reason,
-                            transient,
-                        }
-                    })?;
+                    .map_err(|e| get_object_error(&self.url_of(key), &e))?;
                 let data = out.body.collect().await.map_err(|e| StoreError::S3 {
                     op: "GetObject",
                     key: self.url_of(key),
@@ -872,18 +881,7 @@ impl Store {
                     .key(self.full_key(key))
                     .send()
                     .await
-                    .map_err(|e| {
-                        if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                            return StoreError::NotFound(url.clone());
-                        }
-                        let (reason, transient) = s3_reason(&e);
-                        StoreError::S3 {
-                            op: "GetObject",
-                            key: url.clone(),
-                            reason,
-                            transient,
-                        }
-                    })?;
+                    .map_err(|e| get_object_error(&url, &e))?;
                 ReaderInner::S3(out.body)
             }
         };

@@ -412,30 +412,17 @@ pub async fn export(
         });
     }
     let mut objects: Vec<Vec<(u32, ObjectEntry)>> = vec![Vec::new(); tables.len()];
-    let mut first_err = None;
-    while let Some(joined) = set_workers.join_next().await {
-        match joined {
-            Ok(Ok(done)) => {
-                for (t, c, o) in done {
-                    objects[t].push((c, o));
-                }
-            }
-            Ok(Err(e)) => {
-                if first_err.is_none() {
-                    first_err = Some(e);
-                    // Stop the others: the set will never get a manifest anyway.
-                    set_workers.abort_all();
-                }
-            }
-            Err(e) if e.is_cancelled() => {}
-            Err(e) => {
-                first_err.get_or_insert(DumpError::Internal(format!("export worker: {e}")));
-            }
+    let finished = match super::join_workers(set_workers, "export").await {
+        Ok(finished) => finished,
+        Err(e) => {
+            schema_job.abort();
+            return Err(e);
         }
-    }
-    if let Some(e) = first_err {
-        schema_job.abort();
-        return Err(e);
+    };
+    for done in finished {
+        for (t, c, o) in done {
+            objects[t].push((c, o));
+        }
     }
     let (pre, post) = schema_job
         .await

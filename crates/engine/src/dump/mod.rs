@@ -234,6 +234,35 @@ pub(crate) fn qualified(schema: &str, name: &str) -> String {
 }
 
 /// sha256 of bytes, lowercase hex (as in manifests and export summaries).
+/// Waits for every worker; the first failure aborts the others (the set or the restore will never
+/// be complete anyway) and is returned. Results of the successful workers come back otherwise.
+pub(crate) async fn join_workers<T: 'static>(
+    mut workers: tokio::task::JoinSet<Result<T, DumpError>>,
+    what: &str,
+) -> Result<Vec<T>, DumpError> {
+    let mut done = Vec::new();
+    let mut first_err = None;
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(Ok(v)) => done.push(v),
+            Ok(Err(e)) => {
+                if first_err.is_none() {
+                    first_err = Some(e);
+                    workers.abort_all();
+                }
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                first_err.get_or_insert(DumpError::Internal(format!("{what} worker: {e}")));
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))

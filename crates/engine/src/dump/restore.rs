@@ -265,25 +265,7 @@ pub async fn restore(
             Ok::<(), DumpError>(())
         });
     }
-    let mut first_err = None;
-    while let Some(joined) = set_workers.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                if first_err.is_none() {
-                    first_err = Some(e);
-                    set_workers.abort_all();
-                }
-            }
-            Err(e) if e.is_cancelled() => {}
-            Err(e) => {
-                first_err.get_or_insert(DumpError::Internal(format!("restore worker: {e}")));
-            }
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
+    super::join_workers(set_workers, "restore").await?;
     let loaded = loaded.lock().expect("loaded").clone();
     for (table, rows) in manifest.tables.iter().zip(&loaded) {
         manifest::verify_table_rows(table, *rows).map_err(|source| DumpError::Mismatch {
