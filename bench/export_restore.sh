@@ -67,6 +67,17 @@ run_set() {
   tables=$(psqlq -d "$db" -Atc "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables")
   printf '%s\n' $tables | sed 's/.*/COPY & TO STDOUT;/' > "$WORK/copy.sql"
   measure raw_copy "$BIN/psql" -X -q -d "$db" -f "$WORK/copy.sql"
+  # The floor for any COPY-based export with 2 jobs: two sessions, each reading half of every
+  # table's pages (split by ctid) with a server-side COPY to /dev/null, so no client work at all.
+  local half
+  for half in a b; do
+    psqlq -d "$db" -Atc "SELECT format('COPY (SELECT * FROM %I.%I WHERE ctid %s ''(%s,0)'') TO ''/dev/null'';',
+        n.nspname, c.relname, CASE '$half' WHEN 'a' THEN '<' ELSE '>=' END, greatest(c.relpages / 2, 1))
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')" > "$WORK/copy_$half.sql"
+  done
+  measure server_copy_2x bash -c "'$BIN/psql' -X -q -v ON_ERROR_STOP=1 -d '$db' -f '$WORK/copy_a.sql' & p=\$!
+    '$BIN/psql' -X -q -v ON_ERROR_STOP=1 -d '$db' -f '$WORK/copy_b.sql' && wait \$p"
   measure drill_export_file "$DRILL" export --source "$(url "$db")" --to "file://$out/drill" --jobs "$JOBS"
   local set; set=$(ls -d "$out"/drill/*/*)
   if [ "$S3_OK" = 1 ]; then
@@ -93,6 +104,7 @@ print(f"export / pg_dump -Fd -j2  = {e / r['pg_dump_Fd_j2'][0]:.2f}   (target <=
 if "drill_export_s3" in r:
     print(f"export s3 / pg_dump -Fc   = {r['drill_export_s3'][0] / r['pg_dump_Fc'][0]:.2f}")
 print(f"export / raw COPY read    = {e / r['raw_copy'][0]:.2f}")
+print(f"server-side COPY, 2 sessions / pg_dump -Fc = {r['server_copy_2x'][0] / r['pg_dump_Fc'][0]:.2f}   (the floor of any 2-job COPY export)")
 print(f"set size / pg_dump -Fc    = {drill / fc:.2f}   (target <= 1.0)")
 print(f"restore / pg_restore -j2  = {r['drill_restore'][0] / r['pg_restore_j2'][0]:.2f}   (target <= 1.0)")
 print(f"peak RSS export / restore = {r['drill_export_file'][1]/1024:.1f} / {r['drill_restore'][1]/1024:.1f} MB (target <= 128)")

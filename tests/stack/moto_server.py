@@ -117,6 +117,74 @@ def fix_rds_restore_falsy_overrides():
     RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
 
 
+def fix_rds_snapshot_arns():
+    """RDS snapshots named by ARN (cross-region and cross-account copies). moto looked them up in
+    the caller's own account and cut the name at the last colon, so a copy of an automated
+    snapshot (`...:snapshot:rds:db-2026-...`) to another region, and a copy of a snapshot another
+    account shared, both failed with DBSnapshotNotFound. AWS finds them in the ARN's region and
+    account, and another account's snapshot only when it is shared with the caller (`restore`
+    attribute). The receiving account also sees such a snapshot as AWS shows it: identifier =
+    ARN, SnapshotType = shared (in DescribeDBSnapshots by ARN and with SnapshotType=shared)."""
+    from moto.rds.models import DBSnapshot, RDSBackend, rds_backends
+
+    original_get = RDSBackend.get_snapshot
+    original_describe = RDSBackend.describe_db_snapshots
+    original_shared = RDSBackend.get_shared_snapshots
+
+    class SharedView:
+        """A snapshot of another account as the account it is shared with sees it."""
+
+        def __init__(self, snapshot):
+            self._snapshot = snapshot
+
+        def __getattr__(self, name):
+            return getattr(self._snapshot, name)
+
+        @property
+        def snapshot_type(self):
+            return "shared"
+
+        @property
+        def db_snapshot_identifier(self):
+            return self._snapshot.arn
+
+    def shared_with(snapshot, account):
+        values = snapshot.attributes.get("restore", [])
+        return account in values or "all" in values
+
+    def parse(identifier):
+        parts = identifier.split(":", 6)
+        if len(parts) == 7 and parts[0] == "arn" and parts[2] == "rds" and parts[5] == "snapshot":
+            return parts[3], parts[4], parts[6].lower()
+        return None
+
+    def get_snapshot(self, identifier, resource_type, not_found_exception):
+        arn = parse(identifier)
+        if arn is None:
+            return original_get(self, identifier, resource_type, not_found_exception)
+        region, account, name = arn
+        snapshot = rds_backends[account][region].resource_map[resource_type].get(name)
+        if snapshot is None or (
+            account != self.account_id and not shared_with(snapshot, self.account_id)
+        ):
+            raise not_found_exception(identifier)
+        return snapshot
+
+    def describe_db_snapshots(self, db_instance_identifier, db_snapshot_identifier=None, snapshot_type=None, filters=None):
+        arn = parse(db_snapshot_identifier or "")
+        if arn is not None and not db_instance_identifier:
+            snapshot = self.get_db_snapshot(db_snapshot_identifier)
+            return [snapshot if arn[1] == self.account_id else SharedView(snapshot)]
+        return original_describe(self, db_instance_identifier, db_snapshot_identifier, snapshot_type, filters)
+
+    def get_shared_db_snapshots(self):
+        return [SharedView(s) for s in original_shared(self, resource_type=DBSnapshot)]
+
+    RDSBackend.get_snapshot = get_snapshot
+    RDSBackend.describe_db_snapshots = describe_db_snapshots
+    RDSBackend.get_shared_db_snapshots = get_shared_db_snapshots
+
+
 def fix_s3_bucket_policy_conditions():
     """moto evaluates bucket policies without their Condition blocks, so the standard TLS-only
     statement (Deny s3:* when aws:SecureTransport is false) denies every request, over any
@@ -209,6 +277,7 @@ def main():
     fix_stepfunctions_execution_names()
     fix_stepfunctions_repeat_executions()
     fix_rds_restore_falsy_overrides()
+    fix_rds_snapshot_arns()
     fix_s3_bucket_policy_conditions()
     fix_lambda_invoke_forwarding()
     configure()

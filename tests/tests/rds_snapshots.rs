@@ -5,8 +5,10 @@
 mod rds_common;
 
 use chrono::{Duration, Utc};
+use drill_core::events::SnapshotSelector;
 use drill_core::guards::tag;
 use drill_core::posture::PosturePolicy;
+use drill_core::Classified;
 use drill_engine::rds;
 use drill_tests::unique;
 use rds_common::*;
@@ -30,6 +32,31 @@ async fn hand_copy(
         .send()
         .await
         .unwrap();
+}
+
+/// The drill's copy of the newest automated snapshot, in the same region.
+async fn copy_auto(
+    client: &rds::Client,
+    settings: &rds::RdsSettings,
+    drill: &drill_core::events::DrillContext,
+    source: &str,
+) -> Result<rds::CopyOutcome, rds::RdsError> {
+    let target = rds::CopyTarget {
+        client,
+        kms_key_id: None,
+        share_with: &[],
+    };
+    rds::copy_snapshot(
+        client,
+        target,
+        settings,
+        drill,
+        source,
+        &SnapshotSelector::NewestAutomated,
+        7,
+        Utc::now(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -74,7 +101,7 @@ async fn copy_then_expire_touches_only_expired_drill_copies() {
     // The drill copies the newest automated snapshot.
     let settings = settings(None);
     let drill = drill(&source, Utc::now());
-    let copy = rds::copy_newest_automated(&client, &settings, &drill, &source, 7, None, Utc::now())
+    let copy = copy_auto(&client, &settings, &drill, &source)
         .await
         .unwrap();
     assert!(copy.created);
@@ -94,10 +121,9 @@ async fn copy_then_expire_touches_only_expired_drill_copies() {
     assert_eq!(made.tags.get(tag::SOURCE), Some(&source));
     assert!(made.tags.contains_key(tag::EXPIRES_AT));
     // A retry of the same execution does not make a second copy.
-    let again =
-        rds::copy_newest_automated(&client, &settings, &drill, &source, 7, None, Utc::now())
-            .await
-            .unwrap();
+    let again = copy_auto(&client, &settings, &drill, &source)
+        .await
+        .unwrap();
     assert!(!again.created);
     assert_eq!(again.copy, copy.copy);
 
@@ -204,4 +230,186 @@ async fn posture_audit_reports_each_weakness() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not found"));
+}
+
+/// The restore attribute of a snapshot: the accounts it is shared with.
+async fn shared_with(client: &rds::Client, id: &str) -> Vec<String> {
+    let out = client
+        .describe_db_snapshot_attributes()
+        .db_snapshot_identifier(id)
+        .send()
+        .await
+        .unwrap();
+    out.db_snapshot_attributes_result()
+        .unwrap()
+        .db_snapshot_attributes()
+        .iter()
+        .filter(|a| a.attribute_name() == Some("restore"))
+        .flat_map(|a| a.attribute_values().iter().cloned())
+        .collect()
+}
+
+const OTHER_ACCOUNT: &str = "210987654321";
+
+#[tokio::test]
+async fn copy_to_another_region_shares_with_another_account_which_copies_it_in() {
+    let home = rds().await; // account 123456789012, us-east-1
+    let source = unique("src-");
+    create_instance(&home, &source, true, vec![]).await;
+    let automated = snapshot_ids(&home, &source).await[0].clone();
+    assert!(automated.starts_with("rds:"), "{automated}");
+    let away = rds::client_in_region(&home, "eu-west-1");
+    // A look-alike in the destination that is not the drill's: it must never be shared.
+    let lookalike = unique("rdrill-byhand-");
+    let auto_arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{automated}");
+    away.copy_db_snapshot()
+        .source_db_snapshot_identifier(&auto_arn)
+        .target_db_snapshot_identifier(&lookalike)
+        .tags(t(tag::SOURCE, &source))
+        .send()
+        .await
+        .unwrap();
+
+    let settings = settings(None);
+    let drill_a = drill(&source, Utc::now());
+    let share = vec![OTHER_ACCOUNT.to_owned()];
+    let target = rds::CopyTarget {
+        client: &away,
+        kms_key_id: None,
+        share_with: &share,
+    };
+    let outcome = rds::copy_snapshot(
+        &home,
+        target,
+        &settings,
+        &drill_a,
+        &source,
+        &SnapshotSelector::NewestAutomated,
+        7,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.created);
+    assert_eq!(outcome.region, "eu-west-1");
+    // Named by ARN, with the colon of the automated snapshot's name intact.
+    assert_eq!(outcome.source_snapshot, auto_arn);
+    assert_eq!(outcome.shared, vec![outcome.copy.clone()]);
+    assert!(outcome.share_pending.is_empty());
+
+    // The copy is in eu-west-1, drill-tagged, and shared with the other account only.
+    let there = rds::list_snapshots(&away, &source, Some("manual"))
+        .await
+        .unwrap();
+    let copy = there
+        .iter()
+        .find(|s| s.id == outcome.copy)
+        .expect("copy in eu-west-1");
+    assert_eq!(
+        copy.tags.get(tag::ROLE).map(String::as_str),
+        Some(tag::ROLE_SNAPSHOT_COPY)
+    );
+    assert_eq!(copy.tags.get(tag::EXECUTION), Some(&drill_a.drill_id));
+    assert_eq!(copy.tags.get(tag::COPIED_FROM), Some(&auto_arn));
+    assert!(copy
+        .arn
+        .as_deref()
+        .unwrap()
+        .starts_with("arn:aws:rds:eu-west-1:123456789012:"));
+    assert_eq!(shared_with(&away, &outcome.copy).await, share);
+    assert!(
+        shared_with(&away, &lookalike).await.is_empty(),
+        "a snapshot the drill did not make was shared"
+    );
+    // Nothing new at home; the automated snapshot is untouched.
+    assert_eq!(snapshot_ids(&home, &source).await, vec![automated.clone()]);
+
+    // The other account copies the shared copy into its own account, by ARN.
+    let other = client_of_account(OTHER_ACCOUNT, "eu-west-1").await;
+    let copy_arn = copy.arn.clone().unwrap();
+    let drill_b = drill(&source, Utc::now());
+    let target_b = rds::CopyTarget {
+        client: &other,
+        kms_key_id: None,
+        share_with: &[],
+    };
+    let theirs = rds::copy_snapshot(
+        &other,
+        target_b,
+        &settings,
+        &drill_b,
+        &source,
+        &SnapshotSelector::Id {
+            id: copy_arn.clone(),
+        },
+        30,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(theirs.source_snapshot, copy_arn);
+    let in_b = rds::list_snapshots(&other, &source, Some("manual"))
+        .await
+        .unwrap();
+    let b_copy = in_b
+        .iter()
+        .find(|s| s.id == theirs.copy)
+        .expect("copy in the other account");
+    assert!(b_copy
+        .arn
+        .as_deref()
+        .unwrap()
+        .starts_with(&format!("arn:aws:rds:eu-west-1:{OTHER_ACCOUNT}:")));
+    assert_eq!(b_copy.tags.get(tag::EXECUTION), Some(&drill_b.drill_id));
+    // The original copy is still there, still shared.
+    assert_eq!(shared_with(&away, &outcome.copy).await, share);
+
+    // Without the share, the other account finds nothing to copy.
+    let err = rds::copy_snapshot(
+        &client_of_account(OTHER_ACCOUNT, "us-east-1").await,
+        rds::CopyTarget {
+            client: &client_of_account(OTHER_ACCOUNT, "us-east-1").await,
+            kms_key_id: None,
+            share_with: &[],
+        },
+        &settings,
+        &drill(&source, Utc::now()),
+        &source,
+        &SnapshotSelector::Id {
+            id: auto_arn.clone(),
+        },
+        7,
+        Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no snapshot found"), "{err}");
+}
+
+#[tokio::test]
+async fn sharing_with_all_is_refused_before_anything_is_copied() {
+    let home = rds().await;
+    let source = unique("src-");
+    create_instance(&home, &source, true, vec![]).await;
+    let before = snapshot_ids(&home, &source).await;
+    let share = vec!["all".to_owned()];
+    let err = rds::copy_snapshot(
+        &home,
+        rds::CopyTarget {
+            client: &home,
+            kms_key_id: None,
+            share_with: &share,
+        },
+        &settings(None),
+        &drill(&source, Utc::now()),
+        &source,
+        &SnapshotSelector::NewestAutomated,
+        7,
+        Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("public"), "{err}");
+    assert_eq!(err.kind(), drill_core::ErrorKind::InvalidInput);
+    assert_eq!(snapshot_ids(&home, &source).await, before);
 }

@@ -242,9 +242,21 @@ pub struct CopySnapshotArgs {
     /// Days until the copy may be expired.
     #[arg(long, default_value_t = 7)]
     retention_days: u32,
-    /// KMS key for the copy (required for encrypted snapshots copied to another region).
+    /// Copy this snapshot (identifier, or the ARN of one shared with this account) instead of
+    /// the source's newest automated snapshot.
+    #[arg(long, value_name = "ID|ARN")]
+    snapshot_id: Option<String>,
+    /// Make the copy in this region (default: the configured region). Expiry then runs there.
+    #[arg(long, value_name = "REGION")]
+    to_region: Option<String>,
+    /// KMS key of the destination for the copy (required for encrypted snapshots copied to
+    /// another region or from another account).
     #[arg(long)]
     kms_key_id: Option<String>,
+    /// Share this source's drill copies with this AWS account (12 digits); repeatable. That
+    /// account can then restore them, or copy them into its own account with --snapshot-id ARN.
+    #[arg(long = "share-with", value_name = "ACCOUNT")]
+    share_with: Vec<String>,
     /// Afterwards, expire this source's drill copies past their retention, keeping this many of
     /// the newest.
     #[arg(long)]
@@ -256,20 +268,43 @@ pub struct CopySnapshotArgs {
 pub async fn copy_snapshot(args: CopySnapshotArgs, globals: &Globals) -> CliResult {
     let settings = settings(None)?;
     let drill = args.drill.context(&args.source)?;
-    let client = client().await;
+    let source_client = client().await;
+    let client = match &args.to_region {
+        Some(region) => rds::client_in_region(&source_client, region),
+        None => source_client.clone(),
+    };
+    let selector = match &args.snapshot_id {
+        Some(id) => SnapshotSelector::Id { id: id.clone() },
+        None => SnapshotSelector::NewestAutomated,
+    };
     let now = rds::utc_now();
-    let copy = rds::copy_newest_automated(
-        &client,
+    let target = rds::CopyTarget {
+        client: &client,
+        kms_key_id: args.kms_key_id.as_deref(),
+        share_with: &args.share_with,
+    };
+    let copy = rds::copy_snapshot(
+        &source_client,
+        target,
         &settings,
         &drill,
         &args.source,
+        &selector,
         args.retention_days,
-        args.kms_key_id.as_deref(),
         now,
     )
     .await?;
     let mut value = serde_json::json!({ "copy": to_json!(&copy) });
-    let mut human = format!("copied {} to {}", copy.source_snapshot, copy.copy);
+    let mut human = format!(
+        "copied {} to {} in {}",
+        copy.source_snapshot, copy.copy, copy.region
+    );
+    if !copy.shared.is_empty() || !copy.share_pending.is_empty() {
+        human.push_str(&format!(
+            "\nshared with {:?}: {:?}; still copying, shared by a later run: {:?}",
+            args.share_with, copy.shared, copy.share_pending
+        ));
+    }
     if let Some(keep) = args.expire_keep {
         let expiry = rds::expire_copies(&client, &settings, &args.source, keep, now).await?;
         human.push_str(&format!(

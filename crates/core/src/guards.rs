@@ -38,6 +38,8 @@ pub mod tag {
     pub const EXPIRES_AT: &str = "drill:expires-at";
     /// The snapshot a temp instance was restored from; only the restore sets it (guard f).
     pub const RESTORED_FROM: &str = "drill:restored-from";
+    /// The snapshot (identifier or ARN) a drill copy was made from; for people and audits.
+    pub const COPIED_FROM: &str = "drill:copied-from";
 }
 
 /// The longest a temp instance may legitimately live; the janitor's guard (f) refuses an

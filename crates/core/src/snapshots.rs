@@ -7,6 +7,10 @@
 //! `drill:role` = `snapshot-copy`, tag `drill:source` = this source, an execution tag) and whose
 //! `drill:expires-at` has passed; the newest copies are always kept so one survives the source
 //! instance's deletion. Automated snapshots and untagged snapshots are never candidates.
+//!
+//! Copies to another region name their source by ARN; copies to another account are made in this
+//! account and then shared with the other account's ids (never with `all`, which would make
+//! the snapshot public), and only copies the drill made are ever shared.
 
 use std::collections::BTreeMap;
 
@@ -60,6 +64,9 @@ pub struct SnapshotFacts {
     /// copies of the same original.
     pub created_at: Option<DateTime<Utc>>,
     pub tags: BTreeMap<String, String>,
+    /// `Encrypted`: copies of encrypted snapshots to another region or from another account
+    /// need a KMS key of the destination.
+    pub encrypted: bool,
 }
 
 /// Why no snapshot could be selected.
@@ -226,6 +233,25 @@ pub fn copy_guards(
     now: DateTime<Utc>,
     snap: &SnapshotFacts,
 ) -> Vec<GuardFailure> {
+    let mut out = ownership_guards(policy, snap);
+    let fail = |guard, reason: String| GuardFailure { guard, reason };
+    match expires_at(&snap.tags) {
+        Some(t) if t < now => {}
+        Some(t) => out.push(fail(
+            Guard::Owner,
+            format!("not expired: expires at {}", t.to_rfc3339()),
+        )),
+        None => out.push(fail(
+            Guard::Owner,
+            format!("no valid {} tag", tag::EXPIRES_AT),
+        )),
+    }
+    out
+}
+
+/// The guards proving a snapshot is a copy the drill made of `policy.source_id` (every guard of
+/// [`copy_guards`] but expiry): the condition for sharing it with another account.
+pub fn ownership_guards(policy: &CopyPolicy, snap: &SnapshotFacts) -> Vec<GuardFailure> {
     let mut out = Vec::new();
     let fail = |guard, reason: String| GuardFailure { guard, reason };
     if policy.prefix.is_empty() || !snap.id.starts_with(&policy.prefix) {
@@ -264,18 +290,154 @@ pub fn copy_guards(
             format!("no {} tag", tag::EXECUTION),
         ));
     }
-    match expires_at(&snap.tags) {
-        Some(t) if t < now => {}
-        Some(t) => out.push(fail(
-            Guard::Owner,
-            format!("not expired: expires at {}", t.to_rfc3339()),
-        )),
-        None => out.push(fail(
-            Guard::Owner,
-            format!("no valid {} tag", tag::EXPIRES_AT),
-        )),
-    }
     out
+}
+
+/// The parts of a snapshot ARN, `arn:<partition>:rds:<region>:<account>:snapshot:<name>`. The
+/// name of an automated snapshot holds a colon itself (`rds:prod-2026-11-22-03-10`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotArn {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub name: String,
+}
+
+impl SnapshotArn {
+    pub fn parse(arn: &str) -> Option<Self> {
+        let parts: Vec<&str> = arn.splitn(7, ':').collect();
+        match parts.as_slice() {
+            ["arn", partition, "rds", region, account, "snapshot", name]
+                if !partition.is_empty()
+                    && !region.is_empty()
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && !name.is_empty() =>
+            {
+                Some(SnapshotArn {
+                    partition: (*partition).to_owned(),
+                    region: (*region).to_owned(),
+                    account: (*account).to_owned(),
+                    name: (*name).to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How `CopyDBSnapshot` must name the snapshot to copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySource {
+    /// `SourceDBSnapshotIdentifier`: the identifier for a copy within the region and account,
+    /// else the ARN.
+    pub identifier: String,
+    /// The region the snapshot is in.
+    pub region: String,
+    pub cross_region: bool,
+}
+
+/// Why a snapshot cannot be copied where it was asked to go.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CopyError {
+    #[error("snapshot {id:?}: RDS did not report its ARN, which a copy to another region or from another account needs")]
+    NoArn { id: String },
+    #[error("snapshot {id:?}: {arn:?} is not an RDS snapshot ARN")]
+    BadArn { id: String, arn: String },
+    #[error("snapshot {id:?} is in {source_region} and the copy would go to {destination}: GovCloud copies across regions need a presigned URL, which restore-drill does not build; copy within the region")]
+    GovCloud {
+        id: String,
+        source_region: String,
+        destination: String,
+    },
+    #[error("snapshot {id:?} is encrypted and is copied {how}: name a KMS key of {destination} (--kms-key-id / kms_key_id)")]
+    NeedsKmsKey {
+        id: String,
+        how: &'static str,
+        destination: String,
+    },
+}
+
+/// Decides how to name `snap` in a `CopyDBSnapshot` called in `destination_region`. A copy to
+/// another region, or of a snapshot shared from another account, names the source by ARN and,
+/// when the snapshot is encrypted, needs a KMS key of the destination (RDS cannot use the
+/// source's key there).
+pub fn copy_source(
+    snap: &SnapshotFacts,
+    destination_region: &str,
+    kms_key_id: Option<&str>,
+) -> Result<CopySource, CopyError> {
+    let shared = !matches!(snap.kind, SnapshotKind::Automated | SnapshotKind::Manual);
+    let arn = match (&snap.arn, SnapshotArn::parse(&snap.id)) {
+        // A shared snapshot is listed under its ARN.
+        (_, Some(parsed)) => parsed,
+        (Some(arn), None) => SnapshotArn::parse(arn).ok_or_else(|| CopyError::BadArn {
+            id: snap.id.clone(),
+            arn: arn.clone(),
+        })?,
+        (None, None) if shared => {
+            return Err(CopyError::NoArn {
+                id: snap.id.clone(),
+            })
+        }
+        (None, None) => {
+            return Ok(CopySource {
+                identifier: snap.id.clone(),
+                region: destination_region.to_owned(),
+                cross_region: false,
+            })
+        }
+    };
+    let cross_region = arn.region != destination_region;
+    if cross_region
+        && (arn.region.starts_with("us-gov-") || destination_region.starts_with("us-gov-"))
+    {
+        return Err(CopyError::GovCloud {
+            id: snap.id.clone(),
+            source_region: arn.region,
+            destination: destination_region.to_owned(),
+        });
+    }
+    if (cross_region || shared) && snap.encrypted && kms_key_id.is_none() {
+        return Err(CopyError::NeedsKmsKey {
+            id: snap.id.clone(),
+            how: if cross_region {
+                "to another region"
+            } else {
+                "from another account"
+            },
+            destination: destination_region.to_owned(),
+        });
+    }
+    let by_arn = cross_region || shared;
+    Ok(CopySource {
+        identifier: if by_arn {
+            snap.arn.clone().unwrap_or_else(|| snap.id.clone())
+        } else {
+            snap.id.clone()
+        },
+        region: arn.region,
+        cross_region,
+    })
+}
+
+/// Checks the account ids a drill copy may be shared with: each exactly 12 digits. `all` is
+/// refused by name: it would make the snapshot, a full copy of production, public.
+pub fn validate_share_accounts(accounts: &[String]) -> Result<(), String> {
+    for a in accounts {
+        if a.eq_ignore_ascii_case("all") {
+            return Err(
+                "share_with: \"all\" would make the snapshot public; name 12-digit account ids"
+                    .into(),
+            );
+        }
+        if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "share_with: {a:?} is not a 12-digit AWS account id"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What expiry decided for the snapshots of one source.
@@ -340,13 +502,14 @@ mod tests {
     fn snap(id: &str, kind: SnapshotKind, hours_old: i64) -> SnapshotFacts {
         SnapshotFacts {
             id: id.into(),
-            arn: Some(format!("arn:aws:rds:us-east-1:1:snapshot:{id}")),
+            arn: Some(format!("arn:aws:rds:us-east-1:123456789012:snapshot:{id}")),
             instance: "prod".into(),
             kind,
             status: "available".into(),
             taken_at: Some(now() - Duration::hours(hours_old)),
             created_at: Some(now() - Duration::hours(hours_old)),
             tags: BTreeMap::new(),
+            encrypted: false,
         }
     }
 
@@ -375,7 +538,7 @@ mod tests {
         );
         assert_eq!(
             pick(SnapshotSelector::Id {
-                id: "arn:aws:rds:us-east-1:1:snapshot:shared".into()
+                id: "arn:aws:rds:us-east-1:123456789012:snapshot:shared".into()
             }),
             "shared"
         );
@@ -574,5 +737,117 @@ mod tests {
         );
         c = copy("rdrill-x", 5, false);
         assert_eq!(copy_guards(&policy(), now(), &c)[0].guard, Guard::Owner);
+    }
+
+    #[test]
+    fn snapshot_arns_keep_the_colon_of_automated_names() {
+        let a = SnapshotArn::parse(
+            "arn:aws:rds:eu-west-1:123456789012:snapshot:rds:prod-2026-11-22-03-10",
+        )
+        .unwrap();
+        assert_eq!(a.region, "eu-west-1");
+        assert_eq!(a.account, "123456789012");
+        assert_eq!(a.name, "rds:prod-2026-11-22-03-10");
+        for bad in [
+            "rds:prod-2026",
+            "arn:aws:rds:eu-west-1:123456789012:db:prod",
+            "arn:aws:rds:eu-west-1:1234:snapshot:x",
+            "arn:aws:rds::123456789012:snapshot:x",
+            "arn:aws:rds:eu-west-1:123456789012:snapshot:",
+        ] {
+            assert_eq!(SnapshotArn::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn same_region_copies_use_the_identifier_others_the_arn() {
+        let auto = snap("rds:prod-b", SnapshotKind::Automated, 6);
+        let same = copy_source(&auto, "us-east-1", None).unwrap();
+        assert_eq!(same.identifier, "rds:prod-b");
+        assert!(!same.cross_region);
+        let other = copy_source(&auto, "eu-west-1", None).unwrap();
+        assert_eq!(
+            other.identifier,
+            "arn:aws:rds:us-east-1:123456789012:snapshot:rds:prod-b"
+        );
+        assert_eq!(other.region, "us-east-1");
+        assert!(other.cross_region);
+        // Shared from another account: listed under its ARN, copied by ARN even in-region.
+        let mut shared = snap("x", SnapshotKind::Other("shared".into()), 1);
+        shared.id = "arn:aws:rds:us-east-1:210987654321:snapshot:rdrill-prod-1".into();
+        shared.arn = Some(shared.id.clone());
+        let s = copy_source(&shared, "us-east-1", None).unwrap();
+        assert_eq!(s.identifier, shared.id);
+        assert!(!s.cross_region);
+    }
+
+    #[test]
+    fn encrypted_copies_across_regions_or_accounts_need_a_key() {
+        let mut auto = snap("rds:prod-b", SnapshotKind::Automated, 6);
+        auto.encrypted = true;
+        // In-region: RDS keeps the source's key.
+        assert!(copy_source(&auto, "us-east-1", None).is_ok());
+        let err = copy_source(&auto, "eu-west-1", None).unwrap_err();
+        assert!(matches!(err, CopyError::NeedsKmsKey { .. }));
+        assert!(err.to_string().contains("eu-west-1") && err.to_string().contains("rds:prod-b"));
+        assert!(copy_source(&auto, "eu-west-1", Some("arn:aws:kms:eu-west-1:1:key/k")).is_ok());
+        let mut shared = snap(
+            "arn:aws:rds:us-east-1:210987654321:snapshot:s",
+            SnapshotKind::Other("shared".into()),
+            1,
+        );
+        shared.encrypted = true;
+        let err = copy_source(&shared, "us-east-1", None).unwrap_err();
+        assert!(err.to_string().contains("from another account"), "{err}");
+    }
+
+    #[test]
+    fn govcloud_and_missing_arns_are_refused() {
+        let mut gov = snap("rds:prod-b", SnapshotKind::Automated, 6);
+        gov.arn = Some("arn:aws-us-gov:rds:us-gov-west-1:123456789012:snapshot:rds:prod-b".into());
+        assert!(matches!(
+            copy_source(&gov, "us-gov-east-1", None),
+            Err(CopyError::GovCloud { .. })
+        ));
+        assert!(copy_source(&gov, "us-gov-west-1", None).is_ok());
+        let mut no_arn = snap("shared-x", SnapshotKind::Other("shared".into()), 1);
+        no_arn.arn = None;
+        assert!(matches!(
+            copy_source(&no_arn, "us-east-1", None),
+            Err(CopyError::NoArn { .. })
+        ));
+        let mut bad = snap("rds:prod-b", SnapshotKind::Automated, 6);
+        bad.arn = Some("not-an-arn".into());
+        assert!(matches!(
+            copy_source(&bad, "us-east-1", None),
+            Err(CopyError::BadArn { .. })
+        ));
+    }
+
+    #[test]
+    fn sharing_never_goes_public_and_needs_account_ids() {
+        assert!(validate_share_accounts(&["210987654321".into()]).is_ok());
+        assert!(validate_share_accounts(&[]).is_ok());
+        let err = validate_share_accounts(&["ALL".into()]).unwrap_err();
+        assert!(err.contains("public"), "{err}");
+        for bad in ["12345", "21098765432a", " 210987654321"] {
+            let err = validate_share_accounts(&[bad.into()]).unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn ownership_guards_ignore_expiry_but_nothing_else() {
+        // An unexpired drill copy may be shared ...
+        assert!(ownership_guards(&policy(), &copy("rdrill-x", 5, false)).is_empty());
+        // ... a person's manual snapshot or an automated one may not.
+        let person = snap("rdrill-by-hand", SnapshotKind::Manual, 5);
+        assert!(!ownership_guards(&policy(), &person).is_empty());
+        let mut auto = copy("rdrill-x", 5, false);
+        auto.kind = SnapshotKind::Automated;
+        assert_eq!(
+            ownership_guards(&policy(), &auto)[0].guard,
+            Guard::NotProtected
+        );
     }
 }

@@ -247,6 +247,7 @@ pub fn snapshot_facts(s: &DbSnapshot) -> SnapshotFacts {
             .and_then(to_chrono),
         created_at: s.snapshot_create_time().and_then(to_chrono),
         tags: tags_of(s.tag_list()),
+        encrypted: s.encrypted().unwrap_or(false),
     }
 }
 
@@ -713,45 +714,83 @@ pub async fn janitor(
 
 // ---------------------------------------------------------------- snapshot copies
 
-/// A copy of a source's newest automated snapshot.
+/// A drill-made copy of a source's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CopyOutcome {
+    /// The snapshot copied (identifier, or ARN when it came from another region or account).
     pub source_snapshot: String,
     pub copy: String,
+    /// Region the copy was made in.
+    pub region: String,
     pub expires_at: DateTime<Utc>,
     /// False when this execution had already made the copy (a retry).
     pub created: bool,
+    /// Drill copies of this source newly shared with the `share_with` accounts by this call
+    /// (this copy, or an earlier one that was still being copied when it was made).
+    pub shared: Vec<String>,
+    /// Drill copies not shareable yet because RDS is still copying them; a later run shares them.
+    pub share_pending: Vec<String>,
 }
 
-/// Copies the newest automated snapshot of `source` to a manual, drill-tagged snapshot (which
-/// survives the instance's deletion), optionally encrypted with `kms_key_id`. Copies to another
-/// region or account use a client of the destination region and name the source snapshot by ARN.
-pub async fn copy_newest_automated(
-    client: &Client,
+/// Where a copy goes: the region of `client` (the source's client for a copy within the region),
+/// encrypted with `kms_key_id` (a key of that region), then shared with `share_with` accounts,
+/// which can restore it or copy it into their own account (by ARN, with
+/// [`SnapshotSelector::Id`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CopyTarget<'a> {
+    pub client: &'a Client,
+    pub kms_key_id: Option<&'a str>,
+    pub share_with: &'a [String],
+}
+
+/// A client like `base` (credentials, endpoint, retries) for another region: the destination of
+/// a cross-region copy.
+pub fn client_in_region(base: &Client, region: &str) -> Client {
+    Client::from_conf(
+        base.config()
+            .to_builder()
+            .region(aws_sdk_rds::config::Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
+fn region_of(client: &Client) -> Result<String, RdsError> {
+    client
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| RdsError::InvalidInput("no AWS region configured for the copy".into()))
+}
+
+/// Copies the snapshot `selector` picks (the newest automated one by default) of `source`, found
+/// through `source_client`, to a manual drill-tagged snapshot in `target`'s region, which
+/// survives the instance's deletion; then shares this source's drill copies with
+/// `target.share_with`. Another region's or account's snapshot is named by ARN (see
+/// [`drill_core::snapshots::copy_source`]); GovCloud cross-region copies are refused.
+#[allow(clippy::too_many_arguments)]
+pub async fn copy_snapshot(
+    source_client: &Client,
+    target: CopyTarget<'_>,
     settings: &RdsSettings,
     drill: &DrillContext,
     source: &str,
+    selector: &SnapshotSelector,
     retention_days: u32,
-    kms_key_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CopyOutcome, RdsError> {
-    let snap = choose_snapshot(
-        client,
-        source,
-        &SnapshotSelector::NewestAutomated,
-        None,
-        now,
-    )
-    .await?;
+    snapshots::validate_share_accounts(target.share_with).map_err(RdsError::InvalidInput)?;
+    let region = region_of(target.client)?;
+    let snap = choose_snapshot(source_client, source, selector, None, now).await?;
+    let from = snapshots::copy_source(&snap, &region, target.kms_key_id)
+        .map_err(|e| RdsError::InvalidInput(e.to_string()))?;
     let copy = temp_identifier(settings, drill, source)?;
     let expires_at = now + Duration::days(i64::from(retention_days.max(1)));
+    let client = target.client;
     let result = client
         .copy_db_snapshot()
-        // The identifier, not the ARN: same-region copies accept it, shared snapshots are listed
-        // by ARN anyway, and moto mis-parses ARNs of automated snapshots (`rds:` in the name).
-        .source_db_snapshot_identifier(&snap.id)
+        .source_db_snapshot_identifier(&from.identifier)
         .target_db_snapshot_identifier(&copy)
-        .set_kms_key_id(kms_key_id.map(str::to_owned))
+        .set_kms_key_id(target.kms_key_id.map(str::to_owned))
         .copy_tags(false)
         .tags(tag_of(tag::ROLE, tag::ROLE_SNAPSHOT_COPY))
         .tags(tag_of(tag::EXECUTION, drill.drill_id.clone()))
@@ -760,6 +799,7 @@ pub async fn copy_newest_automated(
             tag::EXPIRES_AT,
             expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         ))
+        .tags(tag_of(tag::COPIED_FROM, from.identifier.clone()))
         .send()
         .await;
     let created = match result {
@@ -785,12 +825,82 @@ pub async fn copy_newest_automated(
         }
         Err(e) => return Err(api_error("CopyDBSnapshot", e)),
     };
+    tracing::info!(from = %from.identifier, copy = %copy, region = %region, created, "snapshot copied");
+    let (shared, share_pending) = if target.share_with.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        share_copies(client, settings, source, target.share_with).await?
+    };
     Ok(CopyOutcome {
-        source_snapshot: snap.id,
+        source_snapshot: from.identifier,
         copy,
+        region,
         expires_at,
         created,
+        shared,
+        share_pending,
     })
+}
+
+/// Shares every available drill copy of `source` in `client`'s region with `accounts` (adding
+/// them to the `restore` attribute). Only snapshots passing
+/// [`drill_core::snapshots::ownership_guards`] are ever shared: never an automated snapshot,
+/// never one somebody else made. Returns (newly shared, still being copied).
+pub async fn share_copies(
+    client: &Client,
+    settings: &RdsSettings,
+    source: &str,
+    accounts: &[String],
+) -> Result<(Vec<String>, Vec<String>), RdsError> {
+    snapshots::validate_share_accounts(accounts).map_err(RdsError::InvalidInput)?;
+    let policy = CopyPolicy {
+        prefix: settings.prefix.clone(),
+        source_id: source.to_owned(),
+        keep_newest: 1,
+    };
+    let (mut shared, mut pending) = (Vec::new(), Vec::new());
+    for snap in list_snapshots(client, source, Some("manual")).await? {
+        if !snapshots::ownership_guards(&policy, &snap).is_empty() {
+            continue;
+        }
+        if snap.status != "available" {
+            pending.push(snap.id);
+            continue;
+        }
+        let attrs = client
+            .describe_db_snapshot_attributes()
+            .db_snapshot_identifier(&snap.id)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeDBSnapshotAttributes", e))?;
+        let current: Vec<String> = attrs
+            .db_snapshot_attributes_result()
+            .map(|r| r.db_snapshot_attributes())
+            .unwrap_or_default()
+            .iter()
+            .filter(|a| a.attribute_name() == Some("restore"))
+            .flat_map(|a| a.attribute_values().iter().cloned())
+            .collect();
+        let missing: Vec<String> = accounts
+            .iter()
+            .filter(|a| !current.contains(a))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        client
+            .modify_db_snapshot_attribute()
+            .db_snapshot_identifier(&snap.id)
+            .attribute_name("restore")
+            .set_values_to_add(Some(missing.clone()))
+            .send()
+            .await
+            .map_err(|e| api_error("ModifyDBSnapshotAttribute", e))?;
+        tracing::info!(snapshot = %snap.id, accounts = ?missing, "drill copy shared");
+        shared.push(snap.id);
+    }
+    Ok((shared, pending))
 }
 
 /// What snapshot expiry did for one source.

@@ -19,6 +19,11 @@ pub async fn rds() -> Client {
 
 /// One EC2 query against moto (the test kit has no EC2 SDK; moto does not check signatures).
 async fn ec2_query(body: &str) -> String {
+    query("ec2", body).await
+}
+
+/// One query-protocol call to moto for `service`.
+async fn query(service: &str, body: &str) -> String {
     let url = moto_url();
     let hostport = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = tokio::net::TcpStream::connect(hostport)
@@ -26,7 +31,7 @@ async fn ec2_query(body: &str) -> String {
         .expect("connect to moto");
     let request = format!(
         "POST / HTTP/1.0\r\nHost: {hostport}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, \
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
          SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
@@ -69,6 +74,29 @@ pub async fn network(client: &Client) -> Network {
         subnet_group,
         security_group,
     }
+}
+
+/// An RDS client acting as another AWS account in `region`: moto maps the credentials of an
+/// assumed role to the role's account.
+pub async fn client_of_account(account: &str, region: &str) -> Client {
+    let role = format!("arn:aws:iam::{account}:role/drill-snapshot-copies");
+    let response = query(
+        "sts",
+        &format!("Action=AssumeRole&Version=2011-06-15&RoleSessionName=drill-test&RoleArn={role}"),
+    )
+    .await;
+    let creds = aws_sdk_rds::config::Credentials::new(
+        first_between(&response, "<AccessKeyId>", "</AccessKeyId>"),
+        first_between(&response, "<SecretAccessKey>", "</SecretAccessKey>"),
+        Some(first_between(&response, "<SessionToken>", "</SessionToken>").to_owned()),
+        None,
+        "moto-sts",
+    );
+    let conf = aws_sdk_rds::config::Builder::from(&aws_config().await)
+        .credentials_provider(creds)
+        .region(aws_sdk_rds::config::Region::new(region.to_owned()))
+        .build();
+    Client::from_conf(conf)
 }
 
 pub fn settings(net: Option<&Network>) -> RdsSettings {
