@@ -37,13 +37,23 @@ export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres
 url() { echo "postgres://postgres@127.0.0.1:$PORT/$1"; }
 psqlq() { "$BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-# measure NAME CMD... : appends "NAME wall_s rss_kb" to $WORK/results
+# measure NAME CMD... : runs CMD $REPEAT times (default 3; a 2-core machine is noisy) and appends
+# "NAME median_wall_s median_rss_kb" to $WORK/results. Outputs are removed between runs.
+REPEAT=${BENCH_REPEAT:-3}
 measure() {
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/time.out" "$@" >/dev/null 2>"$WORK/cmd.err" \
-    || { echo "bench: $name failed:" >&2; cat "$WORK/cmd.err" >&2; exit 1; }
-  echo "$name $(tail -1 "$WORK/time.out")" >> "$WORK/results"
-  echo "bench: $name: $(tail -1 "$WORK/time.out") (wall s, peak RSS KB)" >&2
+  : > "$WORK/runs"
+  for _ in $(seq "$REPEAT"); do
+    [ -n "${CLEAN:-}" ] && rm -rf "$CLEAN"
+    [ -n "${PREP:-}" ] && eval "$PREP"
+    /usr/bin/time -f "%e %M" -o "$WORK/time.out" "$@" >/dev/null 2>"$WORK/cmd.err" \
+      || { echo "bench: $name failed:" >&2; cat "$WORK/cmd.err" >&2; exit 1; }
+    tail -1 "$WORK/time.out" >> "$WORK/runs"
+  done
+  local med
+  med=$(python3 -c 'import sys, statistics as s; r=[l.split() for l in open(sys.argv[1]) if l.strip()]; print(s.median(float(x[0]) for x in r), int(s.median(int(x[1]) for x in r)))' "$WORK/runs")
+  echo "$name $med" >> "$WORK/results"
+  echo "bench: $name: $med (median of $REPEAT: wall s, peak RSS KB; runs: $(tr '\n' ' ' < "$WORK/runs"))" >&2
 }
 size_of() { du -sb "$1" | cut -f1; }
 
@@ -62,7 +72,7 @@ run_set() {
   mkdir -p "$out"; [ "$(id -u)" = 0 ] && chown postgres: "$out"
   : > "$WORK/results"
   measure pg_dump_Fc "$BIN/pg_dump" -Fc -f "$out/dump.fc" -d "$db"
-  measure pg_dump_Fd_j2 "$BIN/pg_dump" -Fd -j 2 -f "$out/dump.fd" -d "$db"
+  CLEAN="$out/dump.fd" measure pg_dump_Fd_j2 "$BIN/pg_dump" -Fd -j 2 -f "$out/dump.fd" -d "$db"
   local tables
   tables=$(psqlq -d "$db" -Atc "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables")
   printf '%s\n' $tables | sed 's/.*/COPY & TO STDOUT;/' > "$WORK/copy.sql"
@@ -78,14 +88,17 @@ run_set() {
   done
   measure server_copy_2x bash -c "'$BIN/psql' -X -q -v ON_ERROR_STOP=1 -d '$db' -f '$WORK/copy_a.sql' & p=\$!
     '$BIN/psql' -X -q -v ON_ERROR_STOP=1 -d '$db' -f '$WORK/copy_b.sql' && wait \$p"
-  measure drill_export_file "$DRILL" export --source "$(url "$db")" --to "file://$out/drill" --jobs "$JOBS"
+  CLEAN="$out/drill" measure drill_export_file "$DRILL" export --source "$(url "$db")" --to "file://$out/drill" --jobs "$JOBS"
+  echo "$label $(awk '$1 == "drill_export_file" {print $3}' "$WORK/results")" >> "$WORK/export_rss"
   local set; set=$(ls -d "$out"/drill/*/*)
   if [ "$S3_OK" = 1 ]; then
     measure drill_export_s3 "$DRILL" export --source "$(url "$db")" --to "s3://$BUCKET/$label" --jobs "$JOBS"
   fi
-  "$BIN/createdb" "${db}_pgr"; "$BIN/createdb" "${db}_drill"
-  measure pg_restore_j2 "$BIN/pg_restore" -j 2 -d "${db}_pgr" "$out/dump.fd"
-  measure drill_restore "$DRILL" restore --from "file://$set" --target "$(url "${db}_drill")" --jobs "$JOBS"
+  # Every run restores into a new, empty database.
+  PREP="'$BIN/dropdb' --if-exists ${db}_pgr; '$BIN/createdb' ${db}_pgr" \
+    measure pg_restore_j2 "$BIN/pg_restore" -j 2 -d "${db}_pgr" "$out/dump.fd"
+  PREP="'$BIN/dropdb' --if-exists ${db}_drill; '$BIN/createdb' ${db}_drill" \
+    measure drill_restore "$DRILL" restore --from "file://$set" --target "$(url "${db}_drill")" --jobs "$JOBS"
   local sz_fc sz_fd sz_drill
   sz_fc=$(size_of "$out/dump.fc"); sz_fd=$(size_of "$out/dump.fd"); sz_drill=$(size_of "$set")
   python3 - "$WORK/results" "$label" "$sz_fc" "$sz_fd" "$sz_drill" <<'PY'
@@ -145,6 +158,9 @@ if [ "${BENCH_SCALE100:-1}" = 1 ]; then
   "$BIN/pgbench" -i -q -s 100 pgb100 >/dev/null 2>&1
   : > "$WORK/results"
   mkdir -p "$WORK/s100"
-  measure drill_export_s100 "$DRILL" export --source "$(url pgb100)" --to "file://$WORK/s100" --jobs "$JOBS"
+  CLEAN="$WORK/s100" measure drill_export_s100 "$DRILL" export --source "$(url pgb100)" --to "file://$WORK/s100" --jobs "$JOBS"
   echo; echo "== pgbench scale 100 (memory) =="; cat "$WORK/results" | awk '{printf "%-20s wall %.2f s, peak RSS %.1f MB\n", $1, $2, $3/1024}'
+  s20=$(awk -v l="pgbench-scale-$SCALE" '$1 == l {print $2}' "$WORK/export_rss")
+  s100=$(awk '{print $3}' "$WORK/results")
+  [ -n "$s20" ] && python3 -c "print(f'export RSS scale 100 / scale $SCALE = {$s100 / $s20:.2f}   (target <= 1.1)')"
 fi

@@ -145,6 +145,51 @@ data "aws_iam_policy_document" "restore" {
     resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"]
   }
 
+  # Snapshot copies (sources with snapshot_copy): copy only the sources' snapshots, only into
+  # drill-named snapshots that carry the snapshot-copy tag; share only drill copies.
+  dynamic "statement" {
+    for_each = local.copies_wanted ? [1] : []
+    content {
+      sid       = "CopyOnlyIntoTaggedDrillSnapshots"
+      actions   = ["rds:CopyDBSnapshot", "rds:AddTagsToResource"]
+      resources = concat(local.source_snapshot_arns, local.copy_snapshot_arns)
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/${local.temp_tag_key}"
+        values   = ["snapshot-copy"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.copies_wanted ? [1] : []
+    content {
+      sid       = "ShareOnlyDrillSnapshotCopies"
+      actions   = ["rds:ModifyDBSnapshotAttribute"]
+      resources = local.copy_snapshot_arns
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/${local.temp_tag_key}"
+        values   = ["snapshot-copy"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.copies_wanted ? [1] : []
+    content {
+      sid       = "DescribeSnapshotCopies"
+      actions   = ["rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes", "rds:ListTagsForResource"]
+      resources = local.copy_snapshot_arns
+    }
+  }
+  dynamic "statement" {
+    for_each = length(local.copy_kms_keys) > 0 ? [1] : []
+    content {
+      sid       = "KmsForSnapshotCopies"
+      actions   = ["kms:CreateGrant", "kms:DescribeKey"]
+      resources = local.copy_kms_keys
+    }
+  }
+
   statement {
     sid       = "KmsForManagedSecrets"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"]
@@ -280,7 +325,7 @@ data "aws_iam_policy_document" "delete_temp" {
   statement {
     sid       = "ExpireOnlyDrillSnapshotCopies"
     actions   = ["rds:DeleteDBSnapshot"]
-    resources = ["${local.rds_arn}:snapshot:${var.temp_prefix}*"]
+    resources = local.copy_snapshot_arns
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceTag/${local.temp_tag_key}"
@@ -291,7 +336,7 @@ data "aws_iam_policy_document" "delete_temp" {
   statement {
     sid       = "ReadOnlyDescribe"
     actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource"]
-    resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"]
+    resources = concat(["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"], [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:snapshot:*"])
   }
 
 }

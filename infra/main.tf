@@ -22,14 +22,22 @@ locals {
 
   source_identifiers = [for s in var.sources : s.instance_identifier if s.kind == "rds-snapshot"]
 
+  # Where drill snapshot copies may live (this region and each source's copy region), and the
+  # KMS keys they may be encrypted with.
+  copy_regions       = distinct(concat([local.region], compact([for s in var.sources : try(s.snapshot_copy.region, null)])))
+  copy_snapshot_arns = [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:snapshot:${var.temp_prefix}*"]
+  copy_kms_keys      = distinct(compact([for s in var.sources : try(s.snapshot_copy.kms_key_id, null)]))
+  copies_wanted      = length([for s in var.sources : s.id if s.snapshot_copy != null]) > 0
+
   backups_url = "s3://${aws_s3_bucket.backups.bucket}/backups"
   reports_url = "s3://${aws_s3_bucket.backups.bucket}/reports"
 
   # The state machine input: each source in the shape of the Lambdas' SourceSpec contract.
   # (Each branch is JSON-encoded so the two object shapes can share one conditional.)
   drill_sources = [for s in var.sources : {
-    id     = s.id
-    checks = s.checks
+    id            = s.id
+    checks        = s.checks
+    snapshot_copy = s.snapshot_copy
     source = jsondecode(s.kind == "rds-snapshot" ? jsonencode({
       kind                = "rds-snapshot"
       instance_identifier = s.instance_identifier

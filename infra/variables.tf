@@ -32,7 +32,11 @@ variable "sources" {
     source's id, usually the rds-snapshot source of the same database). max_age_hours (default 26):
     the newest snapshot or backup set must hold data younger than this, so a drill never passes on
     backups that have stopped. checks: optional check configuration (TOML text, see
-    docs/validation.md).
+    docs/validation.md). snapshot_copy (rds-snapshot only, optional): every night first copy the
+    newest automated snapshot to a drill-tagged manual snapshot that survives the instance, in
+    region (default: this one), encrypted with kms_key_id (a key of that region; needed for
+    encrypted snapshots copied to another region), shared with the 12-digit accounts in share_with
+    (never "all"); copies older than retention_days are deleted, keeping the newest keep_newest.
   EOT
   type = list(object({
     id                  = string
@@ -49,6 +53,13 @@ variable "sources" {
       secret_arn = string
     }))
     checks = optional(string)
+    snapshot_copy = optional(object({
+      region         = optional(string)
+      kms_key_id     = optional(string)
+      share_with     = optional(list(string), [])
+      retention_days = optional(number, 7)
+      keep_newest    = optional(number, 2)
+    }))
   }))
   default = []
 
@@ -68,6 +79,19 @@ variable "sources" {
     # Reading its own exports would restore last night's re-export instead of a real backup.
     condition     = alltrue([for s in var.sources : s.kind != "backup-set" || (s.backup_of != null && s.backup_of != s.id)])
     error_message = "backup-set sources need backup_of: the id of the source whose exports they restore (not their own id)."
+  }
+  validation {
+    condition     = alltrue([for s in var.sources : s.snapshot_copy == null || s.kind == "rds-snapshot"])
+    error_message = "snapshot_copy is for rds-snapshot sources only."
+  }
+  validation {
+    # "all" would make a full copy of production public.
+    condition     = alltrue(flatten([for s in var.sources : [for a in try(s.snapshot_copy.share_with, []) : can(regex("^[0-9]{12}$", a))]]))
+    error_message = "snapshot_copy.share_with takes 12-digit AWS account ids only (never \"all\")."
+  }
+  validation {
+    condition     = alltrue([for s in var.sources : try(s.snapshot_copy.retention_days >= 1 && s.snapshot_copy.keep_newest >= 1, true)])
+    error_message = "snapshot_copy.retention_days and keep_newest must be at least 1."
   }
   validation {
     condition     = length(distinct([for s in var.sources : s.id])) == length(var.sources)

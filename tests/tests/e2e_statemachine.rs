@@ -624,3 +624,82 @@ async fn an_unwritable_report_still_fails_the_execution_after_cleanup() {
     assert_eq!(status, "FAILED");
     assert!(temp_databases(&exec).await.is_empty());
 }
+
+#[tokio::test]
+async fn snapshot_copies_run_before_the_drill_and_a_failed_copy_fails_the_run_but_not_the_drill() {
+    let (rds, prod, drill) = rds_drill(1).await;
+    let copied = json!({
+        "id": "prod-copied",
+        "checks": null,
+        "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"], "keep_newest": 1},
+        "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
+    });
+    // "all" would make the copy public: refused before anything is copied.
+    let refused = json!({
+        "id": "prod-public",
+        "checks": null,
+        "snapshot_copy": {"share_with": ["all"]},
+        "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
+    });
+    let plain = json!({
+        "id": "prod-plain",
+        "checks": null,
+        "snapshot_copy": null,
+        "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
+    });
+    let (status, exec) = drill.run(vec![copied, refused, plain]).await;
+    assert_eq!(status, "FAILED", "moto's instances cannot be validated");
+
+    let report = drill.report("prod-copied", &exec).await;
+    let copy = &report["snapshot_copy"]["copy"];
+    let copy_id = copy["copy"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert!(copy_id.starts_with(PREFIX), "{copy_id}");
+    assert_eq!(copy["region"], "eu-west-1");
+    assert_eq!(copy["shared"], json!([copy_id]));
+    assert!(
+        report["snapshot_copy"]["expiry"]["expired"].is_array(),
+        "{report:#}"
+    );
+    assert!(report["snapshot_copy_failure"].is_null(), "{report:#}");
+    // The drill itself ran after the copy: restored, failed at validate, cleaned up.
+    assert_eq!(report["failed_step"], "validate", "{report:#}");
+    assert_eq!(
+        report["cleanup"]["deleted"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let away = drill_engine::rds::client_in_region(&rds, "eu-west-1");
+    let there = rds_common::snapshot_ids(&away, &prod).await;
+    assert!(there.contains(&copy_id.to_owned()), "{there:?}");
+
+    let report = drill.report("prod-public", &exec).await;
+    assert_eq!(
+        report["snapshot_copy_failure"]["step"], "snapshot-copy",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["snapshot_copy_failure"]["error"],
+        "Drill.InvalidInput"
+    );
+    assert!(report["snapshot_copy_failure"]["cause"]
+        .as_str()
+        .unwrap()
+        .contains("public"));
+    assert_eq!(report["passed"], false);
+    assert_eq!(
+        report["cleanup"]["deleted"].as_array().map(Vec::len),
+        Some(1),
+        "the drill still ran: {report:#}"
+    );
+
+    let report = drill.report("prod-plain", &exec).await;
+    assert!(
+        report["snapshot_copy"].is_null() && report["snapshot_copy_failure"].is_null(),
+        "{report:#}"
+    );
+    // At home, only the automated snapshot: nothing was copied there, nothing deleted.
+    let home = rds_common::snapshot_ids(&rds, &prod).await;
+    assert_eq!(home.len(), 1, "{home:?}");
+    assert!(home[0].starts_with("rds:"));
+}

@@ -129,6 +129,31 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
             json!("temp")
         );
     }
+    // Snapshot copies: only into drill-named snapshots carrying the snapshot-copy tag, in this
+    // region and the configured copy region; only drill copies may be shared.
+    let copies = allows(&restore, "rds:CopyDBSnapshot");
+    assert_eq!(copies.len(), 1, "{restore:?}");
+    assert_eq!(
+        copies[0]["Condition"]["StringEquals"]["aws:RequestTag/drill:role"],
+        json!("snapshot-copy")
+    );
+    let targets: Vec<String> = as_list(&copies[0]["Resource"])
+        .into_iter()
+        .filter(|r| r.contains(&format!("snapshot:{prefix}")))
+        .collect();
+    assert!(
+        targets.iter().any(|r| r.contains(":rds:eu-west-1:")),
+        "{targets:?}"
+    );
+    let shares = allows(&restore, "rds:ModifyDBSnapshotAttribute");
+    assert_eq!(shares.len(), 1);
+    assert_eq!(
+        shares[0]["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
+        json!("snapshot-copy")
+    );
+    assert!(as_list(&shares[0]["Resource"])
+        .iter()
+        .all(|r| r.contains(&format!("snapshot:{prefix}"))));
     // Nobody but delete-temp may delete anything in RDS.
     for key in ["restore", "validate", "export"] {
         let p = role_policy(state, key);
@@ -239,7 +264,8 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         "vpc_id": vpc,
         "subnet_ids": subnets,
         "lambda_zip_dir": zips,
-        "sources": [{"id": "prod-app", "kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}],
+        "sources": [{"id": "prod-app", "kind": "rds-snapshot", "instance_identifier": prod, "database": "app",
+                     "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}}],
         "alert_emails": ["oncall@example.com"],
     });
     std::fs::write(infra.join("test.auto.tfvars.json"), tfvars.to_string()).unwrap();
@@ -294,6 +320,11 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert!(target["role_arn"].as_str().unwrap().contains(":role/"));
     let input: Value = serde_json::from_str(target["input"].as_str().unwrap()).unwrap();
     assert_eq!(input["sources"][0]["id"], "prod-app");
+    // The copy settings reach the state machine in the shape of SnapshotCopySpec.
+    let copy: drill_core::events::SnapshotCopySpec =
+        serde_json::from_value(input["sources"][0]["snapshot_copy"].clone()).unwrap();
+    assert_eq!(copy.region.as_deref(), Some("eu-west-1"));
+    assert_eq!((copy.retention_days, copy.keep_newest), (7, 2));
     // The janitor runs on its own schedule, straight into delete-temp.
     let janitor = resource("aws_cloudwatch_event_target.janitor");
     assert_eq!(janitor["input"], json!(r#"{"action":"janitor"}"#));

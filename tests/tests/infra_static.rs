@@ -99,7 +99,12 @@ fn rendered_definition_passes_asl_validator() {
 fn every_path_after_the_restore_reaches_delete_temp() {
     let def = definition();
     let states = inner_states(&def);
-    let deletes = tasks_calling(states, "function:restore-drill-delete-temp");
+    // The tasks that delete the temp resource (delete-temp's `expire_copies` deletes only old
+    // snapshot copies, before the restore).
+    let deletes: BTreeSet<String> = tasks_calling(states, "function:restore-drill-delete-temp")
+        .into_iter()
+        .filter(|n| states[n]["Parameters"]["action"] != "expire_copies")
+        .collect();
     assert_eq!(
         deletes,
         BTreeSet::from([
@@ -145,6 +150,41 @@ fn every_path_after_the_restore_reaches_delete_temp() {
 }
 
 #[test]
+fn the_snapshot_copy_branch_always_goes_on_to_the_restore() {
+    let def = definition();
+    let states = inner_states(&def);
+    let start = def["States"]["Sources"]["ItemProcessor"]["StartAt"]
+        .as_str()
+        .unwrap();
+    assert_eq!(start, "SnapshotCopyWanted");
+    // Without snapshot_copy (absent or null) the drill starts with the restore.
+    assert_eq!(states[start]["Default"], "Restore");
+    // With it, success and every failure of the copy or the expiry lead to the restore: a
+    // failed copy never skips the drill, and is recorded for the report.
+    let restore = BTreeSet::from(["Restore".to_owned()]);
+    let escaping = escaping_paths(states, start, &restore);
+    assert!(
+        escaping.is_empty(),
+        "paths that skip the restore: {escaping:?}"
+    );
+    for name in ["CopySnapshot", "ExpireCopies"] {
+        let catch = &states[name]["Catch"][0];
+        assert_eq!(catch["ResultPath"], "$.snapshot_copy_failure", "{name}");
+        let pass = catch["Next"].as_str().unwrap();
+        assert_eq!(states[pass]["ResultPath"], "$.snapshot_copy_failure");
+        assert_eq!(states[pass]["Next"], "Restore");
+    }
+    assert_eq!(
+        states["CopySnapshot"]["Parameters"]["action"],
+        "copy_snapshot"
+    );
+    assert_eq!(
+        states["ExpireCopies"]["Parameters"]["action"],
+        "expire_copies"
+    );
+}
+
+#[test]
 fn every_path_ends_with_a_report() {
     let def = definition();
     let states = inner_states(&def);
@@ -152,7 +192,10 @@ fn every_path_ends_with_a_report() {
         .into_iter()
         .map(String::from)
         .collect();
-    let escaping = escaping_paths(states, "Restore", &reports);
+    let start = def["States"]["Sources"]["ItemProcessor"]["StartAt"]
+        .as_str()
+        .unwrap();
+    let escaping = escaping_paths(states, start, &reports);
     assert!(escaping.is_empty(), "paths without a report: {escaping:?}");
     // A failed restore is cleaned up too (the temp name is derived from drill and source).
     assert_eq!(

@@ -9,6 +9,8 @@ use drill_tests::lambda_host::{serve, Invoke};
 use drill_tests::{aws_config, lambda_role, unique};
 use serde_json::{json, Value};
 
+mod rds_common;
+
 /// A handler served by the test itself: answers who it is, or fails with a chosen error kind.
 struct TestHandler;
 
@@ -351,4 +353,66 @@ async fn s3_tls_only_bucket_policy_does_not_lock_everything_out_but_deny_still_d
         .unwrap();
     let err = s3.get_object().bucket(&bucket).key("a").send().await;
     assert!(err.is_err(), "an unconditional Deny must still deny");
+}
+
+#[tokio::test]
+async fn rds_snapshot_arns_resolve_across_regions_and_across_accounts_only_when_shared() {
+    use aws_sdk_rds::error::ProvideErrorMetadata;
+    let home = rds_common::rds().await;
+    let source = unique("prod-");
+    rds_common::create_instance(&home, &source, false, vec![]).await;
+    // An automated snapshot's name holds a colon (`rds:prod-...`): moto cut it off.
+    let automated = rds_common::snapshot_ids(&home, &source).await[0].clone();
+    let arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{automated}");
+    let away = drill_engine::rds::client_in_region(&home, "eu-west-1");
+    let copy = unique("copy-");
+    away.copy_db_snapshot()
+        .source_db_snapshot_identifier(&arn)
+        .target_db_snapshot_identifier(&copy)
+        .send()
+        .await
+        .expect("cross-region copy by ARN");
+
+    let other = rds_common::client_of_account("210987654321", "eu-west-1").await;
+    let copy_arn = format!("arn:aws:rds:eu-west-1:123456789012:snapshot:{copy}");
+    let look = || {
+        other
+            .describe_db_snapshots()
+            .db_snapshot_identifier(&copy_arn)
+            .include_shared(true)
+            .send()
+    };
+    let err = look().await.unwrap_err();
+    assert_eq!(err.code(), Some("DBSnapshotNotFound"), "not shared yet");
+    let err = other
+        .copy_db_snapshot()
+        .source_db_snapshot_identifier(&copy_arn)
+        .target_db_snapshot_identifier(unique("theirs-"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some("DBSnapshotNotFound"),
+        "copy of an unshared snapshot"
+    );
+
+    away.modify_db_snapshot_attribute()
+        .db_snapshot_identifier(&copy)
+        .attribute_name("restore")
+        .values_to_add("210987654321")
+        .send()
+        .await
+        .unwrap();
+    let seen = look().await.unwrap().db_snapshots()[0].clone();
+    // As AWS shows a shared snapshot to the account it is shared with.
+    assert_eq!(seen.db_snapshot_identifier(), Some(copy_arn.as_str()));
+    assert_eq!(seen.snapshot_type(), Some("shared"));
+    other
+        .copy_db_snapshot()
+        .source_db_snapshot_identifier(&copy_arn)
+        .target_db_snapshot_identifier(unique("theirs-"))
+        .send()
+        .await
+        .expect("copy of a shared snapshot");
 }

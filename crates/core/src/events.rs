@@ -135,6 +135,36 @@ pub enum TempResource {
 
 // ---------------------------------------------------------------- restore
 
+/// The nightly copy of an RDS source's newest automated snapshot (optional, per source), so a
+/// snapshot survives the instance's deletion, and optionally its region or account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotCopySpec {
+    /// Region of the copy; default: the drill's own region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// KMS key of the destination (needed for encrypted snapshots copied to another region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// 12-digit accounts the drill's copies are shared with (never `all`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub share_with: Vec<String>,
+    /// Days before a copy may be expired.
+    #[serde(default = "default_copy_retention_days")]
+    pub retention_days: u32,
+    /// This many newest copies are kept even when expired (at least 1).
+    #[serde(default = "default_keep_newest")]
+    pub keep_newest: usize,
+}
+
+fn default_copy_retention_days() -> u32 {
+    7
+}
+
+fn default_keep_newest() -> usize {
+    2
+}
+
 /// Input of the `restore` Lambda.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "action", deny_unknown_fields)]
@@ -148,6 +178,13 @@ pub enum RestoreRequest {
     Status {
         drill: DrillContext,
         temp: TempResource,
+    },
+    /// Copy the newest automated snapshot of `instance_identifier` (and share the drill's copies
+    /// as configured). Never deletes anything: expiry is delete-temp's `expire_copies`.
+    CopySnapshot {
+        drill: DrillContext,
+        instance_identifier: String,
+        copy: SnapshotCopySpec,
     },
 }
 
@@ -281,6 +318,12 @@ pub enum DeleteRequest {
     CleanupRestore {
         drill: DrillContext,
         source: SourceSpec,
+    },
+    /// Delete expired drill copies of `instance_identifier`'s snapshots, behind the copy guards.
+    ExpireCopies {
+        drill: DrillContext,
+        instance_identifier: String,
+        copy: SnapshotCopySpec,
     },
     /// Delete drill-tagged resources whose expires-at has passed.
     Janitor {

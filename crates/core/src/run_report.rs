@@ -46,6 +46,10 @@ pub struct RunReport {
     pub failure: Option<Failure>,
     /// The cleanup's own failure, when cleanup after a failure failed as well.
     pub cleanup_failure: Option<Failure>,
+    /// The nightly snapshot copy and expiry, when the source has one configured.
+    pub snapshot_copy: Option<Value>,
+    /// A failed snapshot copy or expiry: the drill still ran, but the run does not pass.
+    pub snapshot_copy_failure: Option<Failure>,
     pub backup: Option<Value>,
     pub temp: Option<Value>,
     pub validation: Option<Value>,
@@ -92,6 +96,16 @@ impl RunReport {
         let cleanup_failure = state
             .get("cleanup_failure")
             .and_then(|f| failure_of(f, "delete-temp"));
+        let snapshot_copy_failure = state
+            .get("snapshot_copy_failure")
+            .and_then(|f| failure_of(f, "snapshot-copy"));
+        let snapshot_copy = match (
+            present(state, "snapshot_copy"),
+            present(state, "snapshot_expiry"),
+        ) {
+            (None, None) => None,
+            (copy, expiry) => Some(json!({"copy": copy, "expiry": expiry})),
+        };
         let validation = present(state, "validation");
         let export = present(state, "export");
         let cleanup = present(state, "cleanup");
@@ -103,6 +117,7 @@ impl RunReport {
         // Success needs positive evidence of every step, not just the absence of a failure.
         let passed = failure.is_none()
             && cleanup_failure.is_none()
+            && snapshot_copy_failure.is_none()
             && validated
             && export.is_some()
             && cleanup.is_some();
@@ -112,6 +127,8 @@ impl RunReport {
             Some(f.step.clone())
         } else if cleanup_failure.is_some() {
             Some("delete-temp".to_owned())
+        } else if snapshot_copy_failure.is_some() {
+            Some("snapshot-copy".to_owned())
         } else if !validated {
             Some("validate".to_owned())
         } else if export.is_none() {
@@ -132,6 +149,8 @@ impl RunReport {
             failed_step,
             failure,
             cleanup_failure,
+            snapshot_copy,
+            snapshot_copy_failure,
             backup: state.get("restore").and_then(|r| present(r, "backup")),
             temp: state.get("restore").and_then(|r| present(r, "temp")),
             rto_seconds: num(&validation, "rto_seconds"),
@@ -322,6 +341,37 @@ mod tests {
         let mut s = success_state();
         s["validation"]["passed"] = json!(false);
         assert_eq!(report(s).failed_step.as_deref(), Some("validate"));
+    }
+
+    #[test]
+    fn a_failed_snapshot_copy_fails_the_run_but_keeps_the_drill_results() {
+        let mut state = success_state();
+        state["snapshot_copy_failure"] = json!({"step": "snapshot-copy", "Error": "Drill.InvalidInput", "Cause": "no automated snapshot"});
+        let r = report(state.clone());
+        assert!(!r.passed);
+        assert_eq!(r.failed_step.as_deref(), Some("snapshot-copy"));
+        assert_eq!(
+            r.snapshot_copy_failure.as_ref().unwrap().error,
+            "Drill.InvalidInput"
+        );
+        assert_eq!(
+            r.rows,
+            Some(15000),
+            "the drill's own results are still reported"
+        );
+        // A successful copy is carried into the report and the run passes.
+        state
+            .as_object_mut()
+            .unwrap()
+            .remove("snapshot_copy_failure");
+        state["snapshot_copy"] = json!({"copy": "rdrill-prod-1", "created": true});
+        state["snapshot_expiry"] = json!({"expired": ["rdrill-prod-0"], "kept": [], "refused": []});
+        let r = report(state);
+        assert!(r.passed);
+        let copy = r.snapshot_copy.unwrap();
+        assert_eq!(copy["copy"]["copy"], "rdrill-prod-1");
+        assert_eq!(copy["expiry"]["expired"][0], "rdrill-prod-0");
+        assert!(report(success_state()).snapshot_copy.is_none());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! `Drill.GuardViolation`, naming each guard that said no (also logged). Already gone is success.
 //! Action `janitor`: drill temps past their expires-at, through the same guards; refusals are
 //! reported in the output (and logged) rather than failing the sweep.
+//! Action `expire_copies`: a source's expired drill snapshot copies, behind the copy guards
+//! (never an automated or untagged snapshot; the newest `keep_newest` copies always stay).
 //!
 //! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
 //! local Lambda host call [`handle`] in process.
@@ -123,6 +125,31 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 serde_json::to_value(&outcome).map_err(ser_err)
             }
         },
+        DeleteRequest::ExpireCopies {
+            drill: _,
+            instance_identifier,
+            copy,
+        } => {
+            let client = match &copy.region {
+                Some(region) => rds::client_in_region(&deps.rds, region),
+                None => deps.rds.clone(),
+            };
+            let outcome = rds::expire_copies(
+                &client,
+                &deps.config.rds,
+                &instance_identifier,
+                copy.keep_newest,
+                rds::utc_now(),
+            )
+            .await?;
+            tracing::info!(
+                expired = outcome.expired.len(),
+                kept = outcome.kept.len(),
+                refused = outcome.refused.len(),
+                "snapshot copies expired"
+            );
+            serde_json::to_value(&outcome).map_err(ser_err)
+        }
         DeleteRequest::Janitor { now } => {
             let real_now = rds::utc_now();
             let now = match now {

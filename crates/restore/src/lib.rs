@@ -3,7 +3,8 @@
 //!
 //! This build handles `rds-snapshot` sources: action `restore` starts
 //! `RestoreDBInstanceFromDBSnapshot` and returns at once; action `status` is one describe (the
-//! state machine waits between calls, the Lambda never does).
+//! state machine waits between calls, the Lambda never does). Action `copy_snapshot` makes the
+//! nightly drill copy of a source's newest automated snapshot (see [`rds::copy_snapshot`]).
 //!
 //! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
 //! local Lambda host call [`handle`] in process.
@@ -146,5 +147,32 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 serde_json::to_value(&report).map_err(ser_err)
             }
         },
+        RestoreRequest::CopySnapshot {
+            drill,
+            instance_identifier,
+            copy,
+        } => {
+            let client = match &copy.region {
+                Some(region) => rds::client_in_region(&deps.rds, region),
+                None => deps.rds.clone(),
+            };
+            let target = rds::CopyTarget {
+                client: &client,
+                kms_key_id: copy.kms_key_id.as_deref(),
+                share_with: &copy.share_with,
+            };
+            let outcome = rds::copy_snapshot(
+                &deps.rds,
+                target,
+                &deps.config.rds,
+                &drill,
+                &instance_identifier,
+                &drill_core::events::SnapshotSelector::NewestAutomated,
+                copy.retention_days,
+                now,
+            )
+            .await?;
+            serde_json::to_value(&outcome).map_err(ser_err)
+        }
     }
 }
