@@ -91,6 +91,13 @@ async fn only_the_legitimate_temp_is_ever_deleted() {
     let source_lookalike = unique("rdrill-src-");
     create_instance(&client, &source_lookalike, false, temp_tags(&drill, later)).await;
     cfg.sources.push(source_lookalike.clone());
+    // Not configured anywhere, prefix and every drill tag, but its drill:source tag names
+    // itself: what a temp was restored from is never deleted.
+    let self_source = unique("rdrill-self-");
+    let mut self_tags = temp_tags(&drill, later);
+    self_tags.retain(|t| t.key() != Some(drill_core::guards::tag::SOURCE));
+    self_tags.push(t(drill_core::guards::tag::SOURCE, &self_source));
+    create_instance(&client, &self_source, false, self_tags).await;
 
     let deps = delete_deps(cfg, aws_config().await);
     let cases: Vec<(&str, &str, &[&str])> = vec![
@@ -142,6 +149,11 @@ async fn only_the_legitimate_temp_is_ever_deleted() {
         (
             "configured source with drill tags",
             &source_lookalike,
+            &["not-protected"],
+        ),
+        (
+            "temp whose drill:source tag names itself",
+            &self_source,
             &["not-protected"],
         ),
     ];

@@ -197,6 +197,20 @@ impl RdsSettings {
         Self::from_vars(|k| std::env::var(k).ok())
     }
 
+    /// The guard policy for deleting the instance `facts` describes. The drill's own source
+    /// (the Map entry id) and the source instance named in the instance's own `drill:source`
+    /// tag are protected even when not configured: the entry id need not be the instance
+    /// identifier, and a restore never deletes what it was restored from.
+    pub fn guard_policy_for(
+        &self,
+        drill_source: Option<&str>,
+        facts: &InstanceFacts,
+    ) -> GuardPolicy {
+        let mut policy = self.guard_policy(drill_source);
+        policy.sources.extend(facts.tags.get(tag::SOURCE).cloned());
+        policy
+    }
+
     /// The guard policy; the drill's own source is protected even when not configured.
     pub fn guard_policy(&self, drill_source: Option<&str>) -> GuardPolicy {
         let mut sources = self.sources.clone();
@@ -538,7 +552,7 @@ pub async fn status(
         });
     };
     let facts = instance_facts(&db);
-    let policy = settings.guard_policy(Some(&drill.source_id));
+    let policy = settings.guard_policy_for(Some(&drill.source_id), &facts);
     let caller = Caller::Execution {
         drill_id: drill.drill_id.clone(),
         started_at: drill.started_at,
@@ -655,7 +669,7 @@ pub async fn delete_temp(
         return Ok(outcome);
     }
     let facts = instance_facts(&db);
-    let policy = settings.guard_policy(Some(&drill.source_id));
+    let policy = settings.guard_policy_for(Some(&drill.source_id), &facts);
     let caller = Caller::Execution {
         drill_id: drill.drill_id.clone(),
         started_at: drill.started_at,
@@ -682,10 +696,10 @@ pub async fn janitor(
     now: DateTime<Utc>,
 ) -> Result<DeleteOutcome, RdsError> {
     let mut outcome = DeleteOutcome::default();
-    let policy = settings.guard_policy(None);
     let caller = Caller::Janitor { now };
     for db in list_instances(client).await? {
         let facts = instance_facts(&db);
+        let policy = settings.guard_policy_for(None, &facts);
         let looks_like_ours = facts.identifier.starts_with(&settings.prefix)
             || facts.tags.get(tag::ROLE).map(String::as_str) == Some(tag::ROLE_TEMP);
         if !looks_like_ours || db.db_instance_status() == Some("deleting") {

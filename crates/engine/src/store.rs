@@ -450,7 +450,9 @@ impl Store {
                 WriterInner::File {
                     tmp,
                     path,
-                    file: Some(tokio::io::BufWriter::with_capacity(1 << 20, file)),
+                    // Compressed chunks arrive in 1 MiB pieces, so a small buffer suffices; a 1 MiB buffer per
+                    // object was one more allocation per object for glibc to hold on to.
+                    file: Some(tokio::io::BufWriter::with_capacity(64 << 10, file)),
                 }
             }
             Store::S3 { .. } => WriterInner::S3 {

@@ -6,10 +6,10 @@
 //!          committed only when the object's hash, sizes and rows match the manifest.
 //!
 //! Channels hold at most a few batches, so memory per worker stays at a few MiB plus the part
-//! buffers, whatever the table size. Export batch buffers are recycled through a small pool:
-//! with a fresh 1 MiB allocation per batch, freed on another thread, glibc's per-thread arenas
-//! kept the freed buffers and peak RSS grew with the number of objects (scale 100 took 1.2-1.45x
-//! the RSS of scale 20).
+//! buffers, whatever the table size. Export batch buffers and zstd compression contexts are
+//! recycled through small pools: allocated afresh per batch and per object (about 1 MiB each)
+//! and freed on another thread, they were kept by glibc's per-thread arenas and peak RSS grew
+//! with the number of objects (scale 100 took 1.2-1.45x the RSS of scale 20).
 
 use std::io::{Read, Write};
 use std::sync::Mutex;
@@ -20,12 +20,13 @@ use futures_util::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
+use zstd::zstd_safe::{CCtx, CParameter};
 
 use super::count_rows;
 use crate::pg::error_text;
 use crate::store::{ObjectReader, ObjectWriter, StoreError};
 
-const BATCH: usize = 1 << 20;
+const BATCH: usize = 256 << 10;
 /// Capacity of a pooled buffer: a batch plus room for the last message or zstd block that
 /// crosses the batch boundary, so a buffer rarely has to grow.
 const BUF_CAP: usize = BATCH + (64 << 10);
@@ -33,12 +34,31 @@ const BUF_CAP: usize = BATCH + (64 << 10);
 /// hand per worker); beyond this, returned buffers are freed.
 const POOL_MAX: usize = 96;
 const CHANNEL_DEPTH: usize = 4;
+/// Export channels hold 2 batches: still double-buffered, and the memory bound (about 7 MiB per
+/// worker) is reached early, so peak RSS does not creep up with longer exports.
+const EXPORT_DEPTH: usize = 2;
 /// zstd level 1: the fastest level that still shrinks real data well; higher levels make
 /// compression, not PostgreSQL, the bottleneck.
 const ZSTD_LEVEL: i32 = 1;
 
 /// Free export buffers, shared by all workers of the process.
 static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Free zstd compression contexts (one per concurrently compressed object).
+static CCTX_POOL: Mutex<Vec<CCtx<'static>>> = Mutex::new(Vec::new());
+const CCTX_POOL_MAX: usize = 16;
+
+fn take_cctx() -> CCtx<'static> {
+    let pooled = CCTX_POOL.lock().map(|mut p| p.pop()).unwrap_or(None);
+    pooled.unwrap_or_else(CCtx::create)
+}
+
+fn give_cctx(cctx: CCtx<'static>) {
+    if let Ok(mut pool) = CCTX_POOL.lock() {
+        if pool.len() < CCTX_POOL_MAX {
+            pool.push(cctx);
+        }
+    }
+}
 
 /// An empty buffer with at least `BUF_CAP` capacity, recycled when one is free.
 fn take_buf() -> Vec<u8> {
@@ -82,11 +102,25 @@ pub(crate) enum PipeError {
 }
 
 fn compress_loop(
+    rx: mpsc::Receiver<Vec<u8>>,
+    tx: mpsc::Sender<Vec<u8>>,
+) -> Result<Produced, PipeError> {
+    let mut cctx = take_cctx();
+    let result = compress_with(&mut cctx, rx, tx);
+    // A context left mid-frame by an error is reset by its next user (`with_context`).
+    give_cctx(cctx);
+    result
+}
+
+fn compress_with(
+    cctx: &mut CCtx<'static>,
     mut rx: mpsc::Receiver<Vec<u8>>,
     tx: mpsc::Sender<Vec<u8>>,
 ) -> Result<Produced, PipeError> {
     let io = |e: std::io::Error| PipeError::Other(format!("zstd: {e}"));
-    let mut enc = zstd::stream::write::Encoder::new(take_buf(), ZSTD_LEVEL).map_err(io)?;
+    let mut enc = zstd::stream::write::Encoder::with_context(take_buf(), cctx);
+    enc.set_parameter(CParameter::CompressionLevel(ZSTD_LEVEL))
+        .map_err(io)?;
     // The frame checksum lets any zstd tool detect a corrupt object even without our manifest.
     enc.include_checksum(true).map_err(io)?;
     let mut sha = Sha256::new();
@@ -131,8 +165,8 @@ pub(crate) async fn copy_out_to_store(
         .await
         .map_err(|e| PipeError::Pg(error_text(&e)))?;
     futures_util::pin_mut!(stream);
-    let (raw_tx, raw_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
-    let (z_tx, mut z_rx) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
+    let (raw_tx, raw_rx) = mpsc::channel::<Vec<u8>>(EXPORT_DEPTH);
+    let (z_tx, mut z_rx) = mpsc::channel::<Vec<u8>>(EXPORT_DEPTH);
     let compressor = tokio::task::spawn_blocking(move || compress_loop(raw_rx, z_tx));
     let uploader = tokio::spawn(async move {
         while let Some(chunk) = z_rx.recv().await {
