@@ -2,6 +2,7 @@
 //! never touches automated, untagged, hand-made or other sources' snapshots. Plus the read-only
 //! posture audit.
 
+mod demo_common;
 mod rds_common;
 
 use chrono::{Duration, Utc};
@@ -412,4 +413,59 @@ async fn sharing_with_all_is_refused_before_anything_is_copied() {
     assert!(err.to_string().contains("public"), "{err}");
     assert_eq!(err.kind(), drill_core::ErrorKind::InvalidInput);
     assert_eq!(snapshot_ids(&home, &source).await, before);
+}
+
+/// `drill copy-snapshot` against moto, as a person runs it.
+fn drill_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = demo_common::drill()
+        .env("AWS_ENDPOINT_URL", drill_tests::moto_url())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = demo_common::text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
+#[tokio::test]
+async fn the_cli_copies_to_another_region_and_refuses_a_public_share() {
+    let home = rds().await;
+    let source = unique("src-");
+    create_instance(&home, &source, true, vec![]).await;
+    let (code, stdout, stderr) = drill_cli(&[
+        "copy-snapshot",
+        "--source",
+        &source,
+        "--to-region",
+        "eu-west-1",
+        "--share-with",
+        OTHER_ACCOUNT,
+        "--expire-keep",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let copy = out["copy"]["copy"].as_str().unwrap().to_owned();
+    assert_eq!(out["copy"]["region"], "eu-west-1");
+    assert_eq!(out["copy"]["shared"], serde_json::json!([copy]));
+    assert_eq!(out["expiry"]["kept"], serde_json::json!([copy]));
+    let away = rds::client_in_region(&home, "eu-west-1");
+    assert!(snapshot_ids(&away, &source).await.contains(&copy));
+
+    let before = snapshot_ids(&away, &source).await;
+    let (code, _, stderr) = drill_cli(&[
+        "copy-snapshot",
+        "--source",
+        &source,
+        "--to-region",
+        "eu-west-1",
+        "--share-with",
+        "all",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("public"), "{stderr}");
+    assert_eq!(snapshot_ids(&away, &source).await, before, "nothing copied");
 }

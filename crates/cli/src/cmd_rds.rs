@@ -269,10 +269,7 @@ pub async fn copy_snapshot(args: CopySnapshotArgs, globals: &Globals) -> CliResu
     let settings = settings(None)?;
     let drill = args.drill.context(&args.source)?;
     let source_client = client().await;
-    let client = match &args.to_region {
-        Some(region) => rds::client_in_region(&source_client, region),
-        None => source_client.clone(),
-    };
+    let client = rds::client_for_region(&source_client, args.to_region.as_deref());
     let selector = match &args.snapshot_id {
         Some(id) => SnapshotSelector::Id { id: id.clone() },
         None => SnapshotSelector::NewestAutomated,

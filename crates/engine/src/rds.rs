@@ -768,6 +768,14 @@ pub fn client_in_region(base: &Client, region: &str) -> Client {
     )
 }
 
+/// The client for snapshot copies: `base` itself, or one for `region` when it is given.
+pub fn client_for_region(base: &Client, region: Option<&str>) -> Client {
+    match region {
+        Some(region) => client_in_region(base, region),
+        None => base.clone(),
+    }
+}
+
 fn region_of(client: &Client) -> Result<String, RdsError> {
     client
         .config()

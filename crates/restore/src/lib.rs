@@ -152,10 +152,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
             instance_identifier,
             copy,
         } => {
-            let client = match &copy.region {
-                Some(region) => rds::client_in_region(&deps.rds, region),
-                None => deps.rds.clone(),
-            };
+            let client = rds::client_for_region(&deps.rds, copy.region.as_deref());
             let target = rds::CopyTarget {
                 client: &client,
                 kms_key_id: copy.kms_key_id.as_deref(),
