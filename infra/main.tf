@@ -48,6 +48,7 @@ locals {
       kind          = "backup-set"
       store         = "${local.backups_url}/${coalesce(s.backup_of, s.id)}"
       max_age_hours = s.max_age_hours
+      no_owner      = s.no_owner
       server = {
         host     = try(s.restore_server.host, null)
         port     = try(s.restore_server.port, null)

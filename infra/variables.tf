@@ -32,7 +32,9 @@ variable "sources" {
     source's id, usually the rds-snapshot source of the same database). max_age_hours (default 26):
     the newest snapshot or backup set must hold data younger than this, so a drill never passes on
     backups that have stopped. checks: optional check configuration (TOML text, see
-    docs/validation.md). snapshot_copy (rds-snapshot only, optional): every night first copy the
+    docs/validation.md). no_owner (backup-set only): restore without ownership and privileges,
+    for a restore_server that lacks the source's roles (roles are not part of a backup).
+    snapshot_copy (rds-snapshot only, optional): every night first copy the
     newest automated snapshot to a drill-tagged manual snapshot that survives the instance, in
     region (default: this one), encrypted with kms_key_id (a key of that region; needed for
     encrypted snapshots copied to another region), shared with the 12-digit accounts in share_with
@@ -52,7 +54,8 @@ variable "sources" {
       database   = optional(string, "postgres")
       secret_arn = string
     }))
-    checks = optional(string)
+    checks   = optional(string)
+    no_owner = optional(bool, false)
     snapshot_copy = optional(object({
       region         = optional(string)
       kms_key_id     = optional(string)

@@ -297,3 +297,112 @@ async fn object_lock_retention_is_on_every_object_including_multipart_ones() {
         );
     }
 }
+
+/// `pg_dump --schema-only` without ownership and privileges, for comparing a `--no-owner` restore.
+fn schema_without_owners(url: &str) -> String {
+    let out = std::process::Command::new(pg_program("pg_dump"))
+        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_server_without_the_source_roles_needs_no_owner() {
+    use drill_engine::dump::Database;
+    use drill_engine::dump::{self, RestoreOptions};
+    // The source's objects belong to an application role and are granted to a reader role;
+    // the restore runs as a plain user that may not act as either (a scratch server's admin).
+    let (owner, reader, restorer) = (
+        drill_tests::unique("app_owner_"),
+        drill_tests::unique("app_reader_"),
+        drill_tests::unique("restorer_"),
+    );
+    psql(
+        &drill_tests::pg_url(),
+        &format!(
+            "CREATE ROLE {owner}; CREATE ROLE {reader}; \
+             CREATE ROLE {restorer} LOGIN PASSWORD 'restorer-pw' NOSUPERUSER NOCREATEROLE;"
+        ),
+    );
+    let src = TestDb::create("dump_owned_").await;
+    psql(
+        &src.url,
+        &format!(
+            "CREATE SCHEMA app AUTHORIZATION {owner};
+             CREATE TYPE app.mood AS ENUM ('ok', 'meh'); ALTER TYPE app.mood OWNER TO {owner};
+             CREATE TABLE app.t (id int PRIMARY KEY, mood app.mood, note text);
+             ALTER TABLE app.t OWNER TO {owner};
+             CREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS $$ SELECT count(*)::int FROM app.t $$;
+             ALTER FUNCTION app.f() OWNER TO {owner};
+             GRANT USAGE ON SCHEMA app TO {reader}; GRANT SELECT ON app.t TO {reader};
+             ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA app GRANT SELECT ON TABLES TO {reader};
+             INSERT INTO app.t SELECT g, 'ok', 'row ' || g FROM generate_series(1, 500) g;"
+        ),
+    );
+    let (_dir, store) = file_store();
+    let db = Database::from_url(&src.url).unwrap();
+    let out = dump::export(&db, &store, &ExportOptions::default())
+        .await
+        .expect("export");
+    let set = drill_engine::store::Store::open(&out.set_url, None).unwrap();
+
+    let target = TestDb::create("dump_noowner_").await;
+    psql(
+        &drill_tests::pg_url(),
+        &format!("ALTER DATABASE \"{}\" OWNER TO {restorer}", target.name),
+    );
+    let at = target.url.find('@').unwrap();
+    let as_restorer = format!("postgres://{restorer}:restorer-pw{}", &target.url[at..]);
+    let target_db = Database::from_url(&as_restorer).unwrap();
+
+    // Without --no-owner: refused, saying what to do, and nothing half-created.
+    let err = dump::restore(&set, &target_db, &RestoreOptions::default())
+        .await
+        .expect_err("ownership needs the source's roles");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("--no-owner") && msg.contains("pre-data"),
+        "{msg}"
+    );
+    // With it: restored, owned by the restoring user, same schema and data otherwise.
+    let restored = dump::restore(
+        &set,
+        &target_db,
+        &RestoreOptions {
+            no_owner: true,
+            ..RestoreOptions::default()
+        },
+    )
+    .await
+    .expect("restore without ownership into the same, still empty database");
+    assert_eq!(restored.rows, 500);
+    assert_eq!(
+        schema_without_owners(&src.url),
+        schema_without_owners(&target.url)
+    );
+    // The rows are the same; only the owner named in pg_dump's comments differs.
+    let same_rows = data_dump(&src.url).replace(&owner, &restorer) == data_dump(&target.url);
+    assert!(same_rows, "restored rows differ");
+    let client = drill_tests::connect(&target.url).await;
+    let row = client
+        .query_one(
+            "SELECT tableowner::text, has_table_privilege($1, 'app.t', 'SELECT') FROM pg_tables \
+             WHERE schemaname = 'app' AND tablename = 't'",
+            &[&reader],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), restorer);
+    assert!(!row.get::<_, bool>(1), "privileges were left out");
+}

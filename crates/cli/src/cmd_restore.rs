@@ -29,6 +29,11 @@ pub struct RestoreArgs {
     /// Parallel COPY workers (one connection each). Example: --jobs 4
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: u16,
+
+    /// Leave out ownership and privileges (like pg_restore --no-owner --no-acl): for a server
+    /// without the source's roles. Objects then belong to the user of --target.
+    #[arg(long)]
+    no_owner: bool,
 }
 
 pub async fn run(args: RestoreArgs, globals: &Globals) -> CliResult {
@@ -36,6 +41,7 @@ pub async fn run(args: RestoreArgs, globals: &Globals) -> CliResult {
     let set = open_store(&args.from).await?;
     let options = RestoreOptions {
         jobs: usize::from(args.jobs),
+        no_owner: args.no_owner,
     };
     let outcome = dump::restore(&set, &target, &options)
         .await

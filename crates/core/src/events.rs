@@ -98,6 +98,10 @@ pub enum SourceSpec {
         /// Refuse a newest set whose data is older than this.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_age_hours: Option<u32>,
+        /// Restore without ownership and privileges, for a server that lacks the source's
+        /// roles (roles are not part of a database's backup).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_owner: bool,
     },
 }
 

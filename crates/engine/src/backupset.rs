@@ -129,6 +129,7 @@ async fn comment_of(
 /// Restores the newest set under `store` into a new temp database on `server`. On any failure
 /// after the database was created, it is dropped again (through the guards) before the error is
 /// returned: the state machine has nothing to clean up after a failed restore.
+#[allow(clippy::too_many_arguments)]
 pub async fn restore(
     store: &Store,
     server: &ConnectionSpec,
@@ -136,6 +137,7 @@ pub async fn restore(
     drill: &DrillContext,
     settings: &TempDbSettings,
     max_age_hours: Option<u32>,
+    no_owner: bool,
     now: DateTime<Utc>,
 ) -> Result<RestoreStarted, BackupSetError> {
     let keys = store.list("").await?;
@@ -184,7 +186,7 @@ pub async fn restore(
     spec.database = name.clone();
     let target = Database::from_spec(&spec, credentials);
     let jobs = settings.jobs;
-    if let Err(e) = dump::restore(&set, &target, &RestoreOptions { jobs }).await {
+    if let Err(e) = dump::restore(&set, &target, &RestoreOptions { jobs, no_owner }).await {
         if let Err(drop_err) = drop_temp(&admin, &name, &policy).await {
             tracing::error!(database = %name, error = %drop_err, "could not drop the temp database after a failed restore");
         }

@@ -656,7 +656,15 @@ async fn restore_and_validate(
         Step::Restore,
         spec.observer.clone(),
     );
-    let restored = dump::restore(&set, &temp.database(), &RestoreOptions { jobs: spec.jobs }).await;
+    let restored = dump::restore(
+        &set,
+        &temp.database(),
+        &RestoreOptions {
+            jobs: spec.jobs,
+            no_owner: false,
+        },
+    )
+    .await;
     drop(watch);
     let restored = restored?;
     let restore_secs = timer.done(
@@ -756,7 +764,15 @@ pub async fn prove_restorable(spec: &DrillSpec, set: &Store) -> Result<SetProof,
         total_rows: total,
     });
     let watch = watch_copy(monitor, name.clone(), Step::Restore, spec.observer.clone());
-    let restored = dump::restore(set, &temp.database(), &RestoreOptions { jobs: spec.jobs }).await;
+    let restored = dump::restore(
+        set,
+        &temp.database(),
+        &RestoreOptions {
+            jobs: spec.jobs,
+            no_owner: false,
+        },
+    )
+    .await;
     drop(watch);
     (spec.observer)(Progress::Finished {
         step: Step::Restore,

@@ -106,6 +106,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 store,
                 server,
                 max_age_hours,
+                no_owner,
             } => {
                 let s3 = drill_engine::aws::s3_client(&deps.aws);
                 let store = Store::open(&store, Some(&s3))?;
@@ -118,6 +119,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                     &drill,
                     &settings,
                     max_age_hours,
+                    no_owner,
                     now,
                 )
                 .await?;

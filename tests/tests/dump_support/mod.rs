@@ -235,7 +235,7 @@ pub async fn round_trip(
     let restored = dump::restore(
         &set,
         &Database::from_url(&target.url).unwrap(),
-        &RestoreOptions { jobs: 2 },
+        &RestoreOptions::default(),
     )
     .await
     .expect("restore");

@@ -28,7 +28,7 @@ use crate::store::StoreError;
 
 pub use export::{export, ExportOptions, ExportOutcome};
 pub use restore::{read_manifest, restore, RestoreOptions, RestoreOutcome};
-pub use schema::strip_psql_meta;
+pub use schema::{strip_ownership, strip_psql_meta};
 
 /// Default heap bytes per data chunk: big tables are split so that no task is unbounded and two
 /// workers can share one big table.

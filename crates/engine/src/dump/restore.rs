@@ -19,11 +19,17 @@ use crate::store::{Store, StoreError};
 pub struct RestoreOptions {
     /// Parallel COPY workers (each one connection).
     pub jobs: usize,
+    /// Leave out ownership and privileges (see [`super::schema::strip_ownership`]): for a
+    /// target server without the source's roles.
+    pub no_owner: bool,
 }
 
 impl Default for RestoreOptions {
     fn default() -> Self {
-        Self { jobs: 2 }
+        Self {
+            jobs: 2,
+            no_owner: false,
+        }
     }
 }
 
@@ -138,14 +144,27 @@ async fn check_empty(client: &Client, target: &str) -> Result<(), DumpError> {
 async fn run_script(client: &Client, sql: &str, what: &str, key: &str) -> Result<(), DumpError> {
     // One simple-query message: the server runs it as one implicit transaction, so a failing
     // statement leaves nothing half-created.
-    client
-        .batch_execute(sql)
-        .await
-        .map_err(|e| DumpError::Schema {
+    client.batch_execute(sql).await.map_err(|e| {
+        let mut reason = error_text(&e);
+        if role_problem(&reason) {
+            reason.push_str(
+                "; roles are not part of a backup: create the source's roles on this server, \
+                     or restore without ownership and privileges (--no-owner, no_owner = true)",
+            );
+        }
+        DumpError::Schema {
             what: what.to_owned(),
             key: key.to_owned(),
-            reason: error_text(&e),
-        })
+            reason,
+        }
+    })
+}
+
+/// Whether a schema error comes from a role the target server lacks or the user may not use.
+fn role_problem(reason: &str) -> bool {
+    (reason.contains("role \"") && reason.contains("does not exist"))
+        || reason.contains("must be member of role")
+        || reason.contains("must be able to SET ROLE")
 }
 
 fn copy_in_sql(t: &manifest::TableEntry) -> String {
@@ -191,8 +210,12 @@ pub async fn restore(
             reason: "not UTF-8".into(),
         })
     };
-    let pre = text(pre, &manifest.pre_data.key)?;
-    let post = text(post, &manifest.post_data.key)?;
+    let mut pre = text(pre, &manifest.pre_data.key)?;
+    let mut post = text(post, &manifest.post_data.key)?;
+    if options.no_owner {
+        pre = super::schema::strip_ownership(&pre);
+        post = super::schema::strip_ownership(&post);
+    }
 
     let main = target.connect().await?;
     check_empty(&main, &target.describe()).await?;

@@ -48,6 +48,112 @@ pub fn strip_psql_meta(sql: &str) -> String {
     out
 }
 
+/// Removes ownership and privileges from a plain `pg_dump` schema script, like `pg_restore
+/// --no-owner --no-acl`: for a restore server that lacks the source's roles (roles are global
+/// objects, never part of a database's dump), where `ALTER ... OWNER TO app` or `GRANT ... TO
+/// reader` would fail. Objects then belong to the restoring user.
+///
+/// The script is split into top-level statements by a small lexer that knows quotes, quoted
+/// identifiers, dollar quotes and comments, so text inside a function body is never touched.
+/// Dropped: `GRANT`, `REVOKE`, `ALTER DEFAULT PRIVILEGES`, and `ALTER ... OWNER TO ...`.
+pub fn strip_ownership(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut copied = 0; // sql[..copied] is decided
+    let mut stmt_start: Option<usize> = None; // first byte of the current statement
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = sql[i..].find('\n').map_or(b.len(), |n| i + n + 1);
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                stmt_start.get_or_insert(i);
+                i = sql[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+                continue;
+            }
+            b'\'' | b'"' => {
+                stmt_start.get_or_insert(i);
+                // Doubling the quote escapes it; both forms end at an odd quote.
+                let mut j = i + 1;
+                while j < b.len() {
+                    if b[j] == c {
+                        if b.get(j + 1) == Some(&c) {
+                            j += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    j += 1;
+                }
+                i = j + 1;
+                continue;
+            }
+            b'$' => {
+                stmt_start.get_or_insert(i);
+                let tag_len = sql[i + 1..]
+                    .bytes()
+                    .take_while(|x| x.is_ascii_alphanumeric() || *x == b'_')
+                    .count();
+                let starts_like_tag = sql[i + 1..]
+                    .bytes()
+                    .next()
+                    .is_some_and(|x| x == b'$' || x.is_ascii_alphabetic() || x == b'_');
+                if starts_like_tag && b.get(i + 1 + tag_len) == Some(&b'$') {
+                    let tag = &sql[i..i + tag_len + 2];
+                    let body = i + tag.len();
+                    i = sql[body..]
+                        .find(tag)
+                        .map_or(b.len(), |n| body + n + tag.len());
+                    continue;
+                }
+                i += 1;
+                continue;
+            }
+            b';' => {
+                if let Some(start) = stmt_start.take() {
+                    let stmt = &sql[start..=i];
+                    if is_ownership_or_privilege(stmt) {
+                        out.push_str(&sql[copied..start]);
+                        // Also the line break that ends the statement.
+                        copied = if b.get(i + 1) == Some(&b'\n') {
+                            i + 2
+                        } else {
+                            i + 1
+                        };
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            x if x.is_ascii_whitespace() => {}
+            _ => {
+                stmt_start.get_or_insert(i);
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&sql[copied.min(sql.len())..]);
+    out
+}
+
+fn is_ownership_or_privilege(stmt: &str) -> bool {
+    let words: Vec<&str> = stmt.split_whitespace().collect();
+    let upper = |n: usize| words.get(n).map(|w| w.to_ascii_uppercase());
+    match upper(0).as_deref() {
+        Some("GRANT" | "REVOKE") => true,
+        Some("ALTER") => {
+            (upper(1).as_deref() == Some("DEFAULT") && upper(2).as_deref() == Some("PRIVILEGES"))
+                || words.len() >= 3
+                    && words[words.len() - 3].eq_ignore_ascii_case("OWNER")
+                    && words[words.len() - 2].eq_ignore_ascii_case("TO")
+        }
+        _ => false,
+    }
+}
+
 /// Runs `pg_dump --schema-only --section=<section> --snapshot=<snapshot>`; returns the SQL with
 /// meta-commands stripped.
 pub(crate) async fn dump_section(
@@ -117,6 +223,55 @@ mod tests {
         assert!(!out.contains("\\unrestrict"), "{out}");
         assert!(out.contains("\\restrict other"), "{out}");
         assert!(out.contains("SET x = 1;\nCREATE FUNCTION"), "{out}");
+    }
+
+    const OWNED: &str = "--\n-- PostgreSQL database dump\n--\n\nSET x = 1;\n\n\
+--\n-- Name: app; Type: SCHEMA; Schema: -; Owner: appowner\n--\n\nCREATE SCHEMA app;\n\n\n\
+ALTER SCHEMA app OWNER TO appowner;\n\n\
+--\n-- Name: f(); Type: FUNCTION; Schema: app; Owner: appowner\n--\n\n\
+CREATE FUNCTION app.f() RETURNS void\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n\
+ALTER TABLE app.t OWNER TO someone;\nEND $$;\n\n\nALTER FUNCTION app.f() OWNER TO appowner;\n\n\
+SET default_tablespace = '';\n\n\
+--\n-- Name: g(); Type: FUNCTION; Schema: app; Owner: appowner\n--\n\n\
+CREATE FUNCTION app.g() RETURNS text\n    LANGUAGE sql\n    AS $_$SELECT 'x;' || $q$GRANT ALL ON t TO x;$q$ $_$;\n\n\n\
+ALTER FUNCTION app.g() OWNER TO appowner;\n\n\
+--\n-- Name: t; Type: TABLE; Schema: app; Owner: appowner\n--\n\n\
+CREATE TABLE app.t (\n    id integer NOT NULL\n);\n\n\nALTER TABLE app.t OWNER TO appowner;\n\n\
+--\n-- Name: TABLE t; Type: ACL; Schema: app; Owner: appowner\n--\n\n\
+GRANT SELECT ON TABLE app.t TO reader;\n\n\n\
+--\n-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: app; Owner: appowner\n--\n\n\
+ALTER DEFAULT PRIVILEGES FOR ROLE appowner IN SCHEMA app GRANT SELECT ON TABLES  TO reader;\n\n\n\
+--\n-- PostgreSQL database dump complete\n--\n\n";
+
+    #[test]
+    fn ownership_and_privileges_are_removed_and_nothing_else() {
+        let out = strip_ownership(OWNED);
+        for gone in [
+            "ALTER SCHEMA app OWNER TO appowner;",
+            "ALTER FUNCTION app.f() OWNER TO appowner;",
+            "ALTER FUNCTION app.g() OWNER TO appowner;",
+            "ALTER TABLE app.t OWNER TO appowner;",
+            "GRANT SELECT",
+            "ALTER DEFAULT PRIVILEGES",
+        ] {
+            assert!(!out.contains(gone), "{gone} left in:\n{out}");
+        }
+        for kept in [
+            "SET x = 1;",
+            "CREATE SCHEMA app;",
+            "CREATE TABLE app.t (\n    id integer NOT NULL\n);",
+            // A function body is code, not an ownership statement of the dump.
+            "ALTER TABLE app.t OWNER TO someone;\nEND $$;",
+            "SET default_tablespace = '';",
+            "AS $_$SELECT 'x;' || $q$GRANT ALL ON t TO x;$q$ $_$;",
+            "-- PostgreSQL database dump complete",
+        ] {
+            assert!(out.contains(kept), "{kept} missing from:\n{out}");
+        }
+        // Idempotent, and a script without any of it is unchanged.
+        assert_eq!(strip_ownership(&out), out);
+        let plain = "SET x = 1;\nCREATE TABLE t ();\n";
+        assert_eq!(strip_ownership(plain), plain);
     }
 
     #[test]
