@@ -124,7 +124,8 @@ def fix_rds_snapshot_arns():
     account shared, both failed with DBSnapshotNotFound. AWS finds them in the ARN's region and
     account, and another account's snapshot only when it is shared with the caller (`restore`
     attribute). The receiving account also sees such a snapshot as AWS shows it: identifier =
-    ARN, SnapshotType = shared (in DescribeDBSnapshots by ARN and with SnapshotType=shared)."""
+    ARN, SnapshotType = shared (in DescribeDBSnapshots by ARN and with SnapshotType=shared), and
+    can restore it by ARN."""
     from moto.rds.models import DBSnapshot, RDSBackend, rds_backends
 
     original_get = RDSBackend.get_snapshot
@@ -180,6 +181,15 @@ def fix_rds_snapshot_arns():
     def get_shared_db_snapshots(self):
         return [SharedView(s) for s in original_shared(self, resource_type=DBSnapshot)]
 
+    def extract_snapshot_name_from_arn(self, snapshot_arn):
+        # Keep the whole ARN: get_snapshot and describe_db_snapshots above resolve it (restore
+        # looked the bare name up in its own account and region).
+        if parse(snapshot_arn) is None:
+            return original_extract(self, snapshot_arn)
+        return snapshot_arn
+
+    original_extract = RDSBackend.extract_snapshot_name_from_arn
+    RDSBackend.extract_snapshot_name_from_arn = extract_snapshot_name_from_arn
     RDSBackend.get_snapshot = get_snapshot
     RDSBackend.describe_db_snapshots = describe_db_snapshots
     RDSBackend.get_shared_db_snapshots = get_shared_db_snapshots

@@ -469,3 +469,68 @@ async fn the_cli_copies_to_another_region_and_refuses_a_public_share() {
     assert!(stderr.contains("public"), "{stderr}");
     assert_eq!(snapshot_ids(&away, &source).await, before, "nothing copied");
 }
+
+#[tokio::test]
+async fn another_account_restores_a_shared_drill_copy_by_arn() {
+    let home = rds().await;
+    let source = unique("src-");
+    create_instance(&home, &source, true, vec![]).await;
+    let share = vec![OTHER_ACCOUNT.to_owned()];
+    let copy = rds::copy_snapshot(
+        &home,
+        rds::CopyTarget {
+            client: &home,
+            kms_key_id: None,
+            share_with: &share,
+        },
+        &settings(None),
+        &drill(&source, Utc::now()),
+        &source,
+        &SnapshotSelector::NewestAutomated,
+        7,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{}", copy.copy);
+
+    // The backup account restores it into a temp instance of its own, with its own network.
+    let (other, key) = client_and_key_of_account(OTHER_ACCOUNT, "us-east-1").await;
+    let net = network_as(&other, &key, "us-east-1").await;
+    let drill_b = drill(&source, Utc::now());
+    let started = rds::restore(
+        &other,
+        &settings(Some(&net)),
+        &drill_b,
+        &rds::RestoreInput {
+            source_instance: source.clone(),
+            selector: SnapshotSelector::Id { id: arn.clone() },
+            max_age_hours: Some(26),
+            database: "app".into(),
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("restore of a snapshot shared from another account");
+    assert_eq!(started.backup.id, arn);
+    let temp = match &started.temp {
+        drill_core::events::TempResource::RdsInstance { identifier, .. } => identifier.clone(),
+        other => panic!("{other:?}"),
+    };
+    let db = rds::describe_instance(&other, &temp)
+        .await
+        .unwrap()
+        .expect("temp in the other account");
+    assert!(db
+        .db_instance_arn()
+        .unwrap()
+        .contains(&format!(":{OTHER_ACCOUNT}:db:")));
+    let tags = rds::instance_facts(&db).tags;
+    assert_eq!(tags.get(tag::RESTORED_FROM), Some(&arn));
+    assert_eq!(tags.get(tag::EXECUTION), Some(&drill_b.drill_id));
+    // Nothing appeared in the sharing account.
+    assert!(rds::describe_instance(&home, &temp)
+        .await
+        .unwrap()
+        .is_none());
+}

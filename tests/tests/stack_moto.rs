@@ -415,4 +415,17 @@ async fn rds_snapshot_arns_resolve_across_regions_and_across_accounts_only_when_
         .send()
         .await
         .expect("copy of a shared snapshot");
+    // And restored by ARN (moto looked the bare name up in the caller's own account).
+    let restored = other
+        .restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier(&copy_arn)
+        .db_instance_identifier(unique("theirs-db-"))
+        .send()
+        .await
+        .expect("restore of a shared snapshot by ARN");
+    assert!(restored
+        .db_instance()
+        .and_then(|d| d.db_instance_arn())
+        .unwrap()
+        .starts_with("arn:aws:rds:eu-west-1:210987654321:db:"));
 }

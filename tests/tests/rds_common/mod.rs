@@ -17,13 +17,15 @@ pub async fn rds() -> Client {
     Client::new(&aws_config().await)
 }
 
-/// One EC2 query against moto (the test kit has no EC2 SDK; moto does not check signatures).
-async fn ec2_query(body: &str) -> String {
-    query("ec2", body).await
+/// One query-protocol call to moto (the test kit has no EC2 or STS SDK) for `service`, as the
+/// default account in us-east-1.
+async fn query(service: &str, body: &str) -> String {
+    query_as("testing", "us-east-1", service, body).await
 }
 
-/// One query-protocol call to moto for `service`.
-async fn query(service: &str, body: &str) -> String {
+/// One query-protocol call as the holder of `access_key` in `region` (moto takes the account from
+/// the access key and the region from the credential scope; it checks no signature).
+async fn query_as(access_key: &str, region: &str, service: &str, body: &str) -> String {
     let url = moto_url();
     let hostport = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = tokio::net::TcpStream::connect(hostport)
@@ -31,7 +33,7 @@ async fn query(service: &str, body: &str) -> String {
         .expect("connect to moto");
     let request = format!(
         "POST / HTTP/1.0\r\nHost: {hostport}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+         Authorization: AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/{service}/aws4_request, \
          SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
@@ -57,9 +59,15 @@ pub struct Network {
 }
 
 pub async fn network(client: &Client) -> Network {
-    let subnets = ec2_query("Action=DescribeSubnets&Version=2016-11-15").await;
+    network_as(client, "testing", "us-east-1").await
+}
+
+/// [`network`] in the account of `access_key` and in `region` (`client` must act the same).
+pub async fn network_as(client: &Client, access_key: &str, region: &str) -> Network {
+    let ec2 = |body: &'static str| query_as(access_key, region, "ec2", body);
+    let subnets = ec2("Action=DescribeSubnets&Version=2016-11-15").await;
     let subnet = first_between(&subnets, "<subnetId>", "</subnetId>").to_owned();
-    let groups = ec2_query("Action=DescribeSecurityGroups&Version=2016-11-15").await;
+    let groups = ec2("Action=DescribeSecurityGroups&Version=2016-11-15").await;
     let security_group = first_between(&groups, "<groupId>", "</groupId>").to_owned();
     let subnet_group = unique("drill-subnets-");
     client
@@ -79,14 +87,20 @@ pub async fn network(client: &Client) -> Network {
 /// An RDS client acting as another AWS account in `region`: moto maps the credentials of an
 /// assumed role to the role's account.
 pub async fn client_of_account(account: &str, region: &str) -> Client {
+    client_and_key_of_account(account, region).await.0
+}
+
+/// [`client_of_account`] and the access key it uses.
+pub async fn client_and_key_of_account(account: &str, region: &str) -> (Client, String) {
     let role = format!("arn:aws:iam::{account}:role/drill-snapshot-copies");
     let response = query(
         "sts",
         &format!("Action=AssumeRole&Version=2011-06-15&RoleSessionName=drill-test&RoleArn={role}"),
     )
     .await;
+    let access_key = first_between(&response, "<AccessKeyId>", "</AccessKeyId>").to_owned();
     let creds = aws_sdk_rds::config::Credentials::new(
-        first_between(&response, "<AccessKeyId>", "</AccessKeyId>"),
+        access_key.clone(),
         first_between(&response, "<SecretAccessKey>", "</SecretAccessKey>"),
         Some(first_between(&response, "<SessionToken>", "</SessionToken>").to_owned()),
         None,
@@ -96,7 +110,7 @@ pub async fn client_of_account(account: &str, region: &str) -> Client {
         .credentials_provider(creds)
         .region(aws_sdk_rds::config::Region::new(region.to_owned()))
         .build();
-    Client::from_conf(conf)
+    (Client::from_conf(conf), access_key)
 }
 
 pub fn settings(net: Option<&Network>) -> RdsSettings {
