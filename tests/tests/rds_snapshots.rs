@@ -35,27 +35,48 @@ async fn hand_copy(
         .unwrap();
 }
 
+/// The drill's copy of `source`'s snapshot picked by `selector`, found through `from`, made
+/// through `to` (its region and account), shared with `share`; kept 7 days.
+async fn copy(
+    from: &rds::Client,
+    to: &rds::Client,
+    share: &[String],
+    drill: &drill_core::events::DrillContext,
+    source: &str,
+    selector: SnapshotSelector,
+) -> Result<rds::CopyOutcome, rds::RdsError> {
+    let target = rds::CopyTarget {
+        client: to,
+        kms_key_id: None,
+        share_with: share,
+    };
+    let settings = settings(None);
+    rds::copy_snapshot(
+        from,
+        target,
+        &settings,
+        drill,
+        source,
+        &selector,
+        7,
+        Utc::now(),
+    )
+    .await
+}
+
 /// The drill's copy of the newest automated snapshot, in the same region.
 async fn copy_auto(
     client: &rds::Client,
-    settings: &rds::RdsSettings,
     drill: &drill_core::events::DrillContext,
     source: &str,
 ) -> Result<rds::CopyOutcome, rds::RdsError> {
-    let target = rds::CopyTarget {
+    copy(
         client,
-        kms_key_id: None,
-        share_with: &[],
-    };
-    rds::copy_snapshot(
         client,
-        target,
-        settings,
+        &[],
         drill,
         source,
-        &SnapshotSelector::NewestAutomated,
-        7,
-        Utc::now(),
+        SnapshotSelector::NewestAutomated,
     )
     .await
 }
@@ -102,9 +123,7 @@ async fn copy_then_expire_touches_only_expired_drill_copies() {
     // The drill copies the newest automated snapshot.
     let settings = settings(None);
     let drill = drill(&source, Utc::now());
-    let copy = copy_auto(&client, &settings, &drill, &source)
-        .await
-        .unwrap();
+    let copy = copy_auto(&client, &drill, &source).await.unwrap();
     assert!(copy.created);
     assert_eq!(copy.source_snapshot, automated);
     let copies = rds::list_snapshots(&client, &source, Some("manual"))
@@ -122,9 +141,7 @@ async fn copy_then_expire_touches_only_expired_drill_copies() {
     assert_eq!(made.tags.get(tag::SOURCE), Some(&source));
     assert!(made.tags.contains_key(tag::EXPIRES_AT));
     // A retry of the same execution does not make a second copy.
-    let again = copy_auto(&client, &settings, &drill, &source)
-        .await
-        .unwrap();
+    let again = copy_auto(&client, &drill, &source).await.unwrap();
     assert!(!again.created);
     assert_eq!(again.copy, copy.copy);
 
@@ -271,23 +288,15 @@ async fn copy_to_another_region_shares_with_another_account_which_copies_it_in()
         .await
         .unwrap();
 
-    let settings = settings(None);
     let drill_a = drill(&source, Utc::now());
     let share = vec![OTHER_ACCOUNT.to_owned()];
-    let target = rds::CopyTarget {
-        client: &away,
-        kms_key_id: None,
-        share_with: &share,
-    };
-    let outcome = rds::copy_snapshot(
+    let outcome = copy(
         &home,
-        target,
-        &settings,
+        &away,
+        &share,
         &drill_a,
         &source,
-        &SnapshotSelector::NewestAutomated,
-        7,
-        Utc::now(),
+        SnapshotSelector::NewestAutomated,
     )
     .await
     .unwrap();
@@ -302,17 +311,17 @@ async fn copy_to_another_region_shares_with_another_account_which_copies_it_in()
     let there = rds::list_snapshots(&away, &source, Some("manual"))
         .await
         .unwrap();
-    let copy = there
+    let made = there
         .iter()
         .find(|s| s.id == outcome.copy)
         .expect("copy in eu-west-1");
     assert_eq!(
-        copy.tags.get(tag::ROLE).map(String::as_str),
+        made.tags.get(tag::ROLE).map(String::as_str),
         Some(tag::ROLE_SNAPSHOT_COPY)
     );
-    assert_eq!(copy.tags.get(tag::EXECUTION), Some(&drill_a.drill_id));
-    assert_eq!(copy.tags.get(tag::COPIED_FROM), Some(&auto_arn));
-    assert!(copy
+    assert_eq!(made.tags.get(tag::EXECUTION), Some(&drill_a.drill_id));
+    assert_eq!(made.tags.get(tag::COPIED_FROM), Some(&auto_arn));
+    assert!(made
         .arn
         .as_deref()
         .unwrap()
@@ -327,24 +336,17 @@ async fn copy_to_another_region_shares_with_another_account_which_copies_it_in()
 
     // The other account copies the shared copy into its own account, by ARN.
     let other = client_of_account(OTHER_ACCOUNT, "eu-west-1").await;
-    let copy_arn = copy.arn.clone().unwrap();
+    let copy_arn = made.arn.clone().unwrap();
     let drill_b = drill(&source, Utc::now());
-    let target_b = rds::CopyTarget {
-        client: &other,
-        kms_key_id: None,
-        share_with: &[],
-    };
-    let theirs = rds::copy_snapshot(
+    let theirs = copy(
         &other,
-        target_b,
-        &settings,
+        &other,
+        &[],
         &drill_b,
         &source,
-        &SnapshotSelector::Id {
+        SnapshotSelector::Id {
             id: copy_arn.clone(),
         },
-        30,
-        Utc::now(),
     )
     .await
     .unwrap();
@@ -366,21 +368,16 @@ async fn copy_to_another_region_shares_with_another_account_which_copies_it_in()
     assert_eq!(shared_with(&away, &outcome.copy).await, share);
 
     // Without the share, the other account finds nothing to copy.
-    let err = rds::copy_snapshot(
-        &client_of_account(OTHER_ACCOUNT, "us-east-1").await,
-        rds::CopyTarget {
-            client: &client_of_account(OTHER_ACCOUNT, "us-east-1").await,
-            kms_key_id: None,
-            share_with: &[],
-        },
-        &settings,
+    let other_home = client_of_account(OTHER_ACCOUNT, "us-east-1").await;
+    let err = copy(
+        &other_home,
+        &other_home,
+        &[],
         &drill(&source, Utc::now()),
         &source,
-        &SnapshotSelector::Id {
+        SnapshotSelector::Id {
             id: auto_arn.clone(),
         },
-        7,
-        Utc::now(),
     )
     .await
     .unwrap_err();
@@ -394,19 +391,13 @@ async fn sharing_with_all_is_refused_before_anything_is_copied() {
     create_instance(&home, &source, true, vec![]).await;
     let before = snapshot_ids(&home, &source).await;
     let share = vec!["all".to_owned()];
-    let err = rds::copy_snapshot(
+    let err = copy(
         &home,
-        rds::CopyTarget {
-            client: &home,
-            kms_key_id: None,
-            share_with: &share,
-        },
-        &settings(None),
+        &home,
+        &share,
         &drill(&source, Utc::now()),
         &source,
-        &SnapshotSelector::NewestAutomated,
-        7,
-        Utc::now(),
+        SnapshotSelector::NewestAutomated,
     )
     .await
     .unwrap_err();
@@ -476,23 +467,17 @@ async fn another_account_restores_a_shared_drill_copy_by_arn() {
     let source = unique("src-");
     create_instance(&home, &source, true, vec![]).await;
     let share = vec![OTHER_ACCOUNT.to_owned()];
-    let copy = rds::copy_snapshot(
+    let made = copy(
         &home,
-        rds::CopyTarget {
-            client: &home,
-            kms_key_id: None,
-            share_with: &share,
-        },
-        &settings(None),
+        &home,
+        &share,
         &drill(&source, Utc::now()),
         &source,
-        &SnapshotSelector::NewestAutomated,
-        7,
-        Utc::now(),
+        SnapshotSelector::NewestAutomated,
     )
     .await
     .unwrap();
-    let arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{}", copy.copy);
+    let arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{}", made.copy);
 
     // The backup account restores it into a temp instance of its own, with its own network.
     let (other, key) = client_and_key_of_account(OTHER_ACCOUNT, "us-east-1").await;
