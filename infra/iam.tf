@@ -151,12 +151,32 @@ data "aws_iam_policy_document" "restore" {
     for_each = local.copies_wanted ? [1] : []
     content {
       sid       = "CopyOnlyIntoTaggedDrillSnapshots"
-      actions   = ["rds:CopyDBSnapshot", "rds:AddTagsToResource"]
+      actions   = ["rds:CopyDBSnapshot"]
       resources = concat(local.source_snapshot_arns, local.copy_snapshot_arns)
       condition {
         test     = "StringEquals"
         variable = "aws:RequestTag/${local.temp_tag_key}"
         values   = ["snapshot-copy"]
+      }
+    }
+  }
+  # Tags only on drill-named snapshots, only drill:* keys, and only with the snapshot-copy role
+  # in the request: a source's or a person's snapshot can never be tagged into looking like ours.
+  dynamic "statement" {
+    for_each = local.copies_wanted ? [1] : []
+    content {
+      sid       = "TagOnlyDrillSnapshotCopies"
+      actions   = ["rds:AddTagsToResource"]
+      resources = local.copy_snapshot_arns
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/${local.temp_tag_key}"
+        values   = ["snapshot-copy"]
+      }
+      condition {
+        test     = "ForAllValues:StringLike"
+        variable = "aws:TagKeys"
+        values   = ["drill:*"]
       }
     }
   }
@@ -176,9 +196,10 @@ data "aws_iam_policy_document" "restore" {
   dynamic "statement" {
     for_each = local.copies_wanted ? [1] : []
     content {
-      sid       = "DescribeSnapshotCopies"
-      actions   = ["rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes", "rds:ListTagsForResource"]
-      resources = local.copy_snapshot_arns
+      sid     = "DescribeSnapshotCopies"
+      actions = ["rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes", "rds:ListTagsForResource"]
+      # Listing a source's snapshots by DBInstanceIdentifier is authorised on the db ARN too.
+      resources = concat(local.copy_snapshot_arns, [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:db:*"])
     }
   }
   dynamic "statement" {
@@ -336,7 +357,7 @@ data "aws_iam_policy_document" "delete_temp" {
   statement {
     sid       = "ReadOnlyDescribe"
     actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource"]
-    resources = concat(["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"], [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:snapshot:*"])
+    resources = concat(["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"], flatten([for r in local.copy_regions : ["arn:${local.partition}:rds:${r}:${local.account}:snapshot:*", "arn:${local.partition}:rds:${r}:${local.account}:db:*"]]))
   }
 
 }

@@ -26,8 +26,13 @@ locals {
   # KMS keys they may be encrypted with.
   copy_regions       = distinct(concat([local.region], compact([for s in var.sources : try(s.snapshot_copy.region, null)])))
   copy_snapshot_arns = [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:snapshot:${var.temp_prefix}*"]
-  copy_kms_keys      = distinct(compact([for s in var.sources : try(s.snapshot_copy.kms_key_id, null)]))
-  copies_wanted      = length([for s in var.sources : s.id if s.snapshot_copy != null]) > 0
+  # The destination keys, and the sources' own keys (a cross-region copy of an encrypted
+  # snapshot reads it with the source key).
+  copy_kms_keys = distinct(compact(concat(
+    [for s in var.sources : try(s.snapshot_copy.kms_key_id, null)],
+    [for s in var.sources : try(data.aws_db_instance.source[s.id].kms_key_id, null) if s.snapshot_copy != null],
+  )))
+  copies_wanted = length([for s in var.sources : s.id if s.snapshot_copy != null]) > 0
 
   backups_url = "s3://${aws_s3_bucket.backups.bucket}/backups"
   reports_url = "s3://${aws_s3_bucket.backups.bucket}/reports"

@@ -121,16 +121,23 @@ def fix_rds_snapshot_arns():
     """RDS snapshots named by ARN (cross-region and cross-account copies). moto looked them up in
     the caller's own account and cut the name at the last colon, so a copy of an automated
     snapshot (`...:snapshot:rds:db-2026-...`) to another region, and a copy of a snapshot another
-    account shared, both failed with DBSnapshotNotFound. AWS finds them in the ARN's region and
-    account, and another account's snapshot only when it is shared with the caller (`restore`
-    attribute). The receiving account also sees such a snapshot as AWS shows it: identifier =
-    ARN, SnapshotType = shared (in DescribeDBSnapshots by ARN and with SnapshotType=shared), and
-    can restore it by ARN."""
+    account shared, both failed with DBSnapshotNotFound. As in AWS, an ARN now resolves in its
+    own account and region, with AWS's limits: another region's snapshot only as the source of
+    CopyDBSnapshot; another account's snapshot only when shared with the caller (`restore`
+    attribute), only to copy, restore or describe, never to modify its attributes. The receiving
+    account sees such a snapshot as AWS shows it: identifier = ARN, SnapshotType = shared."""
+    import threading
+
+    from moto.rds.exceptions import DBSnapshotNotFoundFault
     from moto.rds.models import DBSnapshot, RDSBackend, rds_backends
 
     original_get = RDSBackend.get_snapshot
     original_describe = RDSBackend.describe_db_snapshots
     original_shared = RDSBackend.get_shared_snapshots
+    original_extract = RDSBackend.extract_snapshot_name_from_arn
+    original_copy = RDSBackend.copy_db_snapshot
+    original_modify = RDSBackend.modify_db_snapshot_attribute
+    copying = threading.local()
 
     class SharedView:
         """A snapshot of another account as the account it is shared with sees it."""
@@ -164,6 +171,9 @@ def fix_rds_snapshot_arns():
         if arn is None:
             return original_get(self, identifier, resource_type, not_found_exception)
         region, account, name = arn
+        other_region = region != self.region_name
+        if other_region and not getattr(copying, "active", False):
+            raise not_found_exception(identifier)
         snapshot = rds_backends[account][region].resource_map[resource_type].get(name)
         if snapshot is None or (
             account != self.account_id and not shared_with(snapshot, self.account_id)
@@ -171,12 +181,25 @@ def fix_rds_snapshot_arns():
             raise not_found_exception(identifier)
         return snapshot
 
+    def copy_db_snapshot(self, source_db_snapshot_identifier, *args, **kwargs):
+        copying.active = True
+        try:
+            return original_copy(self, source_db_snapshot_identifier, *args, **kwargs)
+        finally:
+            copying.active = False
+
     def describe_db_snapshots(self, db_instance_identifier, db_snapshot_identifier=None, snapshot_type=None, filters=None):
         arn = parse(db_snapshot_identifier or "")
         if arn is not None and not db_instance_identifier:
             snapshot = self.get_db_snapshot(db_snapshot_identifier)
             return [snapshot if arn[1] == self.account_id else SharedView(snapshot)]
         return original_describe(self, db_instance_identifier, db_snapshot_identifier, snapshot_type, filters)
+
+    def modify_db_snapshot_attribute(self, db_snapshot_identifier, *args, **kwargs):
+        arn = parse(db_snapshot_identifier)
+        if arn is not None and (arn[1] != self.account_id or arn[0] != self.region_name):
+            raise DBSnapshotNotFoundFault(db_snapshot_identifier)
+        return original_modify(self, db_snapshot_identifier, *args, **kwargs)
 
     def get_shared_db_snapshots(self):
         return [SharedView(s) for s in original_shared(self, resource_type=DBSnapshot)]
@@ -188,10 +211,11 @@ def fix_rds_snapshot_arns():
             return original_extract(self, snapshot_arn)
         return snapshot_arn
 
-    original_extract = RDSBackend.extract_snapshot_name_from_arn
     RDSBackend.extract_snapshot_name_from_arn = extract_snapshot_name_from_arn
     RDSBackend.get_snapshot = get_snapshot
+    RDSBackend.copy_db_snapshot = copy_db_snapshot
     RDSBackend.describe_db_snapshots = describe_db_snapshots
+    RDSBackend.modify_db_snapshot_attribute = modify_db_snapshot_attribute
     RDSBackend.get_shared_db_snapshots = get_shared_db_snapshots
 
 

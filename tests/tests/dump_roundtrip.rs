@@ -405,4 +405,11 @@ async fn a_restore_server_without_the_source_roles_needs_no_owner() {
         .unwrap();
     assert_eq!(row.get::<_, String>(0), restorer);
     assert!(!row.get::<_, bool>(1), "privileges were left out");
+    // The roles are cluster-wide: drop them once the databases that use them are gone.
+    drop(client);
+    drop((src, target));
+    psql(
+        &drill_tests::pg_url(),
+        &format!("DROP ROLE {reader}; DROP ROLE {restorer}; DROP ROLE {owner};"),
+    );
 }

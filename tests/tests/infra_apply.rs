@@ -145,6 +145,22 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
         targets.iter().any(|r| r.contains(":rds:eu-west-1:")),
         "{targets:?}"
     );
+    // Tags only on drill-named snapshots (never a source's or a person's), only drill:* keys.
+    for t in allows(&restore, "rds:AddTagsToResource") {
+        let res = as_list(&t["Resource"]);
+        if res.iter().any(|r| r.contains(":snapshot:")) {
+            assert!(
+                res.iter()
+                    .all(|r| r.contains(&format!("snapshot:{prefix}"))),
+                "{t}"
+            );
+            assert_eq!(
+                t["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"],
+                json!("drill:*"),
+                "{t}"
+            );
+        }
+    }
     let shares = allows(&restore, "rds:ModifyDBSnapshotAttribute");
     assert_eq!(shares.len(), 1);
     assert_eq!(

@@ -174,6 +174,15 @@ fn the_snapshot_copy_branch_always_goes_on_to_the_restore() {
         assert_eq!(states[pass]["ResultPath"], "$.snapshot_copy_failure");
         assert_eq!(states[pass]["Next"], "Restore");
     }
+    // snapshot_copy on a source without an instance is reported, not a stopped Map.
+    assert_eq!(
+        states[start]["Choices"][1]["Next"],
+        "SnapshotCopyNotApplicable"
+    );
+    assert_eq!(
+        states["SnapshotCopyNotApplicable"]["ResultPath"],
+        "$.snapshot_copy_failure"
+    );
     assert_eq!(
         states["CopySnapshot"]["Parameters"]["action"],
         "copy_snapshot"

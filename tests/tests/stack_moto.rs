@@ -415,6 +415,25 @@ async fn rds_snapshot_arns_resolve_across_regions_and_across_accounts_only_when_
         .send()
         .await
         .expect("copy of a shared snapshot");
+    // The receiving account may not change who else sees it.
+    let err = other
+        .modify_db_snapshot_attribute()
+        .db_snapshot_identifier(&copy_arn)
+        .attribute_name("restore")
+        .values_to_add("999999999999")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DBSnapshotNotFound"));
+    // Another region's snapshot is only a copy source: restoring it by ARN fails, as in AWS.
+    let err = away
+        .restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier(&arn)
+        .db_instance_identifier(unique("cross-region-"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DBSnapshotNotFound"));
     // And restored by ARN (moto looked the bare name up in the caller's own account).
     let restored = other
         .restore_db_instance_from_db_snapshot()

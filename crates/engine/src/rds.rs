@@ -47,6 +47,9 @@ pub enum RdsError {
         message: String,
         refusals: Vec<Refusal>,
     },
+    /// The drill's snapshot copies are not what they should be (failed, or stuck copying).
+    #[error("{0}")]
+    CopyProblem(String),
     #[error("RDS {op} failed ({code}): {message}")]
     Api {
         op: &'static str,
@@ -61,6 +64,7 @@ impl Classified for RdsError {
         match self {
             RdsError::InvalidInput(_) | RdsError::Selection(_) => ErrorKind::InvalidInput,
             RdsError::Guard { .. } => ErrorKind::GuardViolation,
+            RdsError::CopyProblem(_) => ErrorKind::BackupInvalid,
             RdsError::Api {
                 transient: true, ..
             } => ErrorKind::Transient,
@@ -802,9 +806,16 @@ pub async fn copy_snapshot(
 ) -> Result<CopyOutcome, RdsError> {
     snapshots::validate_share_accounts(target.share_with).map_err(RdsError::InvalidInput)?;
     let region = region_of(target.client)?;
+    let source_region = region_of(source_client)?;
     let snap = choose_snapshot(source_client, source, selector, None, now).await?;
-    let from = snapshots::copy_source(&snap, &region, target.kms_key_id)
-        .map_err(|e| RdsError::InvalidInput(e.to_string()))?;
+    let ask = snapshots::CopyAsk {
+        source_region: &source_region,
+        destination_region: &region,
+        kms_key_id: target.kms_key_id,
+        sharing: !target.share_with.is_empty(),
+    };
+    let from =
+        snapshots::copy_source(&snap, &ask).map_err(|e| RdsError::InvalidInput(e.to_string()))?;
     let copy = temp_identifier(settings, drill, source)?;
     let expires_at = now + Duration::days(i64::from(retention_days.max(1)));
     let client = target.client;
@@ -853,6 +864,15 @@ pub async fn copy_snapshot(
     } else {
         share_copies(client, settings, source, target.share_with).await?
     };
+    // A copy RDS failed to make, or one stuck for a day, means the backup the copy stands for
+    // does not exist: say so loudly rather than report another copy started.
+    let problems = snapshots::copy_problems(&drill_copies(client, settings, source).await?, now);
+    if !problems.is_empty() {
+        return Err(RdsError::CopyProblem(format!(
+            "snapshot copies of {source:?} in {region}: {}",
+            problems.join("; ")
+        )));
+    }
     Ok(CopyOutcome {
         source_snapshot: from.identifier,
         copy,
@@ -862,6 +882,25 @@ pub async fn copy_snapshot(
         shared,
         share_pending,
     })
+}
+
+/// The drill's copies of `source` in `client`'s region: manual snapshots passing
+/// [`drill_core::snapshots::ownership_guards`].
+async fn drill_copies(
+    client: &Client,
+    settings: &RdsSettings,
+    source: &str,
+) -> Result<Vec<SnapshotFacts>, RdsError> {
+    let policy = CopyPolicy {
+        prefix: settings.prefix.clone(),
+        source_id: source.to_owned(),
+        keep_newest: 1,
+    };
+    Ok(list_snapshots(client, source, Some("manual"))
+        .await?
+        .into_iter()
+        .filter(|s| snapshots::ownership_guards(&policy, s).is_empty())
+        .collect())
 }
 
 /// Shares every available drill copy of `source` in `client`'s region with `accounts` (adding
@@ -875,16 +914,8 @@ pub async fn share_copies(
     accounts: &[String],
 ) -> Result<(Vec<String>, Vec<String>), RdsError> {
     snapshots::validate_share_accounts(accounts).map_err(RdsError::InvalidInput)?;
-    let policy = CopyPolicy {
-        prefix: settings.prefix.clone(),
-        source_id: source.to_owned(),
-        keep_newest: 1,
-    };
     let (mut shared, mut pending) = (Vec::new(), Vec::new());
-    for snap in list_snapshots(client, source, Some("manual")).await? {
-        if !snapshots::ownership_guards(&policy, &snap).is_empty() {
-            continue;
-        }
+    for snap in drill_copies(client, settings, source).await? {
         if snap.status != "available" {
             pending.push(snap.id);
             continue;

@@ -49,7 +49,12 @@ const CCTX_POOL_MAX: usize = 16;
 
 fn take_cctx() -> CCtx<'static> {
     let pooled = CCTX_POOL.lock().map(|mut p| p.pop()).unwrap_or(None);
-    pooled.unwrap_or_else(CCtx::create)
+    let mut cctx = pooled.unwrap_or_else(CCtx::create);
+    // A context given back mid-frame (an upload that stopped) must not start the next object
+    // with stale data. `with_context` resets too, in zstd >= 0.13.4; this does not depend on it.
+    // Resetting the session only cannot fail.
+    let _ = cctx.reset(zstd::zstd_safe::ResetDirective::SessionOnly);
+    cctx
 }
 
 fn give_cctx(cctx: CCtx<'static>) {
@@ -107,7 +112,7 @@ fn compress_loop(
 ) -> Result<Produced, PipeError> {
     let mut cctx = take_cctx();
     let result = compress_with(&mut cctx, rx, tx);
-    // A context left mid-frame by an error is reset by its next user (`with_context`).
+    // A context left mid-frame by an error is reset when it is taken again.
     give_cctx(cctx);
     result
 }

@@ -149,7 +149,8 @@ async fn run_script(client: &Client, sql: &str, what: &str, key: &str) -> Result
         if role_problem(&reason) {
             reason.push_str(
                 "; roles are not part of a backup: create the source's roles on this server, \
-                     or restore without ownership and privileges (--no-owner, no_owner = true)",
+                 or, where only ownership and privileges name them, restore without them \
+                 (--no-owner, no_owner = true)",
             );
         }
         DumpError::Schema {

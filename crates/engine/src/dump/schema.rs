@@ -146,9 +146,10 @@ fn is_ownership_or_privilege(stmt: &str) -> bool {
         Some("GRANT" | "REVOKE") => true,
         Some("ALTER") => {
             (upper(1).as_deref() == Some("DEFAULT") && upper(2).as_deref() == Some("PRIVILEGES"))
-                || words.len() >= 3
-                    && words[words.len() - 3].eq_ignore_ascii_case("OWNER")
-                    && words[words.len() - 2].eq_ignore_ascii_case("TO")
+                // The role may be a quoted name with spaces: look for the words, not the end.
+                || words
+                    .windows(2)
+                    .any(|w| w[0].eq_ignore_ascii_case("OWNER") && w[1].eq_ignore_ascii_case("TO"))
         }
         _ => false,
     }
@@ -237,6 +238,7 @@ CREATE FUNCTION app.g() RETURNS text\n    LANGUAGE sql\n    AS $_$SELECT 'x;' ||
 ALTER FUNCTION app.g() OWNER TO appowner;\n\n\
 --\n-- Name: t; Type: TABLE; Schema: app; Owner: appowner\n--\n\n\
 CREATE TABLE app.t (\n    id integer NOT NULL\n);\n\n\nALTER TABLE app.t OWNER TO appowner;\n\n\
+ALTER TABLE app.u OWNER TO \"App Owner\";\n\n\
 --\n-- Name: TABLE t; Type: ACL; Schema: app; Owner: appowner\n--\n\n\
 GRANT SELECT ON TABLE app.t TO reader;\n\n\n\
 --\n-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: app; Owner: appowner\n--\n\n\
@@ -251,6 +253,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE appowner IN SCHEMA app GRANT SELECT ON TABLES 
             "ALTER FUNCTION app.f() OWNER TO appowner;",
             "ALTER FUNCTION app.g() OWNER TO appowner;",
             "ALTER TABLE app.t OWNER TO appowner;",
+            "OWNER TO \"App Owner\"",
             "GRANT SELECT",
             "ALTER DEFAULT PRIVILEGES",
         ] {
