@@ -300,21 +300,7 @@ async fn object_lock_retention_is_on_every_object_including_multipart_ones() {
 
 /// `pg_dump --schema-only` without ownership and privileges, for comparing a `--no-owner` restore.
 fn schema_without_owners(url: &str) -> String {
-    let out = std::process::Command::new(pg_program("pg_dump"))
-        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
-        .collect::<Vec<_>>()
-        .join("\n")
+    schema_dump_with(url, &["--no-owner", "--no-privileges"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

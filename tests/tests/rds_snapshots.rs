@@ -64,6 +64,29 @@ async fn copy(
     .await
 }
 
+/// The copy `id` of `source` as `client`'s region lists it, checked to carry every drill tag.
+async fn drill_copy(
+    client: &rds::Client,
+    source: &str,
+    id: &str,
+    drill: &drill_core::events::DrillContext,
+) -> drill_core::snapshots::SnapshotFacts {
+    let made = rds::list_snapshots(client, source, Some("manual"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("copy {id} not listed"));
+    assert_eq!(
+        made.tags.get(tag::ROLE).map(String::as_str),
+        Some(tag::ROLE_SNAPSHOT_COPY)
+    );
+    assert_eq!(made.tags.get(tag::EXECUTION), Some(&drill.drill_id));
+    assert_eq!(made.tags.get(tag::SOURCE).map(String::as_str), Some(source));
+    assert!(made.tags.contains_key(tag::EXPIRES_AT));
+    made
+}
+
 /// The drill's copy of the newest automated snapshot, in the same region.
 async fn copy_auto(
     client: &rds::Client,
@@ -126,20 +149,8 @@ async fn copy_then_expire_touches_only_expired_drill_copies() {
     let copy = copy_auto(&client, &drill, &source).await.unwrap();
     assert!(copy.created);
     assert_eq!(copy.source_snapshot, automated);
-    let copies = rds::list_snapshots(&client, &source, Some("manual"))
-        .await
-        .unwrap();
-    let made = copies
-        .iter()
-        .find(|s| s.id == copy.copy)
-        .expect("copy exists");
-    assert_eq!(
-        made.tags.get(tag::ROLE).map(String::as_str),
-        Some(tag::ROLE_SNAPSHOT_COPY)
-    );
-    assert_eq!(made.tags.get(tag::EXECUTION), Some(&drill.drill_id));
-    assert_eq!(made.tags.get(tag::SOURCE), Some(&source));
-    assert!(made.tags.contains_key(tag::EXPIRES_AT));
+    let made = drill_copy(&client, &source, &copy.copy, &drill).await;
+    assert_eq!(made.tags.get(tag::COPIED_FROM), Some(&automated));
     // A retry of the same execution does not make a second copy.
     let again = copy_auto(&client, &drill, &source).await.unwrap();
     assert!(!again.created);
@@ -308,18 +319,7 @@ async fn copy_to_another_region_shares_with_another_account_which_copies_it_in()
     assert!(outcome.share_pending.is_empty());
 
     // The copy is in eu-west-1, drill-tagged, and shared with the other account only.
-    let there = rds::list_snapshots(&away, &source, Some("manual"))
-        .await
-        .unwrap();
-    let made = there
-        .iter()
-        .find(|s| s.id == outcome.copy)
-        .expect("copy in eu-west-1");
-    assert_eq!(
-        made.tags.get(tag::ROLE).map(String::as_str),
-        Some(tag::ROLE_SNAPSHOT_COPY)
-    );
-    assert_eq!(made.tags.get(tag::EXECUTION), Some(&drill_a.drill_id));
+    let made = drill_copy(&away, &source, &outcome.copy, &drill_a).await;
     assert_eq!(made.tags.get(tag::COPIED_FROM), Some(&auto_arn));
     assert!(made
         .arn

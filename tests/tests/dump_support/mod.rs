@@ -126,8 +126,15 @@ fn without_restrict(dump: &str) -> String {
 }
 
 pub fn schema_dump(url: &str) -> String {
+    schema_dump_with(url, &[])
+}
+
+/// `pg_dump --schema-only` with more options (e.g. `--no-owner`).
+pub fn schema_dump_with(url: &str, options: &[&str]) -> String {
     without_restrict(&run(
-        Command::new(pg_program("pg_dump")).args(["--schema-only", "-d", url]),
+        Command::new(pg_program("pg_dump"))
+            .args(["--schema-only", "-d", url])
+            .args(options),
         "pg_dump --schema-only",
     ))
 }
