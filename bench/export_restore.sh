@@ -5,6 +5,10 @@
 #   cargo build --release -p drill-cli
 #   bench/export_restore.sh                # pgbench scale 20 + a 2M-row "real" data set + scale 100 (memory)
 #   BENCH_SCALE100=0 bench/export_restore.sh   # skip the scale-100 memory run
+#   BENCH_REPEAT=5 bench/export_restore.sh     # median of 5 runs per step (default 3)
+#
+# Peers, side by side: pg_dump -Fc, pg_dump -Fd -j2, a raw COPY read (psql), and a server-side
+# COPY to /dev/null in 2 sessions (no client work at all: the floor of any 2-job COPY export).
 #
 # For the s3:// run set DRILL_TEST_MOTO_URL (e.g. eval "$(scripts/stack env)"); it is skipped
 # otherwise. Needs /usr/bin/time (Debian package `time`) for peak RSS.
