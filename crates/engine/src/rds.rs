@@ -2,10 +2,11 @@
 //! guard of [`drill_core::guards`], sweep expired temps (janitor), copy and expire snapshots, and
 //! audit the posture of sources.
 //!
-//! Every destructive or mutating call here (delete instance, delete snapshot) is preceded by a
-//! fresh describe and the pure guards; if any guard fails, the call is **not made**. The drill
-//! never modifies an existing instance at all (in particular it never turns deletion protection
-//! off), so there is no modify call in this module.
+//! Every destructive or mutating call here (delete instance, delete snapshot, share a snapshot)
+//! is preceded by a fresh describe and the pure guards; if any guard fails, the call is **not
+//! made**. The drill never modifies an existing instance at all (in particular it never turns
+//! deletion protection off); the one modify call is `ModifyDBSnapshotAttribute`, which shares the
+//! drill's own snapshot copies (and nothing else) with configured accounts.
 //!
 //! Credentials: the restore sets `ManageMasterUserPassword=true`, so RDS rotates the restored
 //! master password into a fresh Secrets Manager secret it owns (and deletes with the instance).
