@@ -263,19 +263,7 @@ async fn posture_audit_reports_each_weakness() {
 
 /// The restore attribute of a snapshot: the accounts it is shared with.
 async fn shared_with(client: &rds::Client, id: &str) -> Vec<String> {
-    let out = client
-        .describe_db_snapshot_attributes()
-        .db_snapshot_identifier(id)
-        .send()
-        .await
-        .unwrap();
-    out.db_snapshot_attributes_result()
-        .unwrap()
-        .db_snapshot_attributes()
-        .iter()
-        .filter(|a| a.attribute_name() == Some("restore"))
-        .flat_map(|a| a.attribute_values().iter().cloned())
-        .collect()
+    rds::shared_with(client, id).await.unwrap()
 }
 
 const OTHER_ACCOUNT: &str = "210987654321";

@@ -885,6 +885,24 @@ pub async fn copy_snapshot(
     })
 }
 
+/// The accounts a snapshot is shared with (its `restore` attribute).
+pub async fn shared_with(client: &Client, snapshot: &str) -> Result<Vec<String>, RdsError> {
+    let attrs = client
+        .describe_db_snapshot_attributes()
+        .db_snapshot_identifier(snapshot)
+        .send()
+        .await
+        .map_err(|e| api_error("DescribeDBSnapshotAttributes", e))?;
+    Ok(attrs
+        .db_snapshot_attributes_result()
+        .map(|r| r.db_snapshot_attributes())
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| a.attribute_name() == Some("restore"))
+        .flat_map(|a| a.attribute_values().iter().cloned())
+        .collect())
+}
+
 /// The drill's copies of `source` in `client`'s region: manual snapshots passing
 /// [`drill_core::snapshots::ownership_guards`].
 async fn drill_copies(
@@ -921,20 +939,7 @@ pub async fn share_copies(
             pending.push(snap.id);
             continue;
         }
-        let attrs = client
-            .describe_db_snapshot_attributes()
-            .db_snapshot_identifier(&snap.id)
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeDBSnapshotAttributes", e))?;
-        let current: Vec<String> = attrs
-            .db_snapshot_attributes_result()
-            .map(|r| r.db_snapshot_attributes())
-            .unwrap_or_default()
-            .iter()
-            .filter(|a| a.attribute_name() == Some("restore"))
-            .flat_map(|a| a.attribute_values().iter().cloned())
-            .collect();
+        let current = shared_with(client, &snap.id).await?;
         let missing: Vec<String> = accounts
             .iter()
             .filter(|a| !current.contains(a))

@@ -41,15 +41,40 @@ const EXPORT_DEPTH: usize = 2;
 /// compression, not PostgreSQL, the bottleneck.
 const ZSTD_LEVEL: i32 = 1;
 
-/// Free export buffers, shared by all workers of the process.
-static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Free things of one kind, shared by all workers of the process, at most `max` kept.
+struct Pool<T> {
+    free: Mutex<Vec<T>>,
+    max: usize,
+}
+
+impl<T> Pool<T> {
+    const fn new(max: usize) -> Self {
+        Pool {
+            free: Mutex::new(Vec::new()),
+            max,
+        }
+    }
+
+    fn take(&self) -> Option<T> {
+        self.free.lock().map(|mut p| p.pop()).unwrap_or(None)
+    }
+
+    fn give(&self, item: T) {
+        if let Ok(mut free) = self.free.lock() {
+            if free.len() < self.max {
+                free.push(item);
+            }
+        }
+    }
+}
+
+/// Free export buffers.
+static BUFFERS: Pool<Vec<u8>> = Pool::new(POOL_MAX);
 /// Free zstd compression contexts (one per concurrently compressed object).
-static CCTX_POOL: Mutex<Vec<CCtx<'static>>> = Mutex::new(Vec::new());
-const CCTX_POOL_MAX: usize = 16;
+static CONTEXTS: Pool<CCtx<'static>> = Pool::new(16);
 
 fn take_cctx() -> CCtx<'static> {
-    let pooled = CCTX_POOL.lock().map(|mut p| p.pop()).unwrap_or(None);
-    let mut cctx = pooled.unwrap_or_else(CCtx::create);
+    let mut cctx = CONTEXTS.take().unwrap_or_else(CCtx::create);
     // A context given back mid-frame (an upload that stopped) must not start the next object
     // with stale data. `with_context` resets too, in zstd >= 0.13.4; this does not depend on it.
     // Resetting the session only cannot fail.
@@ -57,18 +82,11 @@ fn take_cctx() -> CCtx<'static> {
     cctx
 }
 
-fn give_cctx(cctx: CCtx<'static>) {
-    if let Ok(mut pool) = CCTX_POOL.lock() {
-        if pool.len() < CCTX_POOL_MAX {
-            pool.push(cctx);
-        }
-    }
-}
-
 /// An empty buffer with at least `BUF_CAP` capacity, recycled when one is free.
 fn take_buf() -> Vec<u8> {
-    let pooled = POOL.lock().map(|mut p| p.pop()).unwrap_or(None);
-    pooled.unwrap_or_else(|| Vec::with_capacity(BUF_CAP))
+    BUFFERS
+        .take()
+        .unwrap_or_else(|| Vec::with_capacity(BUF_CAP))
 }
 
 /// Returns a buffer to the pool. Buffers a huge row made grow (a multi-MB TOASTed value) are
@@ -78,11 +96,7 @@ fn give_buf(mut buf: Vec<u8>) {
         return;
     }
     buf.clear();
-    if let Ok(mut pool) = POOL.lock() {
-        if pool.len() < POOL_MAX {
-            pool.push(buf);
-        }
-    }
+    BUFFERS.give(buf);
 }
 
 fn poolable(capacity: usize) -> bool {
@@ -113,7 +127,7 @@ fn compress_loop(
     let mut cctx = take_cctx();
     let result = compress_with(&mut cctx, rx, tx);
     // A context left mid-frame by an error is reset when it is taken again.
-    give_cctx(cctx);
+    CONTEXTS.give(cctx);
     result
 }
 
