@@ -52,7 +52,11 @@ fn parliament(policy: &str) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert_eq!(out.status.code() == Some(1), !findings.is_empty(), "{stdout}");
+    assert_eq!(
+        out.status.code() == Some(1),
+        !findings.is_empty(),
+        "{stdout}"
+    );
     findings
 }
 
@@ -124,12 +128,14 @@ output "boundary" {{ value = module.boundary.policy_json }}
     std::fs::write(dir.join("main.tf"), main).unwrap();
     write_moto_provider_override(dir);
     terraform_ok(dir, &["init", "-input=false", "-no-color"]);
-    terraform_ok(dir, &["apply", "-auto-approve", "-input=false", "-no-color"]);
+    terraform_ok(
+        dir,
+        &["apply", "-auto-approve", "-input=false", "-no-color"],
+    );
     let out: Value =
         serde_json::from_str(&terraform_ok(dir, &["output", "-json", "-no-color"])).unwrap();
-    let doc = |k: &str| -> Value {
-        serde_json::from_str(out[k]["value"].as_str().unwrap()).unwrap()
-    };
+    let doc =
+        |k: &str| -> Value { serde_json::from_str(out[k]["value"].as_str().unwrap()).unwrap() };
     (
         doc("policy"),
         doc("boundary"),
@@ -159,7 +165,10 @@ fn guardrail_policies_lint_clean_and_deny_what_they_must() {
     for s in policy["Statement"].as_array().unwrap() {
         assert_eq!(s["Effect"], "Deny", "{s}");
     }
-    assert_eq!(statement(&boundary, "BoundaryAllowsTheRest")["Effect"], "Allow");
+    assert_eq!(
+        statement(&boundary, "BoundaryAllowsTheRest")["Effect"],
+        "Allow"
+    );
 
     // Databases and snapshots: only drill-tagged ones, by a negated tag condition (true when
     // the tag is absent, so untagged production is denied).
@@ -209,13 +218,28 @@ fn guardrail_policies_lint_clean_and_deny_what_they_must() {
     }
     // The state bucket: state files and every version stay; the backend's lock file
     // (`<key>.tflock`) must stay deletable, so the pattern does not cover it.
-    assert!(denies(&policy, "s3:DeleteObject", &format!("{STATE}/*.tfstate")));
+    assert!(denies(
+        &policy,
+        "s3:DeleteObject",
+        &format!("{STATE}/*.tfstate")
+    ));
     assert!(!denies(&policy, "s3:DeleteObject", &format!("{STATE}/*")));
-    assert!(denies(&policy, "s3:DeleteObjectVersion", &format!("{STATE}/*")));
+    assert!(denies(
+        &policy,
+        "s3:DeleteObjectVersion",
+        &format!("{STATE}/*")
+    ));
     assert!(denies(&policy, "s3:DeleteBucket", STATE));
     // The guardrails themselves.
-    assert!(denies(&policy, "iam:CreatePolicyVersion", &arn), "{policy:#}");
-    assert!(denies(&policy, "iam:DeleteRolePermissionsBoundary", CI_ROLE));
+    assert!(
+        denies(&policy, "iam:CreatePolicyVersion", &arn),
+        "{policy:#}"
+    );
+    assert!(denies(
+        &policy,
+        "iam:DeleteRolePermissionsBoundary",
+        CI_ROLE
+    ));
 
     // The linter is live: an action that does not exist, and a condition key that does not
     // apply to its action, are each reported.
@@ -225,7 +249,10 @@ fn guardrail_policies_lint_clean_and_deny_what_they_must() {
     };
     let tagged = json!({"StringNotEquals": {"aws:ResourceTag/drill:role": "temp"}});
     assert!(issues(deny("rds:DeleteDBInstance", tagged.clone())).is_empty());
-    assert_eq!(issues(deny("rds:DeleteDatabase", tagged)), vec!["UNKNOWN_ACTION"]);
+    assert_eq!(
+        issues(deny("rds:DeleteDatabase", tagged)),
+        vec!["UNKNOWN_ACTION"]
+    );
     assert_eq!(
         issues(deny(
             "rds:DeleteDBInstance",

@@ -136,7 +136,10 @@ fn addresses(v: &Value, key: &str) -> Vec<String> {
 #[test]
 fn plan_gate_scenarios_against_one_applied_stack() {
     let name = unique("pg-");
-    let both = vec!["aws_db_instance.db".to_owned(), "aws_s3_bucket.data".to_owned()];
+    let both = vec![
+        "aws_db_instance.db".to_owned(),
+        "aws_s3_bucket.data".to_owned(),
+    ];
     let keys = tempfile::tempdir().unwrap();
     let alice = keygen(keys.path(), "alice");
     let mallory = keygen(keys.path(), "mallory");
@@ -159,7 +162,12 @@ fn plan_gate_scenarios_against_one_applied_stack() {
     assert_eq!(v["existing"], serde_json::json!([]), "{v:#}");
     terraform_ok(
         applied.path(),
-        &["apply", "-input=false", "-no-color", create_bin.to_str().unwrap()],
+        &[
+            "apply",
+            "-input=false",
+            "-no-color",
+            create_bin.to_str().unwrap(),
+        ],
     );
 
     // (a) The same config with an empty state: both planned creates already exist.
@@ -172,7 +180,10 @@ fn plan_gate_scenarios_against_one_applied_stack() {
     assert_eq!(v["passed"], false);
     let (code, text, _) = drill(&["plan-check", stale_json.to_str().unwrap()]);
     assert_eq!(code, 4);
-    assert!(text.contains("EXISTS IN THE ACCOUNT BUT NOT IN THIS STATE (2)"), "{text}");
+    assert!(
+        text.contains("EXISTS IN THE ACCOUNT BUT NOT IN THIS STATE (2)"),
+        "{text}"
+    );
     assert!(text.contains(&format!("{name}-db")), "{text}");
 
     // (b) plan -destroy with the real state: blocked, naming the instance and the bucket.
@@ -198,18 +209,30 @@ fn plan_gate_scenarios_against_one_applied_stack() {
     assert!(text.contains("ssh-keygen -Y sign"), "{text}");
     let approval_text = std::fs::read_to_string(&approval).unwrap();
     for a in &both {
-        assert!(approval_text.contains(&format!("destructive: {a}\n")), "{approval_text}");
+        assert!(
+            approval_text.contains(&format!("destructive: {a}\n")),
+            "{approval_text}"
+        );
     }
     // Unsigned first: refused, naming why.
     let with_approval = |plan: &str| {
-        check_json(&[plan, "--approval", &approval_s, "--allowed-signers", allowed])
+        check_json(&[
+            plan,
+            "--approval",
+            &approval_s,
+            "--allowed-signers",
+            allowed,
+        ])
     };
     let (code, v) = with_approval(&destroy_json);
     assert_eq!(code, 4, "{v:#}");
-    assert!(v["approval"]["reasons"][0]
-        .as_str()
-        .unwrap()
-        .starts_with("unsigned"), "{v:#}");
+    assert!(
+        v["approval"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("unsigned"),
+        "{v:#}"
+    );
     sign(&alice, &approval);
     let (code, v) = with_approval(&destroy_json);
     assert_eq!(code, 0, "{v:#}");
@@ -231,7 +254,10 @@ fn plan_gate_scenarios_against_one_applied_stack() {
     );
     let (code, v) = with_approval(partial_json.to_str().unwrap());
     assert_eq!(code, 4, "{v:#}");
-    assert_eq!(addresses(&v, "destructive"), vec!["aws_s3_bucket.data".to_owned()]);
+    assert_eq!(
+        addresses(&v, "destructive"),
+        vec!["aws_s3_bucket.data".to_owned()]
+    );
     let reasons = v["approval"]["reasons"].to_string();
     assert!(reasons.contains("the plan changed"), "{reasons}");
 
@@ -278,6 +304,11 @@ fn plan_gate_scenarios_against_one_applied_stack() {
     assert_eq!(code, 0, "{v:#}");
     terraform_ok(
         applied.path(),
-        &["apply", "-input=false", "-no-color", destroy_bin.to_str().unwrap()],
+        &[
+            "apply",
+            "-input=false",
+            "-no-color",
+            destroy_bin.to_str().unwrap(),
+        ],
     );
 }

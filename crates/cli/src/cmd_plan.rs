@@ -218,7 +218,12 @@ fn human(r: &GateReport, no_existence_check: bool) -> String {
             })
             .collect();
         out.push(table(
-            &["ADDRESS", "TYPE", "CHANGE", "WHAT HAPPENS TO THE DATA — WHY"],
+            &[
+                "ADDRESS",
+                "TYPE",
+                "CHANGE",
+                "WHAT HAPPENS TO THE DATA — WHY",
+            ],
             &rows,
         ));
     }
@@ -269,7 +274,10 @@ fn human(r: &GateReport, no_existence_check: bool) -> String {
     if r.passed {
         out.push("PASSED: the plan may be applied (terraform apply of this saved plan)".into());
     } else {
-        out.push(format!("BLOCKED:\n  - {}", r.blocked_because.join("\n  - ")));
+        out.push(format!(
+            "BLOCKED:\n  - {}",
+            r.blocked_because.join("\n  - ")
+        ));
     }
     out.join("\n")
 }
@@ -286,8 +294,10 @@ pub async fn approve(args: PlanApproveArgs, globals: &Globals) -> CliResult {
     let findings = plan::classify(&plan, &config);
     if findings.is_empty() {
         if globals.json {
-            globals.print_json(&serde_json::json!({"plan_digest": digest, "destructive": [],
-                "approval_file": null}));
+            globals.print_json(
+                &serde_json::json!({"plan_digest": digest, "destructive": [],
+                "approval_file": null}),
+            );
         } else {
             println!("plan {digest}: nothing destructive, no approval needed");
         }
@@ -295,9 +305,8 @@ pub async fn approve(args: PlanApproveArgs, globals: &Globals) -> CliResult {
     }
     let expires_at = Utc::now() + Duration::hours(args.expires_in_hours);
     let text = Approval::render(&digest, &findings, expires_at);
-    std::fs::write(&args.out, &text).map_err(|e| {
-        CliError::usage(format!("cannot write {}: {e}", args.out.display()))
-    })?;
+    std::fs::write(&args.out, &text)
+        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", args.out.display())))?;
     let out = args.out.display();
     if globals.json {
         globals.print_json(&serde_json::json!({

@@ -65,7 +65,10 @@ fn config_for(base: &SdkConfig, region: Option<&str>) -> SdkConfig {
 }
 
 /// Asks AWS about every probe; returns the ones that exist.
-pub async fn find_existing(base: &SdkConfig, probes: &[Probe]) -> Result<Vec<Existing>, ProbeError> {
+pub async fn find_existing(
+    base: &SdkConfig,
+    probes: &[Probe],
+) -> Result<Vec<Existing>, ProbeError> {
     let mut out = Vec::new();
     for p in probes {
         let config = config_for(base, p.region.as_deref());
@@ -88,10 +91,18 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
         Identity::DbInstance(id) => {
             let what = "DescribeDBInstances";
             let rds = crate::aws::rds_client(config);
-            match rds.describe_db_instances().db_instance_identifier(id).send().await {
+            match rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+            {
                 Ok(r) if !r.db_instances().is_empty() => found(what),
                 Ok(_) => Ok(None),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_db_instance_not_found_fault()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
+                {
                     Ok(None)
                 }
                 Err(e) => Err(sdk_error(p, what, &e)),
@@ -100,10 +111,18 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
         Identity::DbCluster(id) => {
             let what = "DescribeDBClusters";
             let rds = crate::aws::rds_client(config);
-            match rds.describe_db_clusters().db_cluster_identifier(id).send().await {
+            match rds
+                .describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await
+            {
                 Ok(r) if !r.db_clusters().is_empty() => found(what),
                 Ok(_) => Ok(None),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_db_cluster_not_found_fault()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
+                {
                     Ok(None)
                 }
                 Err(e) => Err(sdk_error(p, what, &e)),
@@ -112,10 +131,18 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
         Identity::DbSnapshot(id) => {
             let what = "DescribeDBSnapshots";
             let rds = crate::aws::rds_client(config);
-            match rds.describe_db_snapshots().db_snapshot_identifier(id).send().await {
+            match rds
+                .describe_db_snapshots()
+                .db_snapshot_identifier(id)
+                .send()
+                .await
+            {
                 Ok(r) if !r.db_snapshots().is_empty() => found(what),
                 Ok(_) => Ok(None),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_db_snapshot_not_found_fault()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_db_snapshot_not_found_fault()) =>
+                {
                     Ok(None)
                 }
                 Err(e) => Err(sdk_error(p, what, &e)),
@@ -133,8 +160,7 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
                 Ok(r) if !r.db_cluster_snapshots().is_empty() => found(what),
                 Ok(_) => Ok(None),
                 Err(e)
-                    if e
-                        .as_service_error()
+                    if e.as_service_error()
                         .is_some_and(|s| s.is_db_cluster_snapshot_not_found_fault()) =>
                 {
                     Ok(None)
@@ -173,8 +199,7 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
             match ddb.describe_table().table_name(name).send().await {
                 Ok(_) => found(what),
                 Err(e)
-                    if e
-                        .as_service_error()
+                    if e.as_service_error()
                         .is_some_and(|s| s.is_resource_not_found_exception()) =>
                 {
                     Ok(None)

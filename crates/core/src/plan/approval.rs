@@ -54,16 +54,29 @@ impl crate::Classified for ApprovalError {
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum Refusal {
     /// No signature file next to the approval.
-    Unsigned { signature: String },
+    Unsigned {
+        signature: String,
+    },
     /// The signing key is not in the allowed-signers file (for this namespace).
-    SignerNotAllowed { detail: String },
+    SignerNotAllowed {
+        detail: String,
+    },
     /// The signature does not verify over this text (changed after signing, wrong namespace).
-    BadSignature { detail: String },
+    BadSignature {
+        detail: String,
+    },
     /// The approval is for another plan.
-    DigestMismatch { approved: String, plan: String },
-    Expired { expires_at: String },
+    DigestMismatch {
+        approved: String,
+        plan: String,
+    },
+    Expired {
+        expires_at: String,
+    },
     /// A destructive change of this plan the approval does not name.
-    NotNamed { address: String },
+    NotNamed {
+        address: String,
+    },
 }
 
 impl std::fmt::Display for Refusal {
@@ -78,7 +91,10 @@ impl std::fmt::Display for Refusal {
                 "signed by a key that is not in the allowed signers for {NAMESPACE}: {detail}"
             ),
             Refusal::BadSignature { detail } => {
-                write!(f, "the signature does not verify over this approval: {detail}")
+                write!(
+                    f,
+                    "the signature does not verify over this approval: {detail}"
+                )
             }
             Refusal::DigestMismatch { approved, plan } => write!(
                 f,
@@ -143,9 +159,9 @@ impl Approval {
                 .ok_or_else(|| bad(format!("expected `key: value`, got {line:?}")))?;
             match key {
                 "plan-digest" => {
-                    let ok = value.strip_prefix("sha256:").is_some_and(|h| {
-                        h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
-                    });
+                    let ok = value
+                        .strip_prefix("sha256:")
+                        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
                     if !ok {
                         return Err(bad(format!("plan-digest {value:?} is not sha256:<64 hex>")));
                     }
@@ -238,8 +254,14 @@ mod tests {
         let f = vec![finding("aws_s3_bucket.b"), finding("aws_db_instance.a")];
         let text = Approval::render(&digest(), &f, at);
         assert!(text.starts_with(HEADER), "{text}");
-        assert!(text.contains("expires-at: 2026-12-02T09:00:00Z\n"), "{text}");
-        assert!(text.contains("# aws_db_instance.a: delete: database deleted"), "{text}");
+        assert!(
+            text.contains("expires-at: 2026-12-02T09:00:00Z\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# aws_db_instance.a: delete: database deleted"),
+            "{text}"
+        );
         let a = Approval::parse(&text, "a.txt").unwrap();
         assert_eq!(a.plan_digest, digest());
         assert_eq!(a.expires_at, at);
@@ -295,6 +317,9 @@ mod tests {
             .to_string()
             .contains("unknown key \"approved\""));
         let text = format!("{HEADER}\nexpires-at: tomorrow\n");
-        assert!(Approval::parse(&text, "a").unwrap_err().to_string().contains("line 2"));
+        assert!(Approval::parse(&text, "a")
+            .unwrap_err()
+            .to_string()
+            .contains("line 2"));
     }
 }

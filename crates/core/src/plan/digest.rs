@@ -109,8 +109,18 @@ mod tests {
 
     #[test]
     fn digest_ignores_order_whitespace_and_no_ops_but_not_content() {
-        let a = change("aws_s3_bucket.a", &["delete"], json!({"bucket": "a", "x": 1}), json!(null));
-        let b = change("aws_db_instance.b", &["delete"], json!({"identifier": "b"}), json!(null));
+        let a = change(
+            "aws_s3_bucket.a",
+            &["delete"],
+            json!({"bucket": "a", "x": 1}),
+            json!(null),
+        );
+        let b = change(
+            "aws_db_instance.b",
+            &["delete"],
+            json!({"identifier": "b"}),
+            json!(null),
+        );
         let noop = change("aws_iam_role.r", &["no-op"], json!({}), json!({}));
         let d1 = digest_of(vec![a.clone(), b.clone()]);
         assert!(d1.starts_with("sha256:") && d1.len() == 7 + 64, "{d1}");
@@ -135,9 +145,21 @@ mod tests {
 
     #[test]
     fn canonical_form_sorts_keys() {
-        let c = change("aws_s3_bucket.a", &["create"], json!(null), json!({"z": 1, "a": [true, null]}));
-        let text = String::from_utf8(canonical(&Plan::from_json(&plan(vec![c]), "p").unwrap())).unwrap();
-        assert!(text.contains(r#""after":{"a":[true,null],"z":1}"#), "{text}");
-        assert!(text.starts_with(r#"[{"address":"aws_s3_bucket.a","change":{"actions":["create"]"#), "{text}");
+        let c = change(
+            "aws_s3_bucket.a",
+            &["create"],
+            json!(null),
+            json!({"z": 1, "a": [true, null]}),
+        );
+        let text =
+            String::from_utf8(canonical(&Plan::from_json(&plan(vec![c]), "p").unwrap())).unwrap();
+        assert!(
+            text.contains(r#""after":{"a":[true,null],"z":1}"#),
+            "{text}"
+        );
+        assert!(
+            text.starts_with(r#"[{"address":"aws_s3_bucket.a","change":{"actions":["create"]"#),
+            "{text}"
+        );
     }
 }

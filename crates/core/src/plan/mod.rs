@@ -263,12 +263,15 @@ pub struct Unprobed {
     pub why: String,
 }
 
+/// Builds an [`Identity`] from the create's name argument.
+type MakeIdentity = fn(String) -> Identity;
+
 /// For every planned create: the read-only look-up to make, or why none can be made.
 pub fn existence_probes(plan: &Plan, config: &GateConfig) -> (Vec<Probe>, Vec<Unprobed>) {
     let mut probes = Vec::new();
     let mut unprobed = Vec::new();
     for c in plan.changes.iter().filter(|c| c.is_create()) {
-        let attr: Option<(&str, fn(String) -> Identity)> = match c.resource_type.as_str() {
+        let attr: Option<(&str, MakeIdentity)> = match c.resource_type.as_str() {
             "aws_db_instance" => Some(("identifier", Identity::DbInstance)),
             "aws_rds_cluster" => Some(("cluster_identifier", Identity::DbCluster)),
             "aws_db_snapshot" => Some(("db_snapshot_identifier", Identity::DbSnapshot)),
@@ -380,10 +383,9 @@ pub fn verdict(
              (drill plan-approve, then ssh-keygen -Y sign)",
             destructive.len()
         )),
-        ApprovalStatus::Refused { reasons } => blocked.push(format!(
-            "the approval was refused: {}",
-            reasons.join("; ")
-        )),
+        ApprovalStatus::Refused { reasons } => {
+            blocked.push(format!("the approval was refused: {}", reasons.join("; ")))
+        }
         ApprovalStatus::NotNeeded | ApprovalStatus::Valid { .. } => {}
     }
     GateReport {
@@ -465,19 +467,23 @@ mod tests {
             Plan::from_value(&errored, "p"),
             Err(PlanError::Errored { .. })
         ));
-        let bad = plan(vec![json!({"address": "aws_s3_bucket.b", "type": "aws_s3_bucket"})]);
+        let bad = plan(vec![
+            json!({"address": "aws_s3_bucket.b", "type": "aws_s3_bucket"}),
+        ]);
         let err = Plan::from_json(&bad, "p.json").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "p.json: resource_changes[0] has no change"
-        );
+        assert_eq!(err.to_string(), "p.json: resource_changes[0] has no change");
     }
 
     #[test]
     fn a_plan_without_changes_parses_empty_and_data_sources_are_skipped() {
         let p = json!({"format_version": "1.2", "planned_values": {}});
         assert!(Plan::from_value(&p, "p").unwrap().changes.is_empty());
-        let mut read = change("data.aws_iam_policy_document.x", &["read"], json!(null), json!({}));
+        let mut read = change(
+            "data.aws_iam_policy_document.x",
+            &["read"],
+            json!(null),
+            json!({}),
+        );
         read["mode"] = json!("data");
         let p = Plan::from_json(&plan(vec![read]), "p").unwrap();
         assert!(p.changes.is_empty());
@@ -487,29 +493,81 @@ mod tests {
     fn creates_with_known_names_are_probed_and_generated_names_are_listed() {
         let p = Plan::from_json(
             &plan(vec![
-                change("aws_db_instance.db", &["create"], json!(null), json!({"identifier": "prod-db"})),
-                change("aws_s3_bucket.data", &["create"], json!(null), json!({"bucket": "acme-data"})),
-                change("aws_rds_cluster.c", &["create"], json!(null), json!({"cluster_identifier": "c1"})),
-                change("aws_dynamodb_table.t", &["create"], json!(null), json!({"name": "locks", "region": "eu-west-1"})),
-                change_unknown("aws_s3_bucket.gen", &["create"], json!(null), json!({}), json!({"bucket": true})),
-                change("aws_efs_file_system.fs", &["create"], json!(null), json!({"creation_token": "x"})),
-                change("aws_iam_role.r", &["create"], json!(null), json!({"name": "r"})),
+                change(
+                    "aws_db_instance.db",
+                    &["create"],
+                    json!(null),
+                    json!({"identifier": "prod-db"}),
+                ),
+                change(
+                    "aws_s3_bucket.data",
+                    &["create"],
+                    json!(null),
+                    json!({"bucket": "acme-data"}),
+                ),
+                change(
+                    "aws_rds_cluster.c",
+                    &["create"],
+                    json!(null),
+                    json!({"cluster_identifier": "c1"}),
+                ),
+                change(
+                    "aws_dynamodb_table.t",
+                    &["create"],
+                    json!(null),
+                    json!({"name": "locks", "region": "eu-west-1"}),
+                ),
+                change_unknown(
+                    "aws_s3_bucket.gen",
+                    &["create"],
+                    json!(null),
+                    json!({}),
+                    json!({"bucket": true}),
+                ),
+                change(
+                    "aws_efs_file_system.fs",
+                    &["create"],
+                    json!(null),
+                    json!({"creation_token": "x"}),
+                ),
+                change(
+                    "aws_iam_role.r",
+                    &["create"],
+                    json!(null),
+                    json!({"name": "r"}),
+                ),
                 // Already in the state: replaced, not created.
-                change("aws_db_instance.old", &["delete", "create"], json!({"identifier": "o"}), json!({"identifier": "o"})),
+                change(
+                    "aws_db_instance.old",
+                    &["delete", "create"],
+                    json!({"identifier": "o"}),
+                    json!({"identifier": "o"}),
+                ),
             ]),
             "p",
         )
         .unwrap();
         let (probes, unprobed) = existence_probes(&p, &GateConfig::default());
-        let ids: Vec<(&str, &Identity)> =
-            probes.iter().map(|p| (p.address.as_str(), &p.identity)).collect();
+        let ids: Vec<(&str, &Identity)> = probes
+            .iter()
+            .map(|p| (p.address.as_str(), &p.identity))
+            .collect();
         assert_eq!(
             ids,
             vec![
-                ("aws_db_instance.db", &Identity::DbInstance("prod-db".into())),
-                ("aws_s3_bucket.data", &Identity::S3Bucket("acme-data".into())),
+                (
+                    "aws_db_instance.db",
+                    &Identity::DbInstance("prod-db".into())
+                ),
+                (
+                    "aws_s3_bucket.data",
+                    &Identity::S3Bucket("acme-data".into())
+                ),
                 ("aws_rds_cluster.c", &Identity::DbCluster("c1".into())),
-                ("aws_dynamodb_table.t", &Identity::DynamodbTable("locks".into())),
+                (
+                    "aws_dynamodb_table.t",
+                    &Identity::DynamodbTable("locks".into())
+                ),
             ]
         );
         assert_eq!(probes[3].region.as_deref(), Some("eu-west-1"));
@@ -524,7 +582,8 @@ mod tests {
             .unwrap();
         assert!(c.is_data_bearing("aws_neptune_cluster"));
         assert!(!GateConfig::default().is_data_bearing("aws_neptune_cluster"));
-        let err = GateConfig::from_toml("data_bearing_types = [\"Bad Type\"]", "g.toml").unwrap_err();
+        let err =
+            GateConfig::from_toml("data_bearing_types = [\"Bad Type\"]", "g.toml").unwrap_err();
         assert!(err.to_string().contains("\"Bad Type\""), "{err}");
         let err = GateConfig::from_toml("data_bearing = []", "g.toml").unwrap_err();
         assert!(err.to_string().contains("g.toml"), "{err}");

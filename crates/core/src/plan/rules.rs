@@ -90,7 +90,10 @@ pub fn classify(plan: &Plan, config: &GateConfig) -> Vec<Finding> {
             } else if kind == FindingKind::Delete {
                 delete_consequence(c)
             } else {
-                format!("destroyed and created anew, empty; {}", delete_consequence(c))
+                format!(
+                    "destroyed and created anew, empty; {}",
+                    delete_consequence(c)
+                )
             };
             out.push(Finding {
                 address: c.address.clone(),
@@ -304,7 +307,8 @@ fn enabled_now_not(b: Option<&Value>, a: Option<&Value>) -> bool {
     s(b).as_deref() == Some("enabled") && s(a).as_deref() != Some("enabled")
 }
 fn compliance_now_not(b: Option<&Value>, a: Option<&Value>) -> bool {
-    b.and_then(Value::as_str) == Some("COMPLIANCE") && a.and_then(Value::as_str) != Some("COMPLIANCE")
+    b.and_then(Value::as_str) == Some("COMPLIANCE")
+        && a.and_then(Value::as_str) != Some("COMPLIANCE")
 }
 fn set_now_unset(b: Option<&Value>, a: Option<&Value>) -> bool {
     b.is_some() && a.is_none()
@@ -322,7 +326,10 @@ fn rules_for(resource_type: &str) -> &'static [Rule] {
     const BUCKET: &[Rule] = &[
         rule(&[Key("force_destroy")], was_false_now_true),
         rule(&[Key("object_lock_enabled")], was_true_now_not),
-        rule(&[Key("versioning"), First, Key("enabled")], was_true_now_not),
+        rule(
+            &[Key("versioning"), First, Key("enabled")],
+            was_true_now_not,
+        ),
     ];
     const VERSIONING: &[Rule] = &[
         rule(
@@ -338,15 +345,33 @@ fn rules_for(resource_type: &str) -> &'static [Rule] {
         rule(&[Key("object_lock_enabled")], enabled_now_not),
         rule(&[Key("rule"), First], set_now_unset),
         rule(
-            &[Key("rule"), First, Key("default_retention"), First, Key("mode")],
+            &[
+                Key("rule"),
+                First,
+                Key("default_retention"),
+                First,
+                Key("mode"),
+            ],
             compliance_now_not,
         ),
         rule(
-            &[Key("rule"), First, Key("default_retention"), First, Key("days")],
+            &[
+                Key("rule"),
+                First,
+                Key("default_retention"),
+                First,
+                Key("days"),
+            ],
             number_lowered,
         ),
         rule(
-            &[Key("rule"), First, Key("default_retention"), First, Key("years")],
+            &[
+                Key("rule"),
+                First,
+                Key("default_retention"),
+                First,
+                Key("years"),
+            ],
             number_lowered,
         ),
     ];
@@ -397,16 +422,17 @@ fn path_name(path: &[Seg<'_>]) -> String {
 }
 
 /// Values an unknown protection attribute could take, as far as the rules can tell them apart.
-static UNKNOWN_CANDIDATES: std::sync::LazyLock<Vec<Option<Value>>> = std::sync::LazyLock::new(|| {
-    vec![
-        None,
-        Some(Value::Bool(true)),
-        Some(Value::Bool(false)),
-        Some(Value::from(0)),
-        Some(Value::from("Disabled")),
-        Some(Value::from("GOVERNANCE")),
-    ]
-});
+static UNKNOWN_CANDIDATES: std::sync::LazyLock<Vec<Option<Value>>> =
+    std::sync::LazyLock::new(|| {
+        vec![
+            None,
+            Some(Value::Bool(true)),
+            Some(Value::Bool(false)),
+            Some(Value::from(0)),
+            Some(Value::from("Disabled")),
+            Some(Value::from("GOVERNANCE")),
+        ]
+    });
 
 /// The protections this update removes, e.g. `deletion_protection: true → false`.
 fn weakened_protections(c: &ResourceChange) -> Vec<String> {
@@ -473,7 +499,12 @@ mod tests {
 
     #[test]
     fn delete_of_an_instance_names_what_happens_to_its_backups() {
-        let f = one(vec![change("aws_db_instance.prod", &["delete"], db(json!({})), json!(null))]);
+        let f = one(vec![change(
+            "aws_db_instance.prod",
+            &["delete"],
+            db(json!({})),
+            json!(null),
+        )]);
         assert_eq!(f.kind, FindingKind::Delete);
         assert!(f.data.contains("a final snapshot is taken"), "{}", f.data);
         assert!(f.data.contains("deletion_protection is on"), "{}", f.data);
@@ -481,11 +512,17 @@ mod tests {
         let f = one(vec![change(
             "aws_db_instance.prod",
             &["delete"],
-            db(json!({"skip_final_snapshot": true, "delete_automated_backups": true, "deletion_protection": false})),
+            db(
+                json!({"skip_final_snapshot": true, "delete_automated_backups": true, "deletion_protection": false}),
+            ),
             json!(null),
         )]);
         assert!(f.data.contains("NO final snapshot"), "{}", f.data);
-        assert!(f.data.contains("automated backups are deleted"), "{}", f.data);
+        assert!(
+            f.data.contains("automated backups are deleted"),
+            "{}",
+            f.data
+        );
     }
 
     #[test]
@@ -494,64 +531,165 @@ mod tests {
             (["delete", "create"], FindingKind::ReplaceDestroyFirst),
             (["create", "delete"], FindingKind::ReplaceCreateFirst),
         ] {
-            let mut c = change("aws_rds_cluster.main", &actions, db(json!({})), db(json!({})));
+            let mut c = change(
+                "aws_rds_cluster.main",
+                &actions,
+                db(json!({})),
+                db(json!({})),
+            );
             c["action_reason"] = json!("replace_because_cannot_update");
             c["change"]["replace_paths"] = json!([["engine"]]);
             let f = one(vec![c]);
             assert_eq!(f.kind, kind);
             assert!(f.why.contains("cannot be updated"), "{}", f.why);
             assert!(f.why.contains("forced by engine"), "{}", f.why);
-            assert!(f.data.starts_with("destroyed and created anew"), "{}", f.data);
+            assert!(
+                f.data.starts_with("destroyed and created anew"),
+                "{}",
+                f.data
+            );
         }
     }
 
     #[test]
     fn each_protection_removal_is_an_update_finding() {
         let cases = [
-            ("aws_db_instance.a", db(json!({})), db(json!({"deletion_protection": false})), "deletion_protection: true → false"),
-            ("aws_db_instance.a", db(json!({})), db(json!({"skip_final_snapshot": true})), "skip_final_snapshot: false → true"),
-            ("aws_db_instance.a", db(json!({})), db(json!({"backup_retention_period": 0})), "backup_retention_period: 7 → 0"),
-            ("aws_db_instance.a", db(json!({})), db(json!({"delete_automated_backups": true})), "delete_automated_backups: false → true"),
-            ("aws_rds_cluster.c", db(json!({})), db(json!({"deletion_protection": false})), "deletion_protection: true → false"),
-            ("aws_s3_bucket.b", json!({"force_destroy": false}), json!({"force_destroy": true}), "force_destroy: false → true"),
-            ("aws_s3_bucket.b", json!({"versioning": [{"enabled": true}]}), json!({"versioning": [{"enabled": false}]}), "versioning.0.enabled: true → false"),
-            ("aws_s3_bucket_versioning.v", json!({"versioning_configuration": [{"status": "Enabled"}]}),
-             json!({"versioning_configuration": [{"status": "Suspended"}]}), "versioning_configuration.0.status: \"Enabled\" → \"Suspended\""),
-            ("aws_s3_bucket_object_lock_configuration.l",
-             json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 35}]}]}),
-             json!({"rule": [{"default_retention": [{"mode": "GOVERNANCE", "days": 35}]}]}),
-             "rule.0.default_retention.0.mode: \"COMPLIANCE\" → \"GOVERNANCE\""),
-            ("aws_s3_bucket_object_lock_configuration.l",
-             json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 35}]}]}),
-             json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 1}]}]}),
-             "rule.0.default_retention.0.days: 35 → 1"),
-            ("aws_s3_bucket_object_lock_configuration.l",
-             json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 35}]}]}),
-             json!({"rule": []}), "rule.0: "),
-            ("aws_kms_key.k", json!({"is_enabled": true}), json!({"is_enabled": false}), "is_enabled: true → false"),
-            ("aws_dynamodb_table.t", json!({"deletion_protection_enabled": true}), json!({"deletion_protection_enabled": false}), "deletion_protection_enabled: true → false"),
-            ("aws_dynamodb_table.t", json!({"point_in_time_recovery": [{"enabled": true}]}), json!({"point_in_time_recovery": [{"enabled": false}]}), "point_in_time_recovery.0.enabled: true → false"),
-            ("aws_backup_vault.v", json!({"force_destroy": false}), json!({"force_destroy": true}), "force_destroy: false → true"),
+            (
+                "aws_db_instance.a",
+                db(json!({})),
+                db(json!({"deletion_protection": false})),
+                "deletion_protection: true → false",
+            ),
+            (
+                "aws_db_instance.a",
+                db(json!({})),
+                db(json!({"skip_final_snapshot": true})),
+                "skip_final_snapshot: false → true",
+            ),
+            (
+                "aws_db_instance.a",
+                db(json!({})),
+                db(json!({"backup_retention_period": 0})),
+                "backup_retention_period: 7 → 0",
+            ),
+            (
+                "aws_db_instance.a",
+                db(json!({})),
+                db(json!({"delete_automated_backups": true})),
+                "delete_automated_backups: false → true",
+            ),
+            (
+                "aws_rds_cluster.c",
+                db(json!({})),
+                db(json!({"deletion_protection": false})),
+                "deletion_protection: true → false",
+            ),
+            (
+                "aws_s3_bucket.b",
+                json!({"force_destroy": false}),
+                json!({"force_destroy": true}),
+                "force_destroy: false → true",
+            ),
+            (
+                "aws_s3_bucket.b",
+                json!({"versioning": [{"enabled": true}]}),
+                json!({"versioning": [{"enabled": false}]}),
+                "versioning.0.enabled: true → false",
+            ),
+            (
+                "aws_s3_bucket_versioning.v",
+                json!({"versioning_configuration": [{"status": "Enabled"}]}),
+                json!({"versioning_configuration": [{"status": "Suspended"}]}),
+                "versioning_configuration.0.status: \"Enabled\" → \"Suspended\"",
+            ),
+            (
+                "aws_s3_bucket_object_lock_configuration.l",
+                json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 35}]}]}),
+                json!({"rule": [{"default_retention": [{"mode": "GOVERNANCE", "days": 35}]}]}),
+                "rule.0.default_retention.0.mode: \"COMPLIANCE\" → \"GOVERNANCE\"",
+            ),
+            (
+                "aws_s3_bucket_object_lock_configuration.l",
+                json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 35}]}]}),
+                json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 1}]}]}),
+                "rule.0.default_retention.0.days: 35 → 1",
+            ),
+            (
+                "aws_s3_bucket_object_lock_configuration.l",
+                json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 35}]}]}),
+                json!({"rule": []}),
+                "rule.0: ",
+            ),
+            (
+                "aws_kms_key.k",
+                json!({"is_enabled": true}),
+                json!({"is_enabled": false}),
+                "is_enabled: true → false",
+            ),
+            (
+                "aws_dynamodb_table.t",
+                json!({"deletion_protection_enabled": true}),
+                json!({"deletion_protection_enabled": false}),
+                "deletion_protection_enabled: true → false",
+            ),
+            (
+                "aws_dynamodb_table.t",
+                json!({"point_in_time_recovery": [{"enabled": true}]}),
+                json!({"point_in_time_recovery": [{"enabled": false}]}),
+                "point_in_time_recovery.0.enabled: true → false",
+            ),
+            (
+                "aws_backup_vault.v",
+                json!({"force_destroy": false}),
+                json!({"force_destroy": true}),
+                "force_destroy: false → true",
+            ),
         ];
         for (address, before, after, expect) in cases {
             let f = one(vec![change(address, &["update"], before, after)]);
             assert_eq!(f.kind, FindingKind::WeakensProtection, "{address}");
-            assert!(f.why.starts_with(expect), "{address}: {} !~ {expect}", f.why);
+            assert!(
+                f.why.starts_with(expect),
+                "{address}: {} !~ {expect}",
+                f.why
+            );
         }
     }
 
     #[test]
     fn strengthening_or_unrelated_updates_are_not_findings() {
         let f = findings(vec![
-            change("aws_db_instance.a", &["update"], db(json!({"deletion_protection": false})), db(json!({}))),
-            change("aws_db_instance.a", &["update"], db(json!({})), db(json!({"tags": {"team": "x"}}))),
-            change("aws_db_instance.a", &["update"], db(json!({})), db(json!({"backup_retention_period": 3}))),
-            change("aws_s3_bucket_object_lock_configuration.l",
+            change(
+                "aws_db_instance.a",
+                &["update"],
+                db(json!({"deletion_protection": false})),
+                db(json!({})),
+            ),
+            change(
+                "aws_db_instance.a",
+                &["update"],
+                db(json!({})),
+                db(json!({"tags": {"team": "x"}})),
+            ),
+            change(
+                "aws_db_instance.a",
+                &["update"],
+                db(json!({})),
+                db(json!({"backup_retention_period": 3})),
+            ),
+            change(
+                "aws_s3_bucket_object_lock_configuration.l",
                 &["update"],
                 json!({"rule": [{"default_retention": [{"mode": "GOVERNANCE", "days": 1}]}]}),
-                json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 35}]}]})),
+                json!({"rule": [{"default_retention": [{"mode": "COMPLIANCE", "days": 35}]}]}),
+            ),
             change("aws_iam_role.r", &["delete"], json!({}), json!(null)),
-            change("aws_s3_bucket.new", &["create"], json!(null), json!({"bucket": "b"})),
+            change(
+                "aws_s3_bucket.new",
+                &["create"],
+                json!(null),
+                json!({"bucket": "b"}),
+            ),
             change("aws_kms_key.k", &["no-op"], json!({}), json!({})),
         ]);
         assert!(f.is_empty(), "{f:#?}");
@@ -566,7 +704,12 @@ mod tests {
             db(json!({"deletion_protection": null})),
             json!({"deletion_protection": true}),
         )]);
-        assert!(f.why.contains("deletion_protection: true → (known after apply"), "{}", f.why);
+        assert!(
+            f.why
+                .contains("deletion_protection: true → (known after apply"),
+            "{}",
+            f.why
+        );
         // false → unknown: could become true.
         let f = one(vec![change_unknown(
             "aws_rds_cluster.c",
@@ -575,7 +718,12 @@ mod tests {
             db(json!({"skip_final_snapshot": null})),
             json!({"skip_final_snapshot": true}),
         )]);
-        assert!(f.why.starts_with("skip_final_snapshot: false → (known after apply"), "{}", f.why);
+        assert!(
+            f.why
+                .starts_with("skip_final_snapshot: false → (known after apply"),
+            "{}",
+            f.why
+        );
         // A whole nested block unknown covers its leaves.
         let f = one(vec![change_unknown(
             "aws_s3_bucket_versioning.v",
@@ -599,15 +747,40 @@ mod tests {
     #[test]
     fn deletes_of_buckets_keys_tables_and_protection_resources() {
         let f = findings(vec![
-            change("aws_s3_bucket.b", &["delete"], json!({"force_destroy": true}), json!(null)),
-            change("aws_kms_key.k", &["delete"], json!({"deletion_window_in_days": 7}), json!(null)),
+            change(
+                "aws_s3_bucket.b",
+                &["delete"],
+                json!({"force_destroy": true}),
+                json!(null),
+            ),
+            change(
+                "aws_kms_key.k",
+                &["delete"],
+                json!({"deletion_window_in_days": 7}),
+                json!(null),
+            ),
             change("aws_dynamodb_table.t", &["delete"], json!({}), json!(null)),
             change("aws_efs_file_system.f", &["delete"], json!({}), json!(null)),
             change("aws_backup_vault.v", &["delete"], json!({}), json!(null)),
             change("aws_db_snapshot.s", &["delete"], json!({}), json!(null)),
-            change("aws_db_cluster_snapshot.s", &["delete"], json!({}), json!(null)),
-            change("aws_s3_bucket_versioning.v", &["delete"], json!({}), json!(null)),
-            change("aws_s3_bucket_object_lock_configuration.l", &["delete"], json!({}), json!(null)),
+            change(
+                "aws_db_cluster_snapshot.s",
+                &["delete"],
+                json!({}),
+                json!(null),
+            ),
+            change(
+                "aws_s3_bucket_versioning.v",
+                &["delete"],
+                json!({}),
+                json!(null),
+            ),
+            change(
+                "aws_s3_bucket_object_lock_configuration.l",
+                &["delete"],
+                json!({}),
+                json!(null),
+            ),
         ]);
         assert_eq!(f.len(), 9, "{f:#?}");
         assert!(f.iter().all(|x| x.kind == FindingKind::Delete));
@@ -619,7 +792,12 @@ mod tests {
     #[test]
     fn user_types_are_data_bearing_by_config() {
         let p = Plan::from_json(
-            &plan(vec![change("aws_neptune_cluster.g", &["delete"], json!({}), json!(null))]),
+            &plan(vec![change(
+                "aws_neptune_cluster.g",
+                &["delete"],
+                json!({}),
+                json!(null),
+            )]),
             "p",
         )
         .unwrap();
