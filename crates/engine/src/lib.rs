@@ -12,6 +12,7 @@ pub mod lambda;
 pub mod localpg;
 pub mod pg;
 pub mod rds;
+pub mod rds_secret;
 pub mod store;
 pub mod validate;
 
