@@ -149,8 +149,6 @@ def fix_rds_restore_managed_secret_and_capacity():
             if secret is not None:
                 secret.delete_secret()
             instance.manage_master_user_password = False
-            if not hasattr(instance, "master_user_password"):
-                instance.master_user_password = ""
         return instance
 
     RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
