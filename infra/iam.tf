@@ -211,6 +211,15 @@ data "aws_iam_policy_document" "restore" {
     }
   }
 
+  dynamic "statement" {
+    for_each = length(local.source_kms_keys) > 0 ? [1] : []
+    content {
+      sid       = "KmsForEncryptedSources"
+      actions   = ["kms:CreateGrant", "kms:DescribeKey"]
+      resources = local.source_kms_keys
+    }
+  }
+
   statement {
     sid       = "KmsForManagedSecrets"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"]

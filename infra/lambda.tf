@@ -4,13 +4,15 @@
 locals {
   function_env = {
     restore = {
-      DRILL_PREFIX          = var.temp_prefix
-      DRILL_INSTANCE_CLASS  = var.temp_instance_class
-      DRILL_SUBNET_GROUP    = aws_db_subnet_group.temp.name
-      DRILL_SECURITY_GROUPS = aws_security_group.temp.id
-      DRILL_TEMP_TTL_HOURS  = tostring(var.temp_ttl_hours)
-      DRILL_SOURCES         = join(",", local.source_identifiers)
-      DRILL_PROTECTED       = join(",", var.protected_identifiers)
+      DRILL_PREFIX         = var.temp_prefix
+      DRILL_INSTANCE_CLASS = join(",", var.temp_instance_classes)
+      # The temps' RDS-managed master secrets are encrypted with the drill's key.
+      DRILL_SECRET_KMS_KEY_ID = aws_kms_key.drill.arn
+      DRILL_SUBNET_GROUP      = aws_db_subnet_group.temp.name
+      DRILL_SECURITY_GROUPS   = aws_security_group.temp.id
+      DRILL_TEMP_TTL_HOURS    = tostring(var.temp_ttl_hours)
+      DRILL_SOURCES           = join(",", local.source_identifiers)
+      DRILL_PROTECTED         = join(",", var.protected_identifiers)
     }
     validate = {
       DRILL_REPORTS_URL     = local.reports_url
@@ -59,10 +61,12 @@ resource "aws_lambda_function" "function" {
   architectures = [var.lambda_architecture]
   filename      = "${var.lambda_zip_dir}/${each.key}.zip"
 
-  source_code_hash               = filebase64sha256("${var.lambda_zip_dir}/${each.key}.zip")
-  timeout                        = local.function_timeout[each.key]
-  memory_size                    = local.function_memory[each.key]
-  reserved_concurrent_executions = max(var.max_concurrency * 2, 2)
+  source_code_hash = filebase64sha256("${var.lambda_zip_dir}/${each.key}.zip")
+  timeout          = local.function_timeout[each.key]
+  memory_size      = local.function_memory[each.key]
+  # Unreserved by default: Lambda keeps 100 executions unreserved per account, so an account with
+  # the small quota new accounts get cannot reserve any, and the apply would fail.
+  reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = aws_kms_key.drill.arn
   layers                         = each.key == "export" ? var.pg_dump_layer_arns : []
 

@@ -33,6 +33,13 @@ locals {
     [for s in var.sources : try(data.aws_db_instance.source[s.id].kms_key_id, null) if s.snapshot_copy != null],
   )))
   copies_wanted = length([for s in var.sources : s.id if s.snapshot_copy != null]) > 0
+  # Every RDS source's own key (configured, or read from the instance): restoring a snapshot
+  # encrypted with a customer managed key needs kms:CreateGrant and kms:DescribeKey on it,
+  # whether or not the source has snapshot_copy.
+  source_kms_keys = distinct(compact(concat(
+    [for s in var.sources : s.kms_key_arn if s.kind == "rds-snapshot"],
+    [for s in var.sources : try(data.aws_db_instance.source[s.id].kms_key_id, null) if s.kind == "rds-snapshot"],
+  )))
 
   backups_url = "s3://${aws_s3_bucket.backups.bucket}/backups"
   reports_url = "s3://${aws_s3_bucket.backups.bucket}/reports"
@@ -48,6 +55,7 @@ locals {
       instance_identifier = s.instance_identifier
       database            = s.database
       max_age_hours       = s.max_age_hours
+      parameter_group     = s.parameter_group
       snapshot            = contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? { pick = s.snapshot, id = null } : { pick = "id", id = s.snapshot }
       }) : jsonencode({
       kind          = "backup-set"

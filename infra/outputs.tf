@@ -32,3 +32,8 @@ output "nightly_input" {
   description = "The execution input the nightly schedule sends (copy it for a manual run)."
   value       = jsonencode({ sources = local.drill_sources })
 }
+
+output "kms_key_arn" {
+  description = "The drill's KMS key (backups, reports, logs, the temps' master secrets). It outlives the stack: see the README's retirement path."
+  value       = aws_kms_key.drill.arn
+}

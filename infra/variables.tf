@@ -56,6 +56,11 @@ variable "sources" {
     }))
     checks   = optional(string)
     no_owner = optional(bool, false)
+    # rds-snapshot only: the temp's DB parameter group (default: the engine family's default;
+    # RDS never gives a restore the source's own group), and the ARN of the customer managed KMS
+    # key the source's snapshots are encrypted with (the restore needs kms:CreateGrant on it).
+    parameter_group = optional(string)
+    kms_key_arn     = optional(string)
     snapshot_copy = optional(object({
       region         = optional(string)
       kms_key_id     = optional(string)
@@ -131,10 +136,27 @@ variable "schedule_enabled" {
   default     = true
 }
 
-variable "temp_instance_class" {
-  description = "Instance class of temporary restores: small, the drill proves restorability, not performance."
+variable "temp_instance_classes" {
+  description = "Instance classes of temporary restores, in order of preference: when RDS has no capacity for one (InsufficientDBInstanceCapacity), the restore tries the next. Small: the drill proves restorability, not performance."
+  type        = list(string)
+  default     = ["db.t4g.medium", "db.t3.medium", "db.m6g.large"]
+
+  validation {
+    condition     = length(var.temp_instance_classes) > 0 && alltrue([for c in var.temp_instance_classes : can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", c))])
+    error_message = "temp_instance_classes: at least one class, each like db.t4g.medium."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions of each Lambda; null (default) reserves none. A new account's concurrency quota is often too small to reserve any: Lambda keeps 100 unreserved."
+  type        = number
+  default     = null
+}
+
+variable "kms_break_glass_principal_arn" {
+  description = "The only principal allowed to schedule deletion of, disable, or change the policy of the drill's KMS key (which encrypts the locked backups). Default: the account root user. Later changes to the key policy must be applied as this principal."
   type        = string
-  default     = "db.t4g.medium"
+  default     = null
 }
 
 variable "temp_ttl_hours" {

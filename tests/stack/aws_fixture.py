@@ -3,6 +3,10 @@ SDK crate; compiling it for one lookup is not worth minutes of every build).
 
 Usage: python aws_fixture.py default-network
 Prints JSON: {"vpc_id": "...", "subnet_ids": ["...", "..."]} of moto's default VPC.
+       python aws_fixture.py describe-key KEY_ID
+Prints JSON: {"key_id": "...", "state": "Enabled" | "PendingDeletion" | ...}.
+       python aws_fixture.py create-key
+Prints JSON: {"arn": "..."} of a new symmetric KMS key.
 Reads AWS_ENDPOINT_URL (moto) and AWS_REGION from the environment.
 """
 
@@ -35,8 +39,21 @@ def default_network():
     return {"vpc_id": vpc_id, "subnet_ids": sorted(by_az.values())[:2]}
 
 
+def describe_key(key_id):
+    meta = client("kms").describe_key(KeyId=key_id)["KeyMetadata"]
+    return {"key_id": meta["KeyId"], "state": meta["KeyState"]}
+
+
+def create_key():
+    return {"arn": client("kms").create_key(Description="restore-drill test key")["KeyMetadata"]["Arn"]}
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["default-network"]:
         print(json.dumps(default_network()))
+    elif sys.argv[1:] == ["create-key"]:
+        print(json.dumps(create_key()))
+    elif len(sys.argv) == 3 and sys.argv[1] == "describe-key":
+        print(json.dumps(describe_key(sys.argv[2])))
     else:
-        sys.exit("usage: aws_fixture.py default-network")
+        sys.exit("usage: aws_fixture.py default-network | create-key | describe-key KEY_ID")

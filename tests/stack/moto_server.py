@@ -117,6 +117,43 @@ def fix_rds_restore_falsy_overrides():
     RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
 
 
+# A class no local test ever gets: RDS's InsufficientDBInstanceCapacity is the one restore failure
+# moto cannot produce on its own.
+NO_CAPACITY_CLASS = "db.drill-no-capacity.large"
+
+
+def fix_rds_restore_managed_secret_and_capacity():
+    """Two RDS behaviours of RestoreDBInstanceFromDBSnapshot that moto does not have:
+    - ManageMasterUserPassword "applies to RDS for Oracle only" (API reference): AWS creates no
+      managed master secret for any other engine, and a restored instance never inherits the
+      source's secret. moto created one when asked, or when the source had one. Now a non-Oracle restore has no managed secret; ModifyDBInstance with
+      ManageMasterUserPassword creates one (moto's own modify already does).
+    - InsufficientDBInstanceCapacity: a restore into NO_CAPACITY_CLASS fails with it, as AWS
+      does when an AZ has no capacity for the class, so the class fallback can be tested."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+
+    original = RDSBackend.restore_db_instance_from_db_snapshot
+
+    def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):
+        if overrides.get("db_instance_class") == NO_CAPACITY_CLASS:
+            raise RDSClientError(
+                "InsufficientDBInstanceCapacity",
+                f"Cannot create a database instance because there is no capacity for {NO_CAPACITY_CLASS}.",
+            )
+        instance = original(self, from_snapshot_id, overrides)
+        if not str(getattr(instance, "engine", "")).startswith("oracle"):
+            # moto made this secret for the restore (asked for, or copied from the source's
+            # setting); AWS makes none.
+            secret = instance.__dict__.pop("master_user_secret", None)
+            if secret is not None:
+                secret.delete_secret()
+            instance.manage_master_user_password = False
+        return instance
+
+    RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+
+
 def fix_rds_snapshot_arns():
     """RDS snapshots named by ARN (cross-region and cross-account copies). moto looked them up in
     the caller's own account and cut the name at the last colon, so a copy of an automated
@@ -311,6 +348,7 @@ def main():
     fix_stepfunctions_execution_names()
     fix_stepfunctions_repeat_executions()
     fix_rds_restore_falsy_overrides()
+    fix_rds_restore_managed_secret_and_capacity()
     fix_rds_snapshot_arns()
     fix_s3_bucket_policy_conditions()
     fix_lambda_invoke_forwarding()

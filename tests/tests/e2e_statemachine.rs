@@ -514,6 +514,8 @@ async fn one_failing_source_fails_the_fleet_but_the_other_still_passes() {
 async fn rds_snapshot_drill_runs_restore_status_and_cleanup_and_reports_the_failing_step() {
     // moto's restored instances are not databases (fake endpoints), so validate cannot connect:
     // the drill must fail at validate, delete the temp instance, and report it.
+    // The restored instance has no managed master secret (as in AWS): the loop turns it on
+    // (EnableManagedSecret) and waits for it; without that step the drill fails at `wait`.
     let (rds, prod, drill) = rds_drill(1).await;
     let source = json!({
         "id": "prod-app",
@@ -524,6 +526,10 @@ async fn rds_snapshot_drill_runs_restore_status_and_cleanup_and_reports_the_fail
     assert_eq!(status, "FAILED");
     let report = drill.report("prod-app", &exec).await;
     assert_eq!(report["failed_step"], "validate", "{report:#}");
+    assert!(
+        !report.to_string().to_lowercase().contains("password"),
+        "{report:#}"
+    );
     assert_eq!(
         report["failure"]["error"], "Drill.CouldNotRun",
         "{report:#}"

@@ -12,10 +12,10 @@ use drill_tests::infra::{
 use drill_tests::{aws_config, moto_url, s3, unique};
 use serde_json::{json, Value};
 
-fn default_network() -> (String, Vec<String>) {
+fn fixture(args: &[&str]) -> Value {
     let out = Command::new(repo().join(".venv/bin/python"))
         .arg(repo().join("tests/stack/aws_fixture.py"))
-        .arg("default-network")
+        .args(args)
         .env("DRILL_TEST_MOTO_URL", moto_url())
         .output()
         .unwrap();
@@ -24,7 +24,11 @@ fn default_network() -> (String, Vec<String>) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn default_network() -> (String, Vec<String>) {
+    let v = fixture(&["default-network"]);
     (
         v["vpc_id"].as_str().unwrap().to_owned(),
         v["subnet_ids"]
@@ -196,6 +200,105 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
     assert!(!allows(&export, "s3:PutObject").is_empty());
 }
 
+/// Every resource of `state` (`terraform show -json`) of the given type.
+fn resources_of<'a>(state: &'a Value, kind: &str) -> Vec<&'a Value> {
+    state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == kind)
+        .collect()
+}
+
+/// Every AWS service a function's role grants an action of has a network path from the private
+/// subnets: the S3 gateway endpoint, or an interface endpoint of that service in this region.
+/// ec2 and logs are used by Lambda itself (network interfaces, log delivery), not the code.
+fn assert_every_granted_service_has_a_route(state: &Value) {
+    let mut services = std::collections::BTreeSet::new();
+    for key in ["restore", "validate", "export", "delete-temp"] {
+        for s in role_policy(state, key) {
+            if s["Effect"] != "Allow" {
+                continue;
+            }
+            for a in as_list(&s["Action"]) {
+                services.insert(a.split(':').next().unwrap().to_owned());
+            }
+        }
+    }
+    assert!(
+        services.contains("rds") && services.contains("s3"),
+        "{services:?}"
+    );
+    let endpoints: Vec<(String, String)> = resources_of(state, "aws_vpc_endpoint")
+        .iter()
+        .map(|r| {
+            (
+                r["values"]["service_name"].as_str().unwrap().to_owned(),
+                r["values"]["vpc_endpoint_type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for service in services
+        .iter()
+        .filter(|s| !["ec2", "logs"].contains(&s.as_str()))
+    {
+        let want = format!("com.amazonaws.us-east-1.{service}");
+        let kind = if service == "s3" {
+            "Gateway"
+        } else {
+            "Interface"
+        };
+        assert!(
+            endpoints.iter().any(|(n, t)| *n == want && t == kind),
+            "the functions are granted {service}:* but have no {kind} endpoint for it: {endpoints:?}"
+        );
+    }
+    // Interface endpoints sit behind their own group, open to the Lambdas on 443 only.
+    let sg = resources_of(state, "aws_vpc_security_group_ingress_rule")
+        .into_iter()
+        .find(|r| r["name"] == "endpoints_from_lambda")
+        .expect("ingress rule of the endpoints' security group");
+    assert_eq!(sg["values"]["from_port"], json!(443));
+    assert_eq!(sg["values"]["to_port"], json!(443));
+    assert!(sg["values"]["referenced_security_group_id"]
+        .as_str()
+        .is_some_and(|g| g.starts_with("sg-")));
+}
+
+/// The drill's key: kept by Terraform (prevent_destroy is checked by the destroy below), and
+/// only the break-glass principal may schedule its deletion, disable it, or change its policy.
+fn assert_key_policy_protects_the_key(state: &Value, break_glass: &str) {
+    let key = resources_of(state, "aws_kms_key")
+        .into_iter()
+        .find(|r| r["address"] == "aws_kms_key.drill")
+        .expect("aws_kms_key.drill");
+    let policy: Value = serde_json::from_str(key["values"]["policy"].as_str().unwrap()).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .unwrap_or_else(|| panic!("no Deny in the key policy: {policy}"));
+    let mut actions = as_list(&deny["Action"]);
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "kms:DisableKey",
+            "kms:PutKeyPolicy",
+            "kms:ScheduleKeyDeletion"
+        ]
+    );
+    assert_eq!(deny["Principal"], json!({"AWS": "*"}), "{deny}");
+    assert_eq!(
+        deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        json!(break_glass),
+        "{deny}"
+    );
+}
+
 #[tokio::test]
 async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_backups() {
     let config = aws_config().await;
@@ -261,6 +364,21 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         .send()
         .await
         .unwrap();
+    // A second source whose snapshots are encrypted with its own customer managed key, without
+    // snapshot_copy: the restore still needs a grant on that key.
+    let prod_enc = format!("{name}-prod-enc");
+    let source_key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
+    rds.create_db_instance()
+        .db_instance_identifier(&prod_enc)
+        .engine("postgres")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("app")
+        .master_user_password("not-a-real-secret")
+        .send()
+        .await
+        .unwrap();
+    let break_glass = "arn:aws:iam::123456789012:role/break-glass";
 
     // --- main stack.
     write_moto_provider_override(&infra);
@@ -281,8 +399,13 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         "subnet_ids": subnets,
         "lambda_zip_dir": zips,
         "sources": [{"id": "prod-app", "kind": "rds-snapshot", "instance_identifier": prod, "database": "app",
-                     "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}}],
+                     "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}},
+                    {"id": "prod-enc", "kind": "rds-snapshot", "instance_identifier": prod_enc, "database": "app",
+                     "kms_key_arn": source_key, "parameter_group": "prod-enc-drill"}],
         "alert_emails": ["oncall@example.com"],
+        // The copy to eu-west-1 calls that region's RDS API: reachable (a peered VPC, say).
+        "rds_reachable_regions": ["eu-west-1"],
+        "kms_break_glass_principal_arn": break_glass,
     });
     std::fs::write(infra.join("test.auto.tfvars.json"), tfvars.to_string()).unwrap();
     terraform_ok(
@@ -319,6 +442,27 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     let state: Value =
         serde_json::from_str(&terraform_ok(&infra, &["show", "-json", "-no-color"])).unwrap();
     assert_guarded_policies(&state, "rdrill-");
+    assert_every_granted_service_has_a_route(&state);
+    assert_key_policy_protects_the_key(&state, break_glass);
+    // Every source's own key, not only those with snapshot_copy.
+    let restore_policy = role_policy(&state, "restore");
+    let grants = allows(&restore_policy, "kms:CreateGrant");
+    assert!(
+        grants
+            .iter()
+            .any(|g| as_list(&g["Resource"]).contains(&source_key.to_owned())
+                && as_list(&g["Action"]).contains(&"kms:DescribeKey".to_owned())),
+        "no CreateGrant/DescribeKey on the source key: {grants:?}"
+    );
+    for f in resources_of(&state, "aws_lambda_function") {
+        // -1: unreserved. New accounts cannot reserve any concurrency.
+        assert_eq!(
+            f["values"]["reserved_concurrent_executions"],
+            json!(-1),
+            "{}",
+            f["address"]
+        );
+    }
     let resource = |address: &str| -> Value {
         state["values"]["root_module"]["resources"]
             .as_array()
@@ -406,12 +550,32 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert_eq!(f.runtime().map(|r| r.as_str()), Some("provided.al2023"));
     let env = f.environment().unwrap().variables().unwrap();
     assert_eq!(env.get("DRILL_PREFIX").map(String::as_str), Some("rdrill-"));
-    assert_eq!(env.get("DRILL_SOURCES"), Some(&prod));
+    assert_eq!(
+        env.get("DRILL_SOURCES"),
+        Some(&format!("{prod},{prod_enc}"))
+    );
+    let restore_fn = lambda
+        .get_function_configuration()
+        .function_name(format!("{name}-restore"))
+        .send()
+        .await
+        .unwrap();
+    let renv = restore_fn.environment().unwrap().variables().unwrap();
+    assert_eq!(
+        renv.get("DRILL_INSTANCE_CLASS").map(String::as_str),
+        Some("db.t4g.medium,db.t3.medium,db.m6g.large")
+    );
+    let drill_key = outputs["kms_key_arn"]["value"].as_str().unwrap().to_owned();
+    assert_eq!(renv.get("DRILL_SECRET_KMS_KEY_ID"), Some(&drill_key));
     let nightly: Value =
         serde_json::from_str(outputs["nightly_input"]["value"].as_str().unwrap()).unwrap();
     assert_eq!(
         nightly["sources"][0]["source"]["instance_identifier"],
         json!(prod)
+    );
+    assert_eq!(
+        nightly["sources"][1]["source"]["parameter_group"],
+        json!("prod-enc-drill")
     );
 
     // A backup written under Object Lock.
@@ -427,8 +591,9 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     // --- destroy: refused while the backup bucket is in state (prevent_destroy) ...
     let (ok, out) = terraform(&infra, &["destroy", "-auto-approve", "-no-color"]);
     assert!(!ok && out.contains("prevent_destroy"), "{out}");
-    // ... and, as documented, done by first handing the bucket out of Terraform's care.
-    for addr in [
+    // ... and still refused with only the bucket handed out: the key that encrypts the locked
+    // backups must not be deleted either ...
+    let bucket_resources = [
         "aws_s3_bucket.backups",
         "aws_s3_bucket_versioning.backups",
         "aws_s3_bucket_object_lock_configuration.backups",
@@ -436,10 +601,24 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         "aws_s3_bucket_public_access_block.backups",
         "aws_s3_bucket_lifecycle_configuration.backups",
         "aws_s3_bucket_policy.backups",
-    ] {
+    ];
+    for addr in bucket_resources {
+        terraform_ok(&infra, &["state", "rm", "-no-color", addr]);
+    }
+    let (ok, out) = terraform(&infra, &["destroy", "-auto-approve", "-no-color"]);
+    assert!(
+        !ok && out.contains("prevent_destroy") && out.contains("aws_kms_key.drill"),
+        "{out}"
+    );
+    // ... and, as the README documents, done by handing the key out of Terraform's care too.
+    for addr in ["aws_kms_key.drill", "aws_kms_alias.drill"] {
         terraform_ok(&infra, &["state", "rm", "-no-color", addr]);
     }
     terraform_ok(&infra, &["destroy", "-auto-approve", "-no-color"]);
+    // The key outlives the stack, enabled, with the bucket it encrypts.
+    let key = fixture(&["describe-key", &drill_key]);
+    assert_eq!(key["state"], "Enabled", "{key}");
+    assert!(s3c.head_bucket().bucket(&bucket).send().await.is_ok());
     assert!(sfn
         .describe_state_machine()
         .state_machine_arn(&sm_arn)

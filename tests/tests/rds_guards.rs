@@ -63,6 +63,7 @@ async fn only_the_legitimate_temp_is_ever_deleted() {
             selector: Default::default(),
             max_age_hours: None,
             database: "app".into(),
+            parameter_group: None,
         },
         Utc::now(),
     )

@@ -20,7 +20,14 @@ async fn restore_sets_safe_parameters_and_tags_and_status_follows_it() {
     let net = network(&client).await;
     let source = unique("src-");
     create_instance(&client, &source, true, vec![t("app", "billing")]).await;
-    let deps = restore_deps(settings(Some(&net)), aws_config().await);
+    let key = create_kms_key();
+    let deps = restore_deps(
+        drill_engine::rds::RdsSettings {
+            secret_kms_key_id: Some(key.clone()),
+            ..settings(Some(&net))
+        },
+        aws_config().await,
+    );
     let drill = drill(&source, Utc::now());
 
     let out = restore::handle(
@@ -68,10 +75,18 @@ async fn restore_sets_safe_parameters_and_tags_and_status_follows_it() {
         .filter_map(|g| g.vpc_security_group_id())
         .collect();
     assert_eq!(sgs, [net.security_group.as_str()]);
-    assert!(db
-        .master_user_secret()
-        .and_then(|s| s.secret_arn())
-        .is_some());
+    // As in AWS, a restore from a snapshot has no RDS-managed master secret (the source had one).
+    assert!(db.master_user_secret().is_none(), "{db:?}");
+    // No parameter group asked for: the engine family's default, never the source's.
+    let groups: Vec<_> = db
+        .db_parameter_groups()
+        .iter()
+        .filter_map(|g| g.db_parameter_group_name())
+        .collect();
+    assert!(
+        groups.iter().all(|g| g.starts_with("default.")),
+        "{groups:?}"
+    );
 
     let tags = instance_tags(&client, identifier).await;
     assert_eq!(
@@ -103,11 +118,42 @@ async fn restore_sets_safe_parameters_and_tags_and_status_follows_it() {
         .unwrap();
     assert_eq!(src.deletion_protection(), Some(true));
 
-    // Status: available, with an endpoint and the RDS-managed secret (never a password).
-    let status_event = json!({"action": "status", "drill": drill, "temp": started.temp});
-    let report: StatusReport =
-        serde_json::from_value(restore::handle(&deps, status_event.clone()).await.unwrap())
-            .unwrap();
+    // Status: up, but no secret to log in with yet; the wait loop turns it on and waits again.
+    let status_event = json!({"action": "status", "drill": drill, "temp": started.temp,
+                              "since": started.restore_started_at});
+    let status = || async {
+        let out = restore::handle(&deps, status_event.clone()).await.unwrap();
+        assert!(
+            !out.to_string().to_lowercase().contains("password"),
+            "{out}"
+        );
+        serde_json::from_value::<StatusReport>(out).unwrap()
+    };
+    let report = status().await;
+    assert_eq!(report.state, TempState::SecretNeeded, "{report:?}");
+    assert!(report.connection.is_none());
+    let secret_event = json!({"action": "manage_secret", "drill": drill, "temp": started.temp});
+    let asked = restore::handle(&deps, secret_event.clone()).await.unwrap();
+    assert_eq!(asked["requested"], json!(true), "{asked}");
+    // Retried: nothing asked twice.
+    let again = restore::handle(&deps, secret_event).await.unwrap();
+    assert_eq!(again["requested"], json!(false), "{again}");
+    let secret_key = drill_engine::rds::describe_instance(&client, identifier)
+        .await
+        .unwrap()
+        .unwrap()
+        .master_user_secret()
+        .and_then(|s| s.kms_key_id().map(str::to_owned));
+    assert_eq!(secret_key.as_deref(), Some(key.as_str()), "the drill's key");
+    // The secret is being created: wait; once active: available with a connection.
+    let mut report = status().await;
+    for _ in 0..3 {
+        if report.state == TempState::Available {
+            break;
+        }
+        assert_eq!(report.state, TempState::Creating, "{report:?}");
+        report = status().await;
+    }
     assert_eq!(report.state, TempState::Available, "{report:?}");
     let conn = report.connection.expect("connection when available");
     assert_eq!(conn.database, "app");
@@ -143,8 +189,7 @@ async fn restore_sets_safe_parameters_and_tags_and_status_follows_it() {
     .await
     .expect("legitimate delete");
     assert_eq!(out["deleted"], json!([identifier]));
-    let report: StatusReport =
-        serde_json::from_value(restore::handle(&deps, status_event).await.unwrap()).unwrap();
+    let report = status().await;
     assert_eq!(report.state, TempState::Gone);
     assert!(exists(&client, &source).await);
 }

@@ -479,6 +479,7 @@ async fn another_account_restores_a_shared_drill_copy_by_arn() {
             selector: SnapshotSelector::Id { id: arn.clone() },
             max_age_hours: Some(26),
             database: "app".into(),
+            parameter_group: None,
         },
         Utc::now(),
     )

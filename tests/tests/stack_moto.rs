@@ -310,6 +310,101 @@ async fn rds_restore_applies_deletion_protection_false_and_other_falsy_settings(
 }
 
 #[tokio::test]
+async fn rds_restore_creates_no_managed_secret_but_modify_does_and_capacity_can_run_out() {
+    let config = aws_config().await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    let source = unique("prod-");
+    // A source whose own password is RDS-managed: its restore must not inherit that secret.
+    rds.create_db_instance()
+        .db_instance_identifier(&source)
+        .engine("postgres")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("app")
+        .manage_master_user_password(true)
+        .send()
+        .await
+        .unwrap();
+    let snap = format!("{source}-snap");
+    rds.create_db_snapshot()
+        .db_instance_identifier(&source)
+        .db_snapshot_identifier(&snap)
+        .send()
+        .await
+        .unwrap();
+    let describe = |id: String| {
+        let rds = rds.clone();
+        async move {
+            rds.describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .unwrap()
+                .db_instances()[0]
+                .clone()
+        }
+    };
+    // ManageMasterUserPassword on a restore applies to RDS for Oracle only: PostgreSQL gets none.
+    let temp = unique("rdrill-t-");
+    rds.restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier(&snap)
+        .db_instance_identifier(&temp)
+        .manage_master_user_password(true)
+        .send()
+        .await
+        .unwrap();
+    let restored = describe(temp.clone()).await;
+    assert!(restored.master_user_secret().is_none(), "{restored:?}");
+    // ModifyDBInstance turns it on: creating first, then active.
+    rds.modify_db_instance()
+        .db_instance_identifier(&temp)
+        .manage_master_user_password(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let secret = describe(temp.clone()).await.master_user_secret().cloned();
+    let secret = secret.expect("a managed secret after ModifyDBInstance");
+    assert!(secret
+        .secret_arn()
+        .is_some_and(|a| a.contains(":secret:rds!db-") || a.contains(":secret:")));
+    let second = describe(temp.clone())
+        .await
+        .master_user_secret()
+        .cloned()
+        .unwrap();
+    assert_eq!(second.secret_status(), Some("active"));
+    // The source keeps its own secret, a different one.
+    let src = describe(source.clone()).await;
+    assert_ne!(
+        src.master_user_secret().and_then(|s| s.secret_arn()),
+        second.secret_arn()
+    );
+    // The class moto never has capacity for.
+    let err = rds
+        .restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier(&snap)
+        .db_instance_identifier(unique("rdrill-c-"))
+        .db_instance_class("db.drill-no-capacity.large")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_rds::error::ProvideErrorMetadata::code(&err),
+        Some("InsufficientDBInstanceCapacity"),
+        "{err:?}"
+    );
+    for id in [&temp, &source] {
+        rds.delete_db_instance()
+            .db_instance_identifier(id)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
 async fn s3_tls_only_bucket_policy_does_not_lock_everything_out_but_deny_still_denies() {
     let config = aws_config().await;
     let s3 = drill_tests::s3(&config);

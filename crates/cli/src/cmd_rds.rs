@@ -46,9 +46,13 @@ pub struct SettingsArgs {
     /// VPC security group id for the temp instance; repeatable (default: $DRILL_SECURITY_GROUPS).
     #[arg(long = "security-group")]
     security_groups: Vec<String>,
-    /// Instance class of the temp instance (default: $DRILL_INSTANCE_CLASS or db.t4g.micro).
+    /// Instance class of the temp instance; repeatable, tried in order while RDS has no capacity
+    /// for one (default: $DRILL_INSTANCE_CLASS, comma-separated, or db.t4g.micro).
+    #[arg(long = "instance-class")]
+    instance_classes: Vec<String>,
+    /// DB parameter group of the temp instance (default: the engine family's default group).
     #[arg(long)]
-    instance_class: Option<String>,
+    parameter_group: Option<String>,
 }
 
 fn settings(args: Option<&SettingsArgs>) -> Result<RdsSettings, CliError> {
@@ -60,8 +64,8 @@ fn settings(args: Option<&SettingsArgs>) -> Result<RdsSettings, CliError> {
         if !a.security_groups.is_empty() {
             s.security_groups = a.security_groups.clone();
         }
-        if let Some(c) = &a.instance_class {
-            s.instance_class = c.clone();
+        if !a.instance_classes.is_empty() {
+            s.instance_classes = a.instance_classes.clone();
         }
     }
     Ok(s)
@@ -123,6 +127,7 @@ pub async fn restore_snapshot(args: RestoreSnapshotArgs, globals: &Globals) -> C
         selector,
         max_age_hours: args.max_age_hours,
         database: args.database,
+        parameter_group: args.settings.parameter_group.clone(),
     };
     let started = rds::restore(&client().await, &settings, &drill, &input, rds::utc_now()).await?;
     let human = format!(
@@ -167,15 +172,28 @@ pub struct SnapshotStatusArgs {
 pub async fn snapshot_status(args: SnapshotStatusArgs, globals: &Globals) -> CliResult {
     let settings = settings(None)?;
     let drill = args.temp.drill.context(&args.temp.source)?;
-    let report = rds::status(
-        &client().await,
+    let client = client().await;
+    let mut report = rds::status(
+        &client,
         &settings,
         &drill,
         &args.temp.identifier,
         &args.database,
+        None,
         rds::utc_now(),
     )
     .await?;
+    // As the state machine does: a restore from a snapshot has no managed secret; turn it on.
+    if report.state == drill_core::events::TempState::SecretNeeded {
+        let asked = drill_engine::rds_secret::enable_managed_secret(
+            &client,
+            &settings,
+            &drill,
+            &args.temp.identifier,
+        )
+        .await?;
+        report.detail = format!("{}; {}", report.detail, asked.detail);
+    }
     let human = format!(
         "{}: {:?} ({}), {} s since the drill started",
         args.temp.identifier, report.state, report.detail, report.elapsed_seconds

@@ -61,7 +61,9 @@ enum Command {
     Validate(cmd_validate::ValidateArgs),
     /// Restore an RDS snapshot to a temporary instance (manual run of the restore Lambda).
     RestoreSnapshot(cmd_rds::RestoreSnapshotArgs),
-    /// Report the state of a temporary instance (manual run of the restore Lambda's status).
+    /// Report the state of a temporary instance (manual run of the restore Lambda's status); an
+    /// available temp without an RDS-managed master secret gets one turned on, as in the state
+    /// machine (a restore from a snapshot has none).
     SnapshotStatus(cmd_rds::SnapshotStatusArgs),
     /// Delete a drill's temporary instance, only if every safety guard passes.
     DeleteTemp(cmd_rds::TempArgs),

@@ -87,6 +87,11 @@ pub enum SourceSpec {
         max_age_hours: Option<u32>,
         /// Database name inside the instance to validate and export.
         database: String,
+        /// DB parameter group of the temp instance. RDS gives a restore the engine family's
+        /// default group, not the source's: a source relying on e.g. `shared_preload_libraries`
+        /// needs its own group here. Default: the family default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parameter_group: Option<String>,
     },
     /// Restore the newest backup set under `store` into a fresh temporary database on `server`:
     /// the path that still works when the instance and all its snapshots are gone.
@@ -182,6 +187,18 @@ pub enum RestoreRequest {
     Status {
         drill: DrillContext,
         temp: TempResource,
+        /// When the restore started ([`RestoreStarted::restore_started_at`]): the wait budget is
+        /// measured from here, not from the execution's start, so sources queued behind the
+        /// Map's MaxConcurrency get their whole budget. Absent: the drill's start.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<DateTime<Utc>>,
+    },
+    /// Turn on the RDS-managed master secret of an available temp instance that has none
+    /// (`ModifyDBInstance`): RDS does not create one on a restore from a snapshot (except for
+    /// Oracle). The wait loop then goes on until the secret is `active`.
+    ManageSecret {
+        drill: DrillContext,
+        temp: TempResource,
     },
     /// Copy the newest automated snapshot of `instance_identifier` (and share the drill's copies
     /// as configured). Never deletes anything: expiry is delete-temp's `expire_copies`.
@@ -199,6 +216,8 @@ pub struct RestoreStarted {
     pub temp: TempResource,
     pub backup: BackupRef,
     pub expires_at: DateTime<Utc>,
+    /// When this restore was started: the start of its wait budget.
+    pub restore_started_at: DateTime<Utc>,
 }
 
 /// Normalized state of a temporary resource.
@@ -206,6 +225,9 @@ pub struct RestoreStarted {
 #[serde(rename_all = "snake_case")]
 pub enum TempState {
     Creating,
+    /// An RDS temp that is up but has no RDS-managed master secret yet: the state machine turns
+    /// one on (restore action `manage_secret`) and waits again.
+    SecretNeeded,
     Available,
     Failed,
     Gone,

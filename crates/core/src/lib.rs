@@ -17,6 +17,7 @@ pub mod report;
 pub mod run_report;
 pub mod runconfig;
 pub mod snapshots;
+pub mod temp_readiness;
 pub mod tempdb;
 
 pub use error::{Classified, ErrorKind, ExitCode};

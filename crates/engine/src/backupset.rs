@@ -204,6 +204,7 @@ pub async fn restore(
             taken_at: manifest.data_as_of(),
         },
         expires_at: now + Duration::hours(settings.ttl_hours),
+        restore_started_at: now,
     })
 }
 
@@ -213,10 +214,13 @@ pub async fn status(
     credentials: &Credentials,
     drill: &DrillContext,
     name: &str,
+    since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<StatusReport, BackupSetError> {
     let admin = admin(server, credentials).await?;
-    let elapsed_seconds = (now - drill.started_at).num_seconds().max(0) as u64;
+    let elapsed_seconds = (now - since.unwrap_or(drill.started_at))
+        .num_seconds()
+        .max(0) as u64;
     let (state, detail, connection) = match comment_of(&admin, name).await? {
         None => (TempState::Gone, "no such database".to_owned(), None),
         Some(c)

@@ -14,6 +14,7 @@ pub mod pg;
 pub mod plan_probe;
 pub mod rds;
 pub mod ssh_sig;
+pub mod rds_secret;
 pub mod store;
 pub mod validate;
 

@@ -4,13 +4,16 @@
 //!
 //! Every destructive or mutating call here (delete instance, delete snapshot, share a snapshot)
 //! is preceded by a fresh describe and the pure guards; if any guard fails, the call is **not
-//! made**. The drill never modifies an existing instance at all (in particular it never turns
-//! deletion protection off); the one modify call is `ModifyDBSnapshotAttribute`, which shares the
-//! drill's own snapshot copies (and nothing else) with configured accounts.
+//! made**. The drill never modifies an instance it did not make (in particular it never turns
+//! deletion protection off); the modify calls are `ModifyDBSnapshotAttribute`, which shares the
+//! drill's own snapshot copies (and nothing else) with configured accounts, and
+//! `ModifyDBInstance` on the drill's own temp, behind the same guards (see [`crate::rds_secret`]).
 //!
-//! Credentials: the restore sets `ManageMasterUserPassword=true`, so RDS rotates the restored
-//! master password into a fresh Secrets Manager secret it owns (and deletes with the instance).
-//! Events carry only that secret's ARN; no password ever passes through the drill.
+//! Credentials: RDS creates no managed master secret on a restore from a snapshot (except for
+//! Oracle), so once the temp is available the drill turns one on with `ModifyDBInstance`
+//! (`ManageMasterUserPassword`, encrypted with the drill's key): RDS then rotates the master
+//! password into a fresh Secrets Manager secret it owns (and deletes with the instance). Events
+//! carry only that secret's ARN; no password ever passes through the drill.
 
 use std::collections::BTreeMap;
 
@@ -74,27 +77,28 @@ impl Classified for RdsError {
     }
 }
 
-/// RDS error codes worth retrying: throttling, capacity, an instance busy with something else.
+/// RDS error codes worth retrying: throttling, an instance busy with something else. Not
+/// `InsufficientDBInstanceCapacity`: an AZ out of a class stays out for hours, so the restore
+/// tries the next configured class instead (see [`restore`]).
 const TRANSIENT_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "RequestLimitExceeded",
     "TooManyRequestsException",
-    "InsufficientDBInstanceCapacity",
     "InvalidDBInstanceState",
     "InvalidDBSnapshotState",
     "ServiceUnavailable",
     "InternalFailure",
 ];
 
-fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+pub(crate) fn code_of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     match err {
         SdkError::ServiceError(e) => e.err().code(),
         _ => None,
     }
 }
 
-fn api_error<E, R>(op: &'static str, err: SdkError<E, R>) -> RdsError
+pub(crate) fn api_error<E, R>(op: &'static str, err: SdkError<E, R>) -> RdsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -127,8 +131,12 @@ where
 pub struct RdsSettings {
     /// `DRILL_PREFIX` (default `rdrill-`): every temp identifier starts with it.
     pub prefix: String,
-    /// `DRILL_INSTANCE_CLASS` (default `db.t4g.micro`).
-    pub instance_class: String,
+    /// `DRILL_INSTANCE_CLASS` (default `db.t4g.micro`): comma-separated instance classes of the
+    /// temp, tried in order while RDS answers `InsufficientDBInstanceCapacity`.
+    pub instance_classes: Vec<String>,
+    /// `DRILL_SECRET_KMS_KEY_ID`: the KMS key (the drill's own) that encrypts the RDS-managed
+    /// master secret turned on for each temp; unset: `aws/secretsmanager`.
+    pub secret_kms_key_id: Option<String>,
     /// `DRILL_SUBNET_GROUP`: the drill's own DB subnet group (required to restore).
     pub subnet_group: Option<String>,
     /// `DRILL_SECURITY_GROUPS`: comma-separated VPC security group ids (required to restore).
@@ -146,7 +154,8 @@ impl Default for RdsSettings {
     fn default() -> Self {
         Self {
             prefix: naming::DEFAULT_PREFIX.to_owned(),
-            instance_class: "db.t4g.micro".to_owned(),
+            instance_classes: vec!["db.t4g.micro".to_owned()],
+            secret_kms_key_id: None,
             subnet_group: None,
             security_groups: Vec::new(),
             temp_ttl_hours: 12,
@@ -176,8 +185,14 @@ impl RdsSettings {
             s.prefix = p;
         }
         if let Some(c) = var("DRILL_INSTANCE_CLASS") {
-            s.instance_class = c;
+            s.instance_classes = list(&c);
+            if s.instance_classes.is_empty() {
+                return Err(RdsError::InvalidInput(format!(
+                    "DRILL_INSTANCE_CLASS={c:?}: expected comma-separated instance classes"
+                )));
+            }
         }
+        s.secret_kms_key_id = var("DRILL_SECRET_KMS_KEY_ID").filter(|v| !v.is_empty());
         s.subnet_group = var("DRILL_SUBNET_GROUP").filter(|v| !v.is_empty());
         s.security_groups = var("DRILL_SECURITY_GROUPS")
             .map(|v| list(&v))
@@ -384,6 +399,8 @@ pub struct RestoreInput {
     pub max_age_hours: Option<u32>,
     /// Database inside the instance that later steps validate and export.
     pub database: String,
+    /// DB parameter group of the temp (`None`: the engine family's default).
+    pub parameter_group: Option<String>,
 }
 
 /// The identifier of the temp instance of this drill (stable across retries of the same
@@ -455,24 +472,56 @@ pub async fn restore(
         ),
         tag_of(tag::RESTORED_FROM, snap.id.clone()),
     ];
-    let result = client
-        .restore_db_instance_from_db_snapshot()
-        .db_instance_identifier(&identifier)
-        .db_snapshot_identifier(&snap.id)
-        .db_instance_class(&settings.instance_class)
-        .db_subnet_group_name(subnet_group)
-        .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
-        // Without 0, RDS first takes a baseline backup and sits in `backing-up` for hours.
-        .backup_retention_period(0)
-        .deletion_protection(false)
-        .publicly_accessible(false)
-        .multi_az(false)
-        .copy_tags_to_snapshot(false)
-        .auto_minor_version_upgrade(false)
-        .manage_master_user_password(true)
-        .set_tags(Some(tags))
-        .send()
-        .await;
+    if settings.instance_classes.is_empty() {
+        return Err(RdsError::InvalidInput(
+            "no instance class configured for the temp (DRILL_INSTANCE_CLASS)".into(),
+        ));
+    }
+    let mut out_of_capacity = Vec::new();
+    let mut result = None;
+    for class in &settings.instance_classes {
+        // No ManageMasterUserPassword: on a restore it applies to RDS for Oracle only; the
+        // secret is turned on once the temp is available (crate::rds_secret).
+        let attempt = client
+            .restore_db_instance_from_db_snapshot()
+            .db_instance_identifier(&identifier)
+            .db_snapshot_identifier(&snap.id)
+            .db_instance_class(class)
+            .db_subnet_group_name(&subnet_group)
+            .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+            .set_db_parameter_group_name(input.parameter_group.clone())
+            // Without 0, RDS first takes a baseline backup and sits in `backing-up` for hours.
+            .backup_retention_period(0)
+            .deletion_protection(false)
+            .publicly_accessible(false)
+            .multi_az(false)
+            .copy_tags_to_snapshot(false)
+            .auto_minor_version_upgrade(false)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await;
+        match attempt {
+            Err(e) if code_of(&e) == Some("InsufficientDBInstanceCapacity") => {
+                tracing::warn!(%identifier, %class, "no capacity for this instance class; trying the next");
+                out_of_capacity.push(class.clone());
+            }
+            other => {
+                result = Some(other);
+                break;
+            }
+        }
+    }
+    let Some(result) = result else {
+        return Err(RdsError::Api {
+            op: "RestoreDBInstanceFromDBSnapshot",
+            code: "InsufficientDBInstanceCapacity".into(),
+            message: format!(
+                "no capacity for any configured instance class ({}); add classes to DRILL_INSTANCE_CLASS",
+                out_of_capacity.join(", ")
+            ),
+            transient: false,
+        });
+    };
     match result {
         Ok(_) => {
             tracing::info!(%identifier, snapshot = %snap.id, source = %input.source_instance, "restore started");
@@ -506,6 +555,7 @@ pub async fn restore(
         temp,
         backup,
         expires_at,
+        restore_started_at: now,
     })
 }
 
@@ -539,15 +589,20 @@ pub fn normalize_status(raw: &str) -> TempState {
 ///
 /// Read-only, but still checked against guards (a)–(d): a status call naming an instance the
 /// drill did not make (production, say) must not hand its endpoint to validate and export.
+/// `since` starts the wait budget (the restore's start; `None`: the drill's).
+#[allow(clippy::too_many_arguments)]
 pub async fn status(
     client: &Client,
     settings: &RdsSettings,
     drill: &DrillContext,
     identifier: &str,
     database: &str,
+    since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<StatusReport, RdsError> {
-    let elapsed_seconds = (now - drill.started_at).num_seconds().max(0) as u64;
+    let elapsed_seconds = (now - since.unwrap_or(drill.started_at))
+        .num_seconds()
+        .max(0) as u64;
     let Some(db) = describe_instance(client, identifier).await? else {
         return Ok(StatusReport {
             state: TempState::Gone,
@@ -562,55 +617,37 @@ pub async fn status(
         drill_id: drill.drill_id.clone(),
         started_at: drill.started_at,
     };
-    let failures: Vec<_> = [
-        guards::check_prefix(&policy, &facts),
-        guards::check_role_tag(&facts),
-        guards::check_owner(&caller, &facts),
-        guards::check_not_protected(&policy, &facts),
-    ]
-    .into_iter()
-    .filter_map(Result::err)
-    .collect();
+    let failures = read_guard_failures(&policy, &caller, &facts);
     if !failures.is_empty() {
         return Err(guard_error(identifier, &failures));
     }
     let raw = db.db_instance_status().unwrap_or("unknown").to_owned();
-    let mut state = normalize_status(&raw);
-    let mut detail = raw.clone();
-    let mut connection = None;
-    if state == TempState::Available {
-        let endpoint = db
-            .endpoint()
-            .and_then(|e| Some((e.address()?.to_owned(), e.port()?)));
-        let secret = db.master_user_secret();
-        let secret_status = secret.and_then(|s| s.secret_status()).unwrap_or("absent");
-        match (endpoint, secret.and_then(|s| s.secret_arn())) {
-            (Some((host, port)), Some(arn)) if secret_status == "active" => {
-                connection = Some(ConnectionSpec {
-                    host,
-                    port: u16::try_from(port).unwrap_or(5432),
-                    database: database.to_owned(),
-                    secret: SecretRef::SecretsManager {
-                        secret_id: arn.to_owned(),
-                    },
-                    tls: TlsMode::VerifyFull,
-                });
-            }
-            (_, None) => {
-                // Restored without a managed secret: validate could never log in.
-                state = TempState::Failed;
-                detail = format!("{raw}; no RDS-managed master secret");
-            }
-            (endpoint, Some(_)) => {
-                state = TempState::Creating;
-                detail = if endpoint.is_none() {
-                    format!("{raw}; no endpoint yet")
-                } else {
-                    format!("{raw}; master secret {secret_status}")
-                };
-            }
-        }
-    }
+    let endpoint = db
+        .endpoint()
+        .and_then(|e| Some((e.address()?.to_owned(), e.port()?)));
+    let secret = db.master_user_secret();
+    let secret_arn = secret.and_then(|s| s.secret_arn());
+    // A secret without an ARN is no secret validate could read.
+    let secret_status =
+        secret_arn.map(|_| secret.and_then(|s| s.secret_status()).unwrap_or("unknown"));
+    let (state, detail) = drill_core::temp_readiness::readiness(
+        normalize_status(&raw),
+        &raw,
+        endpoint.is_some(),
+        secret_status,
+    );
+    let connection = match (state, endpoint, secret_arn) {
+        (TempState::Available, Some((host, port)), Some(arn)) => Some(ConnectionSpec {
+            host,
+            port: u16::try_from(port).unwrap_or(5432),
+            database: database.to_owned(),
+            secret: SecretRef::SecretsManager {
+                secret_id: arn.to_owned(),
+            },
+            tls: TlsMode::VerifyFull,
+        }),
+        _ => None,
+    };
     Ok(StatusReport {
         state,
         connection,
@@ -619,9 +656,27 @@ pub async fn status(
     })
 }
 
+/// Guards (a)–(d), the ones a call on a running temp of this execution must pass: prefix, role
+/// tag, owner, not protected.
+pub(crate) fn read_guard_failures(
+    policy: &GuardPolicy,
+    caller: &Caller,
+    facts: &InstanceFacts,
+) -> Vec<guards::GuardFailure> {
+    [
+        guards::check_prefix(policy, facts),
+        guards::check_role_tag(facts),
+        guards::check_owner(caller, facts),
+        guards::check_not_protected(policy, facts),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect()
+}
+
 // ---------------------------------------------------------------- delete
 
-fn guard_error(identifier: &str, failures: &[guards::GuardFailure]) -> RdsError {
+pub(crate) fn guard_error(identifier: &str, failures: &[guards::GuardFailure]) -> RdsError {
     let refusals: Vec<Refusal> = failures.iter().map(|f| f.to_refusal(identifier)).collect();
     for r in &refusals {
         tracing::error!(identifier = %r.identifier, guard = %r.guard, reason = %r.reason, "guard refused");
@@ -638,7 +693,10 @@ async fn delete_instance(client: &Client, identifier: &str) -> Result<bool, RdsE
         .delete_db_instance()
         .db_instance_identifier(identifier)
         .skip_final_snapshot(true)
-        .delete_automated_backups(true)
+        // RDS deletes automated backups with the instance by default. A temp has none
+        // (BackupRetentionPeriod=0); should any delete ever reach an instance that has them,
+        // the drill must not be what destroys them.
+        .delete_automated_backups(false)
         .send()
         .await
     {
@@ -1090,6 +1148,16 @@ mod tests {
     fn settings_defaults_and_validation() {
         let s = RdsSettings::from_vars(|_| None).unwrap();
         assert_eq!(s.prefix, "rdrill-");
+        assert_eq!(s.instance_classes, ["db.t4g.micro"]);
+        assert_eq!(s.secret_kms_key_id, None);
+        let s = RdsSettings::from_vars(|k| {
+            (k == "DRILL_SECRET_KMS_KEY_ID").then(|| "arn:aws:kms:us-east-1:1:key/k".to_owned())
+        })
+        .unwrap();
+        assert_eq!(
+            s.secret_kms_key_id.as_deref(),
+            Some("arn:aws:kms:us-east-1:1:key/k")
+        );
         assert!(s.subnet_group.is_none() && s.security_groups.is_empty());
         let vars = |k: &str| match k {
             "DRILL_SECURITY_GROUPS" => Some(" sg-1, ,sg-2 ".to_owned()),

@@ -3,7 +3,9 @@
 //!
 //! This build handles `rds-snapshot` sources: action `restore` starts
 //! `RestoreDBInstanceFromDBSnapshot` and returns at once; action `status` is one describe (the
-//! state machine waits between calls, the Lambda never does). Action `copy_snapshot` makes the
+//! state machine waits between calls, the Lambda never does). Action `manage_secret` turns on the
+//! RDS-managed master secret of an available temp (see [`drill_engine::rds_secret`]), which a
+//! restore from a snapshot does not create. Action `copy_snapshot` makes the
 //! nightly drill copy of a source's newest automated snapshot (see [`rds::copy_snapshot`]).
 //!
 //! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
@@ -91,12 +93,14 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 snapshot,
                 max_age_hours,
                 database,
+                parameter_group,
             } => {
                 let input = RestoreInput {
                     source_instance: instance_identifier,
                     selector: snapshot,
                     max_age_hours,
                     database,
+                    parameter_group,
                 };
                 let started =
                     rds::restore(&deps.rds, &deps.config.rds, &drill, &input, now).await?;
@@ -126,7 +130,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 serde_json::to_value(&started).map_err(ser_err)
             }
         },
-        RestoreRequest::Status { drill, temp } => match temp {
+        RestoreRequest::Status { drill, temp, since } => match temp {
             TempResource::RdsInstance {
                 identifier,
                 database,
@@ -138,6 +142,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                     &drill,
                     &identifier,
                     &database,
+                    since,
                     now,
                 )
                 .await?;
@@ -145,9 +150,26 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
             }
             TempResource::Database { name, server } => {
                 let credentials = server_credentials(deps, &server).await?;
-                let report = backupset::status(&server, &credentials, &drill, &name, now).await?;
+                let report =
+                    backupset::status(&server, &credentials, &drill, &name, since, now).await?;
                 serde_json::to_value(&report).map_err(ser_err)
             }
+        },
+        RestoreRequest::ManageSecret { drill, temp } => match temp {
+            TempResource::RdsInstance { identifier, .. } => {
+                let done = drill_engine::rds_secret::enable_managed_secret(
+                    &deps.rds,
+                    &deps.config.rds,
+                    &drill,
+                    &identifier,
+                )
+                .await?;
+                serde_json::to_value(&done).map_err(ser_err)
+            }
+            TempResource::Database { .. } => Err(HandlerError::new(
+                ErrorKind::InvalidInput,
+                "manage_secret applies to RDS temp instances only".to_owned(),
+            )),
         },
         RestoreRequest::CopySnapshot {
             drill,

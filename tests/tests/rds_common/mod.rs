@@ -119,9 +119,26 @@ pub fn settings(net: Option<&Network>) -> RdsSettings {
         security_groups: net
             .map(|n| vec![n.security_group.clone()])
             .unwrap_or_default(),
-        instance_class: "db.t4g.small".into(),
+        instance_classes: vec!["db.t4g.small".into()],
         ..RdsSettings::default()
     }
+}
+
+/// A new KMS key in moto (the test kit has no KMS SDK crate); its ARN.
+pub fn create_kms_key() -> String {
+    let out = std::process::Command::new(drill_tests::infra::repo().join(".venv/bin/python"))
+        .arg(drill_tests::infra::repo().join("tests/stack/aws_fixture.py"))
+        .arg("create-key")
+        .env("DRILL_TEST_MOTO_URL", moto_url())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["arn"].as_str().unwrap().to_owned()
 }
 
 pub fn drill(source: &str, started_at: DateTime<Utc>) -> DrillContext {
