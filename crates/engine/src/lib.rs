@@ -2,9 +2,11 @@
 //!
 //! Decisions stay in `drill-core`; this crate gathers facts and carries out what the core allowed.
 
+pub mod assertions;
 pub mod aws;
 pub mod backupset;
 pub mod demo_data;
+pub mod deployment;
 pub mod drill;
 pub mod dump;
 #[cfg(feature = "lambda")]
