@@ -194,12 +194,12 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
     .unwrap();
     let src = TestDb::create("dump_lambda_").await;
     let admin = drill_tests::connect(&drill_tests::pg_url()).await;
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); CREATE DATABASE \"{name}\""
-        ))
-        .await
-        .unwrap();
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{name}\""),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
     let temp_url = drill_tests::with_database(&drill_tests::pg_url(), &name);
     psql(
         &temp_url,
