@@ -80,6 +80,7 @@ const MOTO_SERVICES: &[&str] = &[
     "sts",
     "lambda",
     "sfn",
+    "scheduler",
     "events",
     "ec2",
     "kms",
