@@ -24,8 +24,8 @@ locals {
       DRILL_CONFIG_URL = local.config_url
     }
     delete-temp = {
-      DRILL_PREFIX    = var.temp_prefix
-      DRILL_SOURCES   = join(",", local.source_identifiers)
+      DRILL_PREFIX     = var.temp_prefix
+      DRILL_SOURCES    = join(",", local.source_identifiers)
       DRILL_PROTECTED  = join(",", var.protected_identifiers)
       DRILL_CONFIG_URL = local.config_url
     }
