@@ -67,8 +67,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
     expiration {
       days = var.backup_expiration_days
     }
+    # A version becomes noncurrent only when a newer one is written over its key; keep it at
+    # least as long as a lock, so a purge can never come before the retention a backup had.
     noncurrent_version_expiration {
-      noncurrent_days = 1
+      noncurrent_days = var.object_lock_days
     }
   }
 
@@ -125,6 +127,63 @@ data "aws_iam_policy_document" "backups_bucket" {
     principals {
       type        = "*"
       identifiers = ["*"]
+    }
+  }
+
+  # Backups are written once: every PutObject and CompleteMultipartUpload under backups/ must
+  # carry If-None-Match (the steps of a multipart upload take no conditional header and are
+  # exempt by s3:ObjectCreationOperation, as AWS documents for enforcing conditional writes).
+  statement {
+    sid       = "DenyOverwritingBackups"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/backups/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["true"]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "s3:ObjectCreationOperation"
+      values   = ["CreateMultipartUpload", "UploadPart", "UploadPartCopy"]
+    }
+  }
+
+  # A write that names its own retention must name COMPLIANCE and at least the configured days;
+  # one that names none gets the bucket's default (COMPLIANCE, the configured days).
+  statement {
+    sid       = "DenyWeakerRetention"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/backups/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "s3:object-lock-mode"
+      values   = ["COMPLIANCE"]
+    }
+  }
+  statement {
+    sid       = "DenyShorterRetention"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/backups/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "NumericLessThanIfExists"
+      variable = "s3:object-lock-remaining-retention-days"
+      values   = [tostring(var.object_lock_days)]
     }
   }
 }

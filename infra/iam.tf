@@ -6,12 +6,15 @@ locals {
   temp_tag_key   = "drill:role" # drill_core::guards::tag::ROLE
   temp_tag_value = "temp"
   temp_db_arn    = "${local.rds_arn}:db:${var.temp_prefix}*"
-  # Snapshots the restore may read: automated ("rds:<source>-...") and manual snapshots of the
-  # configured sources, and the drill's own copies.
+  # Snapshots the restore may read: automated and manual snapshots of the configured sources, and
+  # the drill's own copies. Automated snapshots are named rds:<instance>-YYYY-MM-DD-HH-MM; the
+  # date pattern keeps `rds:prod-*` from also matching `rds:prod-billing-...` of another
+  # instance. Manual snapshots of a source must follow the same <instance>-YYYY-MM-DD-HH-MM form.
+  snapshot_date_pattern = "????-??-??-??-??"
   source_snapshot_arns = concat(
     flatten([for id in local.source_identifiers : [
-      "${local.rds_arn}:snapshot:rds:${id}-*",
-      "${local.rds_arn}:snapshot:${id}-*",
+      "${local.rds_arn}:snapshot:rds:${id}-${local.snapshot_date_pattern}",
+      "${local.rds_arn}:snapshot:${id}-${local.snapshot_date_pattern}",
     ]]),
     ["${local.rds_arn}:snapshot:${var.temp_prefix}*"],
   )
@@ -64,6 +67,20 @@ data "aws_iam_policy_document" "lambda_base" {
   }
 }
 
+# The deployment configuration: every function reads it (and only Terraform writes it).
+data "aws_iam_policy_document" "deployment_config" {
+  statement {
+    sid       = "ReadDeploymentConfig"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/${local.config_key}"]
+  }
+  statement {
+    sid       = "DecryptDeploymentConfig"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.drill.arn]
+  }
+}
+
 # Credentials: every function may read the backup-set restore servers' secrets; validate and
 # export also read the RDS-managed master secrets of drill temps (and only those).
 data "aws_iam_policy_document" "restore_server_secrets" {
@@ -93,7 +110,7 @@ data "aws_iam_policy_document" "temp_secrets" {
 # ---------------------------------------------------------------- restore
 
 data "aws_iam_policy_document" "restore" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.restore_server_secrets.json]
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.restore_server_secrets.json, data.aws_iam_policy_document.deployment_config.json]
   statement {
     sid     = "RestoreOnlyIntoTaggedDrillInstances"
     actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
@@ -117,6 +134,11 @@ data "aws_iam_policy_document" "restore" {
       variable = "aws:RequestTag/${local.temp_tag_key}"
       values   = [local.temp_tag_value]
     }
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["drill:*"]
+    }
   }
 
   # Only to hand the master password to Secrets Manager (ManageMasterUserPassword) on a drill temp.
@@ -133,10 +155,28 @@ data "aws_iam_policy_document" "restore" {
     }
   }
 
+  # RDS creates the temp's managed secret on the caller's behalf, tagged with the instance ARN:
+  # the same tag condition as the temp secrets, so production's managed secret (also rds!db-*)
+  # is never reachable.
   statement {
-    sid       = "RdsManagedSecretCreation"
-    actions   = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:RotateSecret"]
+    sid       = "RdsManagedSecretCreationForDrillTempsOnly"
+    actions   = ["secretsmanager:CreateSecret"]
     resources = [local.managed_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "aws:RequestTag/aws:rds:primaryDBInstanceArn"
+      values   = [local.temp_db_arn]
+    }
+  }
+  statement {
+    sid       = "RdsManagedSecretOfDrillTempsOnly"
+    actions   = ["secretsmanager:TagResource", "secretsmanager:RotateSecret"]
+    resources = [local.managed_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
+      values   = [local.temp_db_arn]
+    }
   }
 
   statement {
@@ -254,6 +294,7 @@ data "aws_iam_policy_document" "validate" {
     data.aws_iam_policy_document.lambda_base.json,
     data.aws_iam_policy_document.restore_server_secrets.json,
     data.aws_iam_policy_document.temp_secrets.json,
+    data.aws_iam_policy_document.deployment_config.json,
   ]
   statement {
     sid       = "ReadManifestsAndReports"
@@ -298,14 +339,15 @@ data "aws_iam_policy_document" "export" {
     data.aws_iam_policy_document.lambda_base.json,
     data.aws_iam_policy_document.restore_server_secrets.json,
     data.aws_iam_policy_document.temp_secrets.json,
+    data.aws_iam_policy_document.deployment_config.json,
   ]
-  # Write, never delete: new objects with retention; multipart parts; no overwrite is attempted
-  # (If-None-Match), and Object Lock would refuse one anyway.
+  # Write, never delete: new objects whose retention is set with the write (never changed after
+  # it: no s3:PutObjectRetention); multipart parts; never an overwrite (If-None-Match, which
+  # the bucket policy requires).
   statement {
     sid = "WriteBackupObjects"
     actions = [
       "s3:PutObject",
-      "s3:PutObjectRetention",
       "s3:AbortMultipartUpload",
       "s3:ListMultipartUploadParts",
     ]
@@ -326,7 +368,7 @@ data "aws_iam_policy_document" "export" {
   statement {
     sid       = "NeverDeleteBackups"
     effect    = "Deny"
-    actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration"]
+    actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:PutObjectRetention", "s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration"]
     resources = [aws_s3_bucket.backups.arn, "${aws_s3_bucket.backups.arn}/*"]
   }
 
@@ -340,7 +382,7 @@ data "aws_iam_policy_document" "export" {
 # ---------------------------------------------------------------- delete-temp (and janitor)
 
 data "aws_iam_policy_document" "delete_temp" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.restore_server_secrets.json]
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.restore_server_secrets.json, data.aws_iam_policy_document.deployment_config.json]
   statement {
     sid       = "DeleteOnlyTaggedDrillTemps"
     actions   = ["rds:DeleteDBInstance"]

@@ -13,19 +13,23 @@ locals {
       DRILL_TEMP_TTL_HOURS    = tostring(var.temp_ttl_hours)
       DRILL_SOURCES           = join(",", local.source_identifiers)
       DRILL_PROTECTED         = join(",", var.protected_identifiers)
+      DRILL_CONFIG_URL        = local.config_url
     }
     validate = {
+      DRILL_CONFIG_URL      = local.config_url
       DRILL_REPORTS_URL     = local.reports_url
       DRILL_ALERT_TOPIC_ARN = aws_sns_topic.alerts.arn
     }
     export = {
-      DRILL_PREFIX  = var.temp_prefix
-      DRILL_PG_DUMP = "/opt/bin/pg_dump"
+      DRILL_PREFIX     = var.temp_prefix
+      DRILL_PG_DUMP    = "/opt/bin/pg_dump"
+      DRILL_CONFIG_URL = local.config_url
     }
     delete-temp = {
-      DRILL_PREFIX    = var.temp_prefix
-      DRILL_SOURCES   = join(",", local.source_identifiers)
-      DRILL_PROTECTED = join(",", var.protected_identifiers)
+      DRILL_PREFIX     = var.temp_prefix
+      DRILL_SOURCES    = join(",", local.source_identifiers)
+      DRILL_PROTECTED  = join(",", var.protected_identifiers)
+      DRILL_CONFIG_URL = local.config_url
     }
   }
   function_timeout = {

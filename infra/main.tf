@@ -44,33 +44,54 @@ locals {
   backups_url = "s3://${aws_s3_bucket.backups.bucket}/backups"
   reports_url = "s3://${aws_s3_bucket.backups.bucket}/reports"
 
-  # The state machine input: each source in the shape of the Lambdas' SourceSpec contract.
-  # (Each branch is JSON-encoded so the two object shapes can share one conditional.)
-  drill_sources = [for s in var.sources : {
-    id            = s.id
-    checks        = s.checks
-    snapshot_copy = s.snapshot_copy
-    source = jsondecode(s.kind == "rds-snapshot" ? jsonencode({
-      kind                = "rds-snapshot"
-      instance_identifier = s.instance_identifier
-      database            = s.database
-      max_age_hours       = s.max_age_hours
-      parameter_group     = s.parameter_group
-      snapshot            = contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? { pick = s.snapshot, id = null } : { pick = "id", id = s.snapshot }
-      }) : jsonencode({
-      kind          = "backup-set"
-      store         = "${local.backups_url}/${coalesce(s.backup_of, s.id)}"
-      max_age_hours = s.max_age_hours
-      no_owner      = s.no_owner
-      server = {
-        host     = try(s.restore_server.host, null)
-        port     = try(s.restore_server.port, null)
-        database = try(s.restore_server.database, null)
-        secret   = { secrets_manager = { secret_id = try(s.restore_server.secret_arn, null) } }
-        tls      = "verify-full"
-      }
-    }))
-  }]
+  # The deployment configuration (drill_core::deployment::DeploymentConfig): every source's
+  # settings, read by each function by source id. Executions name only source ids, so nothing in
+  # an execution's input steers what is restored, shared, run or kept. (Each source branch is
+  # JSON-encoded so the two object shapes can share one conditional.)
+  drill_config = {
+    temp_prefix      = var.temp_prefix
+    backups_url      = local.backups_url
+    object_lock_days = var.object_lock_days
+    copy_accounts    = var.snapshot_copy_accounts
+    copy_regions     = var.snapshot_copy_regions
+    sources = [for s in var.sources : jsondecode(jsonencode(merge(
+      { id = s.id, source = jsondecode(s.kind == "rds-snapshot" ? jsonencode({
+        kind                = "rds-snapshot"
+        instance_identifier = s.instance_identifier
+        database            = s.database
+        max_age_hours       = s.max_age_hours
+        parameter_group     = s.parameter_group
+        snapshot            = jsondecode(contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? jsonencode({ pick = s.snapshot }) : jsonencode({ pick = "id", id = s.snapshot }))
+        }) : jsonencode({
+        kind          = "backup-set"
+        store         = "${local.backups_url}/${coalesce(s.backup_of, s.id)}"
+        max_age_hours = s.max_age_hours
+        no_owner      = s.no_owner
+        server = {
+          host     = try(s.restore_server.host, null)
+          port     = try(s.restore_server.port, null)
+          database = try(s.restore_server.database, null)
+          secret   = { secrets_manager = { secret_id = try(s.restore_server.secret_arn, null) } }
+          tls      = "verify-full"
+        }
+      })) },
+      s.checks == null ? {} : { checks = s.checks },
+      s.snapshot_copy == null ? {} : { snapshot_copy = { for k, v in s.snapshot_copy : k => v if v != null } },
+    )))]
+  }
+  config_key = "config/drill.json"
+  config_url = "s3://${aws_s3_bucket.backups.bucket}/${local.config_key}"
 
   restore_server_secrets = distinct([for s in var.sources : s.restore_server.secret_arn if s.kind == "backup-set"])
+}
+
+# Versioned with the bucket (every change is a new, locked version); only Terraform writes it:
+# no function role may write under config/.
+resource "aws_s3_object" "drill_config" {
+  bucket             = aws_s3_bucket.backups.id
+  key                = local.config_key
+  content            = jsonencode(local.drill_config)
+  content_type       = "application/json"
+  checksum_algorithm = "SHA256" # Object Lock buckets refuse writes without a checksum
+  depends_on         = [aws_s3_bucket_object_lock_configuration.backups]
 }

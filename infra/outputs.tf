@@ -29,8 +29,13 @@ output "temp_security_group_id" {
 }
 
 output "nightly_input" {
-  description = "The execution input the nightly schedule sends (copy it for a manual run)."
-  value       = jsonencode({ sources = local.drill_sources })
+  description = "The execution input the nightly schedule sends: no source ids, so every configured source runs. A manual run may name ids: {\"sources\": [\"prod-app\"]}."
+  value       = jsonencode({})
+}
+
+output "deployment_config_url" {
+  description = "Where the deployment configuration (every source's settings) lives; Terraform writes it, the functions read it."
+  value       = local.config_url
 }
 
 output "kms_key_arn" {

@@ -1,45 +1,61 @@
-# Nightly trigger: EventBridge starts one execution for the whole fleet of sources.
+# Nightly trigger: EventBridge Scheduler starts one execution for the whole fleet. Its input
+# names no source (every configured source runs) and carries no configuration: that lives in the
+# deployment configuration the functions read (main.tf), so the input stays far below the
+# target's 8,192-character limit however many sources there are.
 
-resource "aws_cloudwatch_event_rule" "nightly" {
-  name                = "${var.name}-nightly"
-  description         = "Start the restore drill"
-  schedule_expression = var.schedule_expression
-  state               = var.schedule_enabled ? "ENABLED" : "DISABLED"
-}
+resource "aws_scheduler_schedule" "nightly" {
+  #checkov:skip=CKV_AWS_297:The schedule's only data is its input `{}` (no configuration, no secret); a customer managed key would protect nothing.
+  name                         = "${var.name}-nightly"
+  description                  = "Start the restore drill"
+  schedule_expression          = var.schedule_expression
+  schedule_expression_timezone = "UTC"
+  state                        = var.schedule_enabled ? "ENABLED" : "DISABLED"
 
-resource "aws_cloudwatch_event_target" "nightly" {
-  rule     = aws_cloudwatch_event_rule.nightly.name
-  arn      = aws_sfn_state_machine.drill.arn
-  role_arn = aws_iam_role.events.arn
-  input    = jsonencode({ sources = local.drill_sources })
-}
+  flexible_time_window {
+    mode = "OFF"
+  }
 
-data "aws_iam_policy_document" "events_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
+  target {
+    arn      = aws_sfn_state_machine.drill.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({})
+    retry_policy {
+      maximum_retry_attempts = 3
     }
   }
 }
 
-resource "aws_iam_role" "events" {
-  name               = "${var.name}-events"
-  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
 }
 
-data "aws_iam_policy_document" "events" {
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.name}-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+}
+
+data "aws_iam_policy_document" "scheduler" {
   statement {
     actions   = ["states:StartExecution"]
     resources = [aws_sfn_state_machine.drill.arn]
   }
 }
 
-resource "aws_iam_role_policy" "events" {
-  name   = "${var.name}-events"
-  role   = aws_iam_role.events.id
-  policy = data.aws_iam_policy_document.events.json
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "${var.name}-scheduler"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
 }
 
 # The janitor: hourly, delete-temp deletes drill temps whose expires-at has passed (left by a run

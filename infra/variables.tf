@@ -98,6 +98,14 @@ variable "sources" {
     error_message = "snapshot_copy.share_with takes 12-digit AWS account ids only (never \"all\")."
   }
   validation {
+    condition     = alltrue(flatten([for s in var.sources : [for a in try(s.snapshot_copy.share_with, []) : contains(var.snapshot_copy_accounts, a)]]))
+    error_message = "Every snapshot_copy.share_with account must be in snapshot_copy_accounts."
+  }
+  validation {
+    condition     = alltrue([for s in var.sources : try(s.snapshot_copy.region, null) == null || contains(var.snapshot_copy_regions, try(s.snapshot_copy.region, ""))])
+    error_message = "Every snapshot_copy.region must be in snapshot_copy_regions."
+  }
+  validation {
     condition     = alltrue([for s in var.sources : try(s.snapshot_copy.retention_days >= 1 && s.snapshot_copy.keep_newest >= 1, true)])
     error_message = "snapshot_copy.retention_days and keep_newest must be at least 1."
   }
@@ -189,20 +197,43 @@ variable "max_concurrency" {
 }
 
 variable "object_lock_mode" {
-  description = "Object Lock mode of backup objects: COMPLIANCE (nobody, not even root, can delete before expiry) or GOVERNANCE."
+  description = "Object Lock mode of backup objects: COMPLIANCE only (nobody, not even root, can delete before expiry)."
   type        = string
   default     = "COMPLIANCE"
 
   validation {
-    condition     = contains(["COMPLIANCE", "GOVERNANCE"], var.object_lock_mode)
-    error_message = "object_lock_mode must be COMPLIANCE or GOVERNANCE."
+    # GOVERNANCE can be bypassed by anyone with s3:BypassGovernanceRetention: not a backup lock.
+    condition     = var.object_lock_mode == "COMPLIANCE"
+    error_message = "object_lock_mode must be COMPLIANCE: backups are locked so that nobody can shorten or bypass the retention."
   }
 }
 
 variable "object_lock_days" {
-  description = "Days every backup object is locked against deletion and overwrite."
+  description = "Days every backup object is locked against deletion and overwrite (COMPLIANCE). Noncurrent versions are kept at least this long."
   type        = number
   default     = 35
+
+  validation {
+    condition     = var.object_lock_days >= 1 && floor(var.object_lock_days) == var.object_lock_days
+    error_message = "object_lock_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "snapshot_copy_accounts" {
+  description = "Allowlist: the only 12-digit accounts snapshot copies may be shared with (each source's snapshot_copy.share_with must be inside it). The restore function refuses any other account before any call."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.snapshot_copy_accounts : can(regex("^[0-9]{12}$", a))])
+    error_message = "snapshot_copy_accounts takes 12-digit AWS account ids only (never \"all\")."
+  }
+}
+
+variable "snapshot_copy_regions" {
+  description = "Allowlist: the only regions other than this one that snapshot copies may be made in (each source's snapshot_copy.region must be inside it)."
+  type        = list(string)
+  default     = []
 }
 
 variable "backup_transition_days" {

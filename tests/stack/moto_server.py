@@ -277,6 +277,43 @@ def fix_s3_bucket_policy_conditions():
     FakeBucket.get_permission = get_permission
 
 
+def fix_s3_multipart_object_lock():
+    """S3 applies the Object Lock headers of CreateMultipartUpload (x-amz-object-lock-mode,
+    x-amz-object-lock-retain-until-date) to the object CompleteMultipartUpload makes; moto drops
+    them, so a multipart backup would be unlocked there (and code was tempted to set retention
+    afterwards with PutObjectRetention, which the export role must not have). Keep them on the
+    upload and apply them on completion."""
+    from moto.s3 import responses as s3_responses
+    from moto.s3.models import S3Backend
+
+    original_post = s3_responses.S3Response._key_response_post
+    original_complete = S3Backend.complete_multipart_upload
+
+    def key_response_post(self, request, body, bucket_name, query, key_name):
+        result = original_post(self, request, body, bucket_name, query, key_name)
+        if body == b"" and "uploads" in query:
+            mode = request.headers.get("x-amz-object-lock-mode")
+            until = request.headers.get("x-amz-object-lock-retain-until-date")
+            if mode or until:
+                bucket = self.backend.get_bucket(bucket_name)
+                # The upload just created: the newest one for this key.
+                uploads = [m for m in bucket.multiparts.values() if m.key_name == key_name]
+                if uploads:
+                    uploads[-1].drill_lock = (mode, until)
+        return result
+
+    def complete_multipart_upload(self, bucket_name, multipart_id, body):
+        bucket = self.get_bucket(bucket_name)
+        lock = getattr(bucket.multiparts.get(multipart_id), "drill_lock", None)
+        key = original_complete(self, bucket_name, multipart_id, body)
+        if key is not None and lock is not None:
+            key.lock_mode, key.lock_until = lock
+        return key
+
+    s3_responses.S3Response._key_response_post = key_response_post
+    S3Backend.complete_multipart_upload = complete_multipart_upload
+
+
 FORWARD_TAG = "drill:local-invoke-url"
 
 
@@ -351,6 +388,7 @@ def main():
     fix_rds_restore_managed_secret_and_capacity()
     fix_rds_snapshot_arns()
     fix_s3_bucket_policy_conditions()
+    fix_s3_multipart_object_lock()
     fix_lambda_invoke_forwarding()
     configure()
     from moto.server import main as moto_main

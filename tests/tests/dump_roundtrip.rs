@@ -182,14 +182,32 @@ async fn hard_cases_round_trip_through_file_and_s3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
+    // A backup-set source: the export reads its temp database (named from the drill) on the
+    // configured server, and writes under the configured backups URL.
+    let drill = serde_json::json!({"drill_id": "exec-1", "source_id": "prod-app", "started_at": "2026-01-01T00:00:00Z"});
+    let name = drill_core::tempdb::temp_database_name(
+        "rdrill-",
+        "prod-app",
+        "exec-1",
+        "2026-01-01T00:00:00Z".parse().unwrap(),
+    )
+    .unwrap();
     let src = TestDb::create("dump_lambda_").await;
+    let admin = drill_tests::connect(&drill_tests::pg_url()).await;
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{name}\""),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    let temp_url = drill_tests::with_database(&drill_tests::pg_url(), &name);
     psql(
-        &src.url,
+        &temp_url,
         "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 1000) i;",
     );
     let var = format!("DRILL_TEST_EXPORT_SECRET_{}", std::process::id());
     // Each nextest test runs in its own process: setting a variable here affects no other test.
-    std::env::set_var(&var, &src.url);
+    std::env::set_var(&var, drill_tests::pg_url());
     let (host, port) = {
         let c: tokio_postgres::Config = src.url.parse().unwrap();
         let host = match &c.get_hosts()[0] {
@@ -198,7 +216,17 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
         };
         (host, c.get_ports()[0])
     };
-    let bucket = create_bucket(false).await;
+    // Every export is locked (COMPLIANCE, the configured days): the bucket has Object Lock.
+    let bucket = create_bucket(true).await;
+    let server = serde_json::json!({"host": host, "port": port, "database": "postgres",
+                                    "secret": {"env": {"var": var}}, "tls": "disable"});
+    drill_tests::deployment::edit(|d| d["backups_url"] = format!("s3://{bucket}").into());
+    drill_tests::deployment::configure_source(
+        "prod-app",
+        serde_json::json!({"kind": "backup-set", "store": format!("s3://{bucket}/prod"), "server": server}),
+        None,
+        None,
+    );
     let cfg = drill_tests::aws_config().await;
     let deps = export::Deps {
         config: export::Config {
@@ -206,14 +234,14 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
             chunk_mb: 64,
             pg_dump: None,
             allow_plaintext: true,
+            config_url: Some(drill_tests::deployment::url()),
         },
         s3: drill_tests::s3(&cfg),
         aws: cfg,
     };
     let event = serde_json::json!({
-        "drill": {"drill_id": "exec-1", "source_id": "prod-app", "started_at": "2026-01-01T00:00:00Z"},
-        "source": {"host": host, "port": port, "database": src.name, "secret": {"env": {"var": var}}, "tls": "disable"},
-        "destination": format!("s3://{bucket}/prod-app"),
+        "drill": drill,
+        "source": {"host": host, "port": port, "database": name, "secret": {"env": {"var": var}}, "tls": "disable"},
     });
     let out = export::handle(&deps, event).await.expect("export handler");
     let summary: drill_core::events::ExportSummary = serde_json::from_value(out.clone()).unwrap();
@@ -226,10 +254,6 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
         summary.backup_set
     );
     assert_eq!(summary.manifest_sha256.len(), 64);
-    assert!(
-        !out.to_string().contains(&src.url),
-        "no credentials in the summary"
-    );
     // The manifest in the store is the one the summary names.
     let set = s3_store(&summary.backup_set).await;
     let body = set.get(manifest::MANIFEST_KEY).await.unwrap();
@@ -243,6 +267,13 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "Drill.InvalidInput");
+    assert!(
+        !out.to_string().contains(&temp_url),
+        "no credentials in the summary"
+    );
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,11 @@
 //! The success path of a `backup-set` source; the `rds-snapshot` path through restore, status and
 //! cleanup; and a failure injected at each step — the execution fails, the temporary resource is
 //! gone, and the report names the failing step.
+//!
+//! Every source's settings live in the deployment configuration (`config/drill.json` in the
+//! bucket, as Terraform writes it); an execution names at most which source ids to run: `{}` as
+//! the nightly schedule sends, `{"sources": [...]}` from the console, and the sample events of
+//! `cargo lambda invoke` through the Lambda Invoke path.
 
 mod rds_common;
 
@@ -27,6 +32,7 @@ struct Drill {
     bucket: String,
     state_machine: String,
     server: Value,
+    backups_url: String,
 }
 
 struct Options {
@@ -83,6 +89,10 @@ impl Drill {
             .unwrap()
             .to_owned();
 
+        let backups_url = options
+            .backups_url
+            .clone()
+            .unwrap_or_else(|| format!("s3://{bucket}/backups"));
         let lambda = aws_sdk_lambda::Client::new(&config);
         let role = lambda_role(&config).await;
         let mut arns = std::collections::HashMap::new();
@@ -93,6 +103,10 @@ impl Drill {
                 ("DRILL_REPORTS_URL", format!("s3://{bucket}/reports")),
                 ("DRILL_ALERT_TOPIC_ARN", topic.clone()),
                 ("DRILL_TEMP_TTL_HOURS", "12".to_owned()),
+                (
+                    "DRILL_CONFIG_URL",
+                    format!("s3://{bucket}/config/drill.json"),
+                ),
                 // The throwaway cluster has no TLS; in AWS plaintext is refused.
                 ("DRILL_ALLOW_PLAINTEXT", "true".to_owned()),
             ]
@@ -135,15 +149,6 @@ impl Drill {
         vars.insert("report_function_arn", arns["validate"].clone());
         vars.insert("export_function_arn", arns["export"].clone());
         vars.insert("delete_temp_function_arn", arns["delete-temp"].clone());
-        vars.insert(
-            "backups_url",
-            options
-                .backups_url
-                .unwrap_or_else(|| format!("s3://{bucket}/backups")),
-        );
-        vars.insert("reports_url", format!("s3://{bucket}/reports"));
-        vars.insert("object_lock_mode", "GOVERNANCE".into());
-        vars.insert("object_lock_days", "1".into());
         vars.insert("wait_seconds", options.wait_seconds.to_string());
         vars.insert("restore_budget_seconds", "120".into());
         let sfn = aws_sdk_sfn::Client::new(&config);
@@ -164,7 +169,28 @@ impl Drill {
             bucket,
             state_machine,
             server,
+            backups_url,
         }
+    }
+
+    /// Writes the deployment configuration with these sources, as Terraform does.
+    async fn configure(&self, sources: &[Value]) {
+        let doc = json!({
+            "temp_prefix": PREFIX,
+            "backups_url": self.backups_url,
+            "object_lock_days": 1,
+            "copy_accounts": ["210987654321"],
+            "copy_regions": ["eu-west-1"],
+            "sources": sources,
+        });
+        s3(&self.config)
+            .put_object()
+            .bucket(&self.bucket)
+            .key("config/drill.json")
+            .body(serde_json::to_vec(&doc).unwrap().into())
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Subscribes a local HTTP endpoint to the alert topic; returns what it receives.
@@ -195,6 +221,7 @@ impl Drill {
             .unwrap();
     }
 
+    /// A backup-set source `id` restoring the sets that source `store_source` exported.
     fn backup_set_source(&self, id: &str, store_source: &str, checks: Option<&str>) -> Value {
         json!({
             "id": id,
@@ -207,15 +234,23 @@ impl Drill {
         })
     }
 
-    /// Runs one execution to its end; returns (status, execution name).
+    /// Configures these sources and runs the nightly form (`{}`: every configured source) to its
+    /// end; returns (status, execution name).
     async fn run(&self, sources: Vec<Value>) -> (String, String) {
+        self.configure(&sources).await;
+        let (status, name, _) = self.run_input(json!({})).await;
+        (status, name)
+    }
+
+    /// Runs one execution with this input to its end; returns (status, name, error and cause).
+    async fn run_input(&self, input: Value) -> (String, String, String) {
         let sfn = aws_sdk_sfn::Client::new(&self.config);
         let exec_name = unique("night-");
         let arn = sfn
             .start_execution()
             .state_machine_arn(&self.state_machine)
             .name(&exec_name)
-            .input(json!({ "sources": sources }).to_string())
+            .input(input.to_string())
             .send()
             .await
             .unwrap()
@@ -230,7 +265,8 @@ impl Drill {
                 .await
                 .unwrap();
             if d.status().as_str() != "RUNNING" {
-                return (d.status().as_str().to_owned(), exec_name);
+                let why = format!("{} {}", d.error().unwrap_or(""), d.cause().unwrap_or(""));
+                return (d.status().as_str().to_owned(), exec_name, why);
             }
             assert!(
                 start.elapsed() < Duration::from_secs(240),
@@ -341,13 +377,14 @@ async fn backup_set_drill_succeeds_end_to_end_and_leaves_nothing_behind() {
     let drill = Drill::deploy(defaults()).await;
     let db = source_db().await;
     drill.seed_backup("app", &db).await;
-    let before = drill.keys("backups/app/").await;
+    // The export goes under the exporting source's own prefix.
+    let before = drill.keys("backups/app-logical/").await;
     let alerts = drill.subscribe_alerts().await;
 
     let (status, exec) = drill
-        .run(vec![drill.backup_set_source("app", "app", None)])
+        .run(vec![drill.backup_set_source("app-logical", "app", None)])
         .await;
-    let report = drill.report("app", &exec).await;
+    let report = drill.report("app-logical", &exec).await;
     assert_eq!(status, "SUCCEEDED", "report: {report:#}");
     assert_eq!(report["passed"], true, "{report:#}");
     assert_eq!(report["failed_step"], Value::Null);
@@ -357,7 +394,7 @@ async fn backup_set_drill_succeeds_end_to_end_and_leaves_nothing_behind() {
     assert_eq!(report["backup"]["kind"], "backup-set");
     assert_eq!(report["cleanup"]["deleted"].as_array().unwrap().len(), 1);
     // The validated restore was exported: a new, complete backup set with a manifest.
-    let after = drill.keys("backups/app/").await;
+    let after = drill.keys("backups/app-logical/").await;
     let manifests = |keys: &[String]| keys.iter().filter(|k| k.ends_with("manifest.json")).count();
     assert_eq!(manifests(&after), manifests(&before) + 1, "{after:?}");
     assert_eq!(report["export"]["rows"], 3500);
@@ -392,10 +429,14 @@ query = "SELECT count(*) FROM students"
 expect = { at_least = 1000000 }
 "#;
     let (status, exec) = drill
-        .run(vec![drill.backup_set_source("app", "app", Some(checks))])
+        .run(vec![drill.backup_set_source(
+            "app-logical",
+            "app",
+            Some(checks),
+        )])
         .await;
     assert_eq!(status, "FAILED");
-    let report = drill.report("app", &exec).await;
+    let report = drill.report("app-logical", &exec).await;
     assert_eq!(report["passed"], false);
     assert_eq!(report["failed_step"], "validate", "{report:#}");
     assert_eq!(
@@ -414,10 +455,14 @@ expect = { at_least = 1000000 }
 async fn a_missing_backup_fails_the_restore_step() {
     let drill = Drill::deploy(defaults()).await;
     let (status, exec) = drill
-        .run(vec![drill.backup_set_source("app", "nothing-here", None)])
+        .run(vec![drill.backup_set_source(
+            "app-logical",
+            "nothing-here",
+            None,
+        )])
         .await;
     assert_eq!(status, "FAILED");
-    let report = drill.report("app", &exec).await;
+    let report = drill.report("app-logical", &exec).await;
     assert_eq!(report["failed_step"], "restore", "{report:#}");
     assert_eq!(
         report["failure"]["error"], "Drill.BackupInvalid",
@@ -443,10 +488,10 @@ async fn a_failed_export_cleans_up_and_names_export() {
     let db = source_db().await;
     drill.seed_backup("app", &db).await;
     let (status, exec) = drill
-        .run(vec![drill.backup_set_source("app", "app", None)])
+        .run(vec![drill.backup_set_source("app-logical", "app", None)])
         .await;
     assert_eq!(status, "FAILED");
-    let report = drill.report("app", &exec).await;
+    let report = drill.report("app-logical", &exec).await;
     assert_eq!(report["failed_step"], "export", "{report:#}");
     assert_eq!(report["validation"]["passed"], true);
     assert!(temp_databases(&exec).await.is_empty());
@@ -464,10 +509,10 @@ async fn a_refused_cleanup_fails_the_execution_naming_delete_temp_and_touches_no
     let db = source_db().await;
     drill.seed_backup("app", &db).await;
     let (status, exec) = drill
-        .run(vec![drill.backup_set_source("app", "app", None)])
+        .run(vec![drill.backup_set_source("app-logical", "app", None)])
         .await;
     assert_eq!(status, "FAILED");
-    let report = drill.report("app", &exec).await;
+    let report = drill.report("app-logical", &exec).await;
     assert_eq!(report["failed_step"], "delete-temp", "{report:#}");
     assert_eq!(
         report["failure"]["error"], "Drill.GuardViolation",
@@ -492,13 +537,16 @@ async fn one_failing_source_fails_the_fleet_but_the_other_still_passes() {
     let alerts = drill.subscribe_alerts().await;
     let (status, exec) = drill
         .run(vec![
-            drill.backup_set_source("good", "good", None),
-            drill.backup_set_source("gone", "gone", None),
+            drill.backup_set_source("good-logical", "good", None),
+            drill.backup_set_source("gone-logical", "gone", None),
         ])
         .await;
     assert_eq!(status, "FAILED");
-    assert_eq!(drill.report("good", &exec).await["passed"], true);
-    assert_eq!(drill.report("gone", &exec).await["failed_step"], "restore");
+    assert_eq!(drill.report("good-logical", &exec).await["passed"], true);
+    assert_eq!(
+        drill.report("gone-logical", &exec).await["failed_step"],
+        "restore"
+    );
     // One alert for the fleet, naming the failed source and its step.
     let notifications = alerts.lock().unwrap().clone();
     let alert = notifications
@@ -506,8 +554,8 @@ async fn one_failing_source_fails_the_fleet_but_the_other_still_passes() {
         .find(|n| n.contains("failed their drill"))
         .unwrap_or_else(|| panic!("no alert delivered: {notifications:?}"));
     assert!(alert.contains("1 of 2 sources"), "{alert}");
-    assert!(alert.contains("gone: restore failed"), "{alert}");
-    assert!(!alert.contains("good:"), "{alert}");
+    assert!(alert.contains("gone-logical: restore failed"), "{alert}");
+    assert!(!alert.contains("good-logical:"), "{alert}");
 }
 
 #[tokio::test]
@@ -519,7 +567,6 @@ async fn rds_snapshot_drill_runs_restore_status_and_cleanup_and_reports_the_fail
     let (rds, prod, drill) = rds_drill(1).await;
     let source = json!({
         "id": "prod-app",
-        "checks": null,
         "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
     });
     let (status, exec) = drill.run(vec![source]).await;
@@ -557,7 +604,6 @@ async fn a_temp_instance_that_vanishes_during_the_wait_fails_the_wait_step_and_s
     let (rds, prod, drill) = rds_drill(3).await;
     let source = json!({
         "id": "vanishing",
-        "checks": null,
         "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
     });
     // Someone deletes the temp instance while the state machine waits before its status call.
@@ -624,7 +670,7 @@ async fn an_unwritable_report_still_fails_the_execution_after_cleanup() {
     let db = source_db().await;
     drill.seed_backup("app", &db).await;
     let (status, exec) = drill
-        .run(vec![drill.backup_set_source("app", "app", None)])
+        .run(vec![drill.backup_set_source("app-logical", "app", None)])
         .await;
     // Everything else passed, but a drill without its report does not count.
     assert_eq!(status, "FAILED");
@@ -636,24 +682,14 @@ async fn snapshot_copies_run_before_the_drill_and_a_failed_copy_fails_the_run_bu
     let (rds, prod, drill) = rds_drill(1).await;
     let copied = json!({
         "id": "prod-copied",
-        "checks": null,
         "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"], "keep_newest": 1},
-        "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
-    });
-    // "all" would make the copy public: refused before anything is copied.
-    let refused = json!({
-        "id": "prod-public",
-        "checks": null,
-        "snapshot_copy": {"share_with": ["all"]},
         "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
     });
     let plain = json!({
         "id": "prod-plain",
-        "checks": null,
-        "snapshot_copy": null,
         "source": {"kind": "rds-snapshot", "instance_identifier": prod, "database": "app"}
     });
-    let (status, exec) = drill.run(vec![copied, refused, plain]).await;
+    let (status, exec) = drill.run(vec![copied, plain]).await;
     assert_eq!(status, "FAILED", "moto's instances cannot be validated");
 
     let report = drill.report("prod-copied", &exec).await;
@@ -679,26 +715,6 @@ async fn snapshot_copies_run_before_the_drill_and_a_failed_copy_fails_the_run_bu
     let there = rds_common::snapshot_ids(&away, &prod).await;
     assert!(there.contains(&copy_id.to_owned()), "{there:?}");
 
-    let report = drill.report("prod-public", &exec).await;
-    assert_eq!(
-        report["snapshot_copy_failure"]["step"], "snapshot-copy",
-        "{report:#}"
-    );
-    assert_eq!(
-        report["snapshot_copy_failure"]["error"],
-        "Drill.InvalidInput"
-    );
-    assert!(report["snapshot_copy_failure"]["cause"]
-        .as_str()
-        .unwrap()
-        .contains("public"));
-    assert_eq!(report["passed"], false);
-    assert_eq!(
-        report["cleanup"]["deleted"].as_array().map(Vec::len),
-        Some(1),
-        "the drill still ran: {report:#}"
-    );
-
     let report = drill.report("prod-plain", &exec).await;
     assert!(
         report["snapshot_copy"].is_null() && report["snapshot_copy_failure"].is_null(),
@@ -708,4 +724,81 @@ async fn snapshot_copies_run_before_the_drill_and_a_failed_copy_fails_the_run_bu
     let home = rds_common::snapshot_ids(&rds, &prod).await;
     assert_eq!(home.len(), 1, "{home:?}");
     assert!(home[0].starts_with("rds:"));
+}
+
+#[tokio::test]
+async fn a_console_execution_runs_only_the_named_sources() {
+    let drill = Drill::deploy(defaults()).await;
+    let db = source_db().await;
+    drill.seed_backup("app", &db).await;
+    drill
+        .configure(&[
+            drill.backup_set_source("app-logical", "app", None),
+            drill.backup_set_source("other-logical", "nothing-here", None),
+        ])
+        .await;
+    let (status, exec, why) = drill.run_input(json!({"sources": ["app-logical"]})).await;
+    assert_eq!(status, "SUCCEEDED", "{why}");
+    assert_eq!(drill.report("app-logical", &exec).await["passed"], true);
+    // The other configured source did not run: no report of it.
+    assert!(
+        drill.keys("reports/other-logical/").await.is_empty(),
+        "only the named source runs"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_source_id_or_configuration_in_the_input_fails_the_execution_naming_it() {
+    let drill = Drill::deploy(defaults()).await;
+    drill
+        .configure(&[drill.backup_set_source("app-logical", "app", None)])
+        .await;
+    let (status, exec, why) = drill
+        .run_input(json!({"sources": ["app-logical", "prod-billing"]}))
+        .await;
+    assert_eq!(status, "FAILED");
+    assert!(why.contains("Drill.InvalidInput"), "{why}");
+    assert!(why.contains("unknown source id"), "{why}");
+    assert!(why.contains("prod-billing"), "{why}");
+    // The input form of old, a whole source in the input: refused, nothing ran.
+    let (status, _, why) = drill
+        .run_input(json!({"sources": [drill.backup_set_source("app-logical", "app", None)]}))
+        .await;
+    assert_eq!(status, "FAILED");
+    assert!(why.contains("execution input"), "{why}");
+    assert!(
+        drill.keys("reports/").await.is_empty(),
+        "nothing ran: {exec}"
+    );
+    assert!(temp_databases(&exec).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_local_invoke_sample_of_the_plan_step_works_through_the_lambda_invoke_path() {
+    // `cargo lambda invoke restore --data-file crates/restore/events/plan.json`, against this
+    // deployment: the same payload through Lambda's Invoke API (moto forwards it to our handler).
+    let drill = Drill::deploy(defaults()).await;
+    drill
+        .configure(&[json!({
+            "id": "prod-app",
+            "source": {"kind": "rds-snapshot", "instance_identifier": "prod-app", "database": "app"}
+        })])
+        .await;
+    let sample = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/restore/events/plan.json"),
+    )
+    .unwrap();
+    let out = aws_sdk_lambda::Client::new(&drill.config)
+        .invoke()
+        .function_name(format!("{}-restore", drill.name))
+        .payload(Blob::new(sample))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), None, "{:?}", out.payload());
+    let plan: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(
+        plan,
+        json!({"sources": [{"id": "prod-app", "snapshot_copy": false}]})
+    );
 }

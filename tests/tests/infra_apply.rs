@@ -198,6 +198,72 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
         );
     }
     assert!(!allows(&export, "s3:PutObject").is_empty());
+    // Retention is set with the write and never changed after it.
+    assert!(allows(&export, "s3:PutObjectRetention").is_empty());
+
+    // Secrets Manager: the restore role reaches only secrets of drill temps, by the tag RDS
+    // puts on its managed secrets (production's managed secret is also named rds!db-*).
+    for s in restore.iter().filter(|s| {
+        as_list(&s["Action"])
+            .iter()
+            .any(|a| a.starts_with("secretsmanager:"))
+    }) {
+        let resources = as_list(&s["Resource"]);
+        if resources.iter().all(|r| r.contains(":secret:rds!db-")) {
+            let tag = s["Condition"]["StringLike"]
+                .as_object()
+                .and_then(|c| {
+                    c.iter()
+                        .find(|(k, _)| k.ends_with("aws:rds:primaryDBInstanceArn"))
+                })
+                .map(|(_, v)| v.clone());
+            assert_eq!(
+                tag.as_ref()
+                    .and_then(Value::as_str)
+                    .map(|v| v.ends_with(&temp_db)),
+                Some(true),
+                "{s}"
+            );
+        }
+    }
+    // Automated snapshots of a source match only that source (`rds:prod-*` would also match
+    // `rds:prod-billing-...`).
+    for r in as_list(&rst[0]["Resource"]) {
+        if let Some((_, name)) = r.split_once(":snapshot:") {
+            assert!(
+                name.starts_with(prefix) || name.ends_with("-????-??-??-??-??"),
+                "{r}"
+            );
+        }
+    }
+    // Tags on temp instances: only drill:* keys.
+    for t in allows(&restore, "rds:AddTagsToResource") {
+        assert_eq!(
+            t["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"],
+            json!("drill:*"),
+            "{t}"
+        );
+    }
+    // Every function reads the deployment configuration; none may write it.
+    for key in ["restore", "validate", "export", "delete-temp"] {
+        let p = role_policy(state, key);
+        assert!(
+            allows(&p, "s3:GetObject")
+                .iter()
+                .any(|s| as_list(&s["Resource"])
+                    .iter()
+                    .any(|r| r.ends_with("/config/drill.json"))),
+            "{key} cannot read the configuration"
+        );
+        for s in allows(&p, "s3:PutObject") {
+            assert!(
+                as_list(&s["Resource"])
+                    .iter()
+                    .all(|r| r.ends_with("/backups/*") || r.ends_with("/reports/*")),
+                "{key} may write the configuration: {s}"
+            );
+        }
+    }
 }
 
 /// Every resource of `state` (`terraform show -json`) of the given type.
@@ -406,6 +472,8 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         // The copy to eu-west-1 calls that region's RDS API: reachable (a peered VPC, say).
         "rds_reachable_regions": ["eu-west-1"],
         "kms_break_glass_principal_arn": break_glass,
+        "snapshot_copy_accounts": ["210987654321"],
+        "snapshot_copy_regions": ["eu-west-1"],
     });
     std::fs::write(infra.join("test.auto.tfvars.json"), tfvars.to_string()).unwrap();
     terraform_ok(
@@ -472,19 +540,82 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
             .unwrap_or_else(|| panic!("{address} not in state"))["values"]
             .clone()
     };
-    // Nightly at 03:00 UTC, started by EventBridge with its own role and the sources as input.
-    let rule = resource("aws_cloudwatch_event_rule.nightly");
-    assert_eq!(rule["schedule_expression"], "cron(0 3 * * ? *)");
-    assert_eq!(rule["state"], "ENABLED");
-    let target = resource("aws_cloudwatch_event_target.nightly");
+    // Nightly at 03:00 UTC, started by EventBridge Scheduler with its own role; its input names
+    // no source (all run) and carries no configuration.
+    let schedule = resource("aws_scheduler_schedule.nightly");
+    assert_eq!(schedule["schedule_expression"], "cron(0 3 * * ? *)");
+    assert_eq!(schedule["state"], "ENABLED");
+    let target = &schedule["target"][0];
     assert!(target["role_arn"].as_str().unwrap().contains(":role/"));
-    let input: Value = serde_json::from_str(target["input"].as_str().unwrap()).unwrap();
-    assert_eq!(input["sources"][0]["id"], "prod-app");
-    // The copy settings reach the state machine in the shape of SnapshotCopySpec.
-    let copy: drill_core::events::SnapshotCopySpec =
-        serde_json::from_value(input["sources"][0]["snapshot_copy"].clone()).unwrap();
+    assert_eq!(target["input"], "{}");
+    // Every source's settings are in the deployment configuration the functions read.
+    let config_object = resource("aws_s3_object.drill_config");
+    let deployment = drill_core::deployment::DeploymentConfig::from_json(
+        config_object["content"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(deployment.object_lock_days, 35);
+    assert_eq!(deployment.copy_accounts, ["210987654321"]);
+    let source = deployment.source("prod-app").unwrap();
+    let copy = source.snapshot_copy.clone().unwrap();
     assert_eq!(copy.region.as_deref(), Some("eu-west-1"));
     assert_eq!((copy.retention_days, copy.keep_newest), (7, 2));
+    assert!(
+        matches!(&source.source, drill_core::events::SourceSpec::RdsSnapshot { instance_identifier, .. } if instance_identifier == &prod)
+    );
+    // The state machine logs errors without execution data (checks, query values).
+    let sm = resource("aws_sfn_state_machine.drill");
+    assert_eq!(
+        sm["logging_configuration"][0]["include_execution_data"],
+        false
+    );
+    // The bucket: overwrites and weaker or shorter retention denied under backups/; noncurrent
+    // versions kept at least as long as the lock.
+    let policy: Value = serde_json::from_str(
+        resource("aws_s3_bucket_policy.backups")["policy"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let sid = |id: &str| -> Value {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == id)
+            .unwrap_or_else(|| panic!("no statement {id}: {policy:#}"))
+            .clone()
+    };
+    let overwrite = sid("DenyOverwritingBackups");
+    assert_eq!(overwrite["Effect"], "Deny");
+    assert_eq!(overwrite["Condition"]["Null"]["s3:if-none-match"], "true");
+    assert_eq!(
+        as_list(&overwrite["Condition"]["StringNotEquals"]["s3:ObjectCreationOperation"]),
+        ["CreateMultipartUpload", "UploadPart", "UploadPartCopy"]
+    );
+    assert_eq!(
+        sid("DenyWeakerRetention")["Condition"]["StringNotEqualsIfExists"]["s3:object-lock-mode"],
+        "COMPLIANCE"
+    );
+    assert_eq!(
+        sid("DenyShorterRetention")["Condition"]["NumericLessThanIfExists"]
+            ["s3:object-lock-remaining-retention-days"],
+        "35"
+    );
+    let lifecycle = resource("aws_s3_bucket_lifecycle_configuration.backups");
+    let backups_rule = lifecycle["rule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "age-out-backups")
+        .unwrap()
+        .clone();
+    assert!(
+        backups_rule["noncurrent_version_expiration"][0]["noncurrent_days"]
+            .as_u64()
+            .unwrap()
+            >= 35
+    );
     // The janitor runs on its own schedule, straight into delete-temp.
     let janitor = resource("aws_cloudwatch_event_target.janitor");
     assert_eq!(janitor["input"], json!(r#"{"action":"janitor"}"#));
@@ -569,9 +700,10 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert_eq!(renv.get("DRILL_SECRET_KMS_KEY_ID"), Some(&drill_key));
     let nightly: Value =
         serde_json::from_str(outputs["nightly_input"]["value"].as_str().unwrap()).unwrap();
+    assert_eq!(nightly, json!({}));
     assert_eq!(
-        nightly["sources"][0]["source"]["instance_identifier"],
-        json!(prod)
+        env.get("DRILL_CONFIG_URL").map(String::as_str),
+        Some(format!("s3://{bucket}/config/drill.json").as_str())
     );
     assert_eq!(
         nightly["sources"][1]["source"]["parameter_group"],
@@ -601,6 +733,8 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         "aws_s3_bucket_public_access_block.backups",
         "aws_s3_bucket_lifecycle_configuration.backups",
         "aws_s3_bucket_policy.backups",
+        // Its versions are locked like the backups: an immutable history of the configuration.
+        "aws_s3_object.drill_config",
     ];
     for addr in bucket_resources {
         terraform_ok(&infra, &["state", "rm", "-no-color", addr]);

@@ -157,8 +157,14 @@ fn the_snapshot_copy_branch_always_goes_on_to_the_restore() {
         .as_str()
         .unwrap();
     assert_eq!(start, "SnapshotCopyWanted");
-    // Without snapshot_copy (absent or null) the drill starts with the restore.
+    // Without a configured snapshot_copy the drill starts with the restore; the Map item says
+    // only whether the source has one (its settings are the deployment's).
     assert_eq!(states[start]["Default"], "Restore");
+    assert_eq!(
+        states[start]["Choices"][0]["Variable"],
+        "$.entry.snapshot_copy"
+    );
+    assert_eq!(states[start]["Choices"][0]["BooleanEquals"], true);
     // With it, success and every failure of the copy or the expiry lead to the restore: a
     // failed copy never skips the drill, and is recorded for the report.
     let restore = BTreeSet::from(["Restore".to_owned()]);
@@ -174,15 +180,6 @@ fn the_snapshot_copy_branch_always_goes_on_to_the_restore() {
         assert_eq!(states[pass]["ResultPath"], "$.snapshot_copy_failure");
         assert_eq!(states[pass]["Next"], "Restore");
     }
-    // snapshot_copy on a source without an instance is reported, not a stopped Map.
-    assert_eq!(
-        states[start]["Choices"][1]["Next"],
-        "SnapshotCopyNotApplicable"
-    );
-    assert_eq!(
-        states["SnapshotCopyNotApplicable"]["ResultPath"],
-        "$.snapshot_copy_failure"
-    );
     assert_eq!(
         states["CopySnapshot"]["Parameters"]["action"],
         "copy_snapshot"
@@ -191,6 +188,35 @@ fn the_snapshot_copy_branch_always_goes_on_to_the_restore() {
         states["ExpireCopies"]["Parameters"]["action"],
         "expire_copies"
     );
+}
+
+#[test]
+fn no_task_passes_configuration_from_the_execution_input() {
+    // Every Lambda call names the drill and what earlier steps produced, never a source's
+    // settings: those come from the deployment configuration by source id.
+    let def = definition();
+    let plan = &def["States"]["Plan"];
+    assert_eq!(plan["Parameters"]["action"], "plan");
+    assert_eq!(def["StartAt"], "Plan");
+    assert_eq!(def["States"]["Sources"]["ItemsPath"], "$.sources");
+    let text: String = inner_states(&def)
+        .values()
+        .map(|s| s["Parameters"].to_string())
+        .collect();
+    for forbidden in [
+        "$.entry.source",
+        "$.entry.checks",
+        "object_lock",
+        "destination",
+        "history",
+        "share_with",
+        "instance_identifier",
+    ] {
+        assert!(
+            !text.contains(forbidden),
+            "the definition passes {forbidden}"
+        );
+    }
 }
 
 #[test]

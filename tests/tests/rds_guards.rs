@@ -16,12 +16,12 @@ async fn delete(
     drill: &DrillContext,
     identifier: &str,
 ) -> Result<serde_json::Value, drill_engine::lambda::HandlerError> {
-    delete_temp::handle(
-        deps,
-        json!({"action": "delete", "drill": drill,
-               "temp": {"kind": "rds-instance", "identifier": identifier, "database": "app"}}),
+    // The guards themselves, below the handler's check that the identifier is the drill's own
+    // (tests/tests/trust_boundary.rs holds that first layer).
+    Ok(serde_json::to_value(
+        drill_engine::rds::delete_temp(&deps.rds, &deps.config.rds, drill, identifier).await?,
     )
-    .await
+    .unwrap())
 }
 
 #[tokio::test]
@@ -233,15 +233,21 @@ async fn a_database_temp_without_this_drills_marker_is_refused_and_kept() {
     let url = url::Url::parse(&drill_tests::pg_url()).unwrap();
     let deps = delete_deps(settings(None), aws_config().await);
     let drill = drill("src", Utc::now());
-    let err = delete_temp::handle(
-        &deps,
-        json!({"action": "delete", "drill": drill,
-               "temp": {"kind": "database", "name": name,
-                        "server": {"host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
-                                   "secret": {"env": {"var": "DRILL_TEST_GUARD_ADMIN_URL"}}, "tls": "disable"}}}),
+    // The guards themselves, below the handler's name check (see trust_boundary.rs).
+    let server: drill_core::events::ConnectionSpec = serde_json::from_value(
+        json!({"host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
+               "secret": {"env": {"var": "DRILL_TEST_GUARD_ADMIN_URL"}}, "tls": "disable"}),
     )
-    .await
-    .unwrap_err();
+    .unwrap();
+    let credentials = drill_engine::pg::resolve_secret(&server.secret, None)
+        .await
+        .unwrap();
+    let settings = drill_engine::backupset::TempDbSettings::from_rds(&deps.config.rds);
+    let err: drill_engine::lambda::HandlerError =
+        drill_engine::backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings)
+            .await
+            .unwrap_err()
+            .into();
     assert_eq!(err.error_type(), "Drill.GuardViolation", "{err}");
     assert!(err.message.contains("owner"), "{err}");
     let still = admin

@@ -10,8 +10,11 @@ use drill_tests::{aws_config, unique};
 use rds_common::*;
 use serde_json::{json, Value};
 
+/// Configures `source` as the drill's source in the deployment configuration; the event then
+/// names only the drill.
 fn restore_event(drill: &drill_core::events::DrillContext, source: Value) -> Value {
-    json!({"action": "restore", "drill": drill, "source": source})
+    drill_tests::deployment::configure_source(&drill.source_id, source, None, None);
+    json!({"action": "restore", "drill": drill})
 }
 
 #[tokio::test]
@@ -201,6 +204,12 @@ async fn status_refuses_an_instance_the_drill_did_not_make() {
     create_instance(&client, &source, true, vec![]).await;
     let deps = restore_deps(settings(None), aws_config().await);
     let drill = drill(&source, Utc::now());
+    drill_tests::deployment::configure_source(
+        &source,
+        json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        None,
+        None,
+    );
     let err = restore::handle(
         &deps,
         json!({"action": "status", "drill": drill,
@@ -208,8 +217,9 @@ async fn status_refuses_an_instance_the_drill_did_not_make() {
     )
     .await
     .unwrap_err();
+    // Refused before any call: the instance is not the temp this drill's restore creates.
     assert_eq!(err.error_type(), "Drill.GuardViolation", "{err}");
-    assert!(err.message.contains("guard prefix"), "{err}");
+    assert!(err.message.contains("is not the one source"), "{err}");
 }
 
 #[tokio::test]

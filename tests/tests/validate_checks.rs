@@ -362,39 +362,89 @@ mod lambda {
     use super::*;
     use serde_json::json;
 
-    fn event(db: &TestDb, var: &str, history: &str, checks: &str) -> serde_json::Value {
-        let (_, rest) = db.url.split_once('@').unwrap();
-        let (hostport, database) = rest.split_once('/').unwrap();
-        let (host, port) = hostport.split_once(':').unwrap();
-        json!({
-            "drill": {"drill_id": drill_tests::unique("l-"), "source_id": "app",
-                      "started_at": (Utc::now() - ChronoDuration::minutes(30)).to_rfc3339()},
-            "target": {"host": host, "port": port.parse::<u16>().unwrap(), "database": database,
-                       "secret": {"env": {"var": var}}, "tls": "disable"},
-            "backup": {"kind": "rds-snapshot", "id": "rds:app-1", "taken_at": Utc::now().to_rfc3339()},
-            "history": history,
-            "checks": checks,
-        })
+    /// A drill of the backup-set source `app-logical`: its temp database (named from the drill)
+    /// holds SCHEMA, exported as the set the drill restored so that its manifest matches; the
+    /// source is configured with `checks`. Returns the event and the temp database's name.
+    async fn drill_of(
+        store_dir: &std::path::Path,
+        var: &str,
+        checks: &str,
+    ) -> (serde_json::Value, String) {
+        let drill_id = drill_tests::unique("l-");
+        let started_at = Utc::now() - ChronoDuration::minutes(30);
+        let name =
+            drill_core::tempdb::temp_database_name("rdrill-", "app-logical", &drill_id, started_at)
+                .unwrap();
+        connect(&drill_tests::pg_url())
+            .await
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let url = drill_tests::with_database(&drill_tests::pg_url(), &name);
+        connect(&url).await.batch_execute(SCHEMA).await.unwrap();
+        let store_url = format!("file://{}/app", store_dir.display());
+        let store = Store::open(&store_url, None).unwrap();
+        let exported = drill_engine::dump::export(
+            &drill_engine::dump::Database::from_url(&url).unwrap(),
+            &store,
+            &drill_engine::dump::ExportOptions {
+                source_label: Some("app".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let set = exported.summary().backup_set;
+        let pg = url::Url::parse(&drill_tests::pg_url()).unwrap();
+        let server = json!({"host": pg.host_str().unwrap(), "port": pg.port().unwrap(), "database": "postgres",
+                            "secret": {"env": {"var": var}}, "tls": "disable"});
+        drill_tests::deployment::configure_source(
+            "app-logical",
+            json!({"kind": "backup-set", "store": store_url, "server": server}),
+            (!checks.is_empty()).then_some(checks),
+            None,
+        );
+        let mut target = server.clone();
+        target["database"] = name.clone().into();
+        let event = json!({
+            "drill": {"drill_id": drill_id, "source_id": "app-logical", "started_at": started_at.to_rfc3339()},
+            "target": target,
+            "backup": {"kind": "backup-set", "id": set, "taken_at": Utc::now().to_rfc3339()},
+        });
+        (event, name)
+    }
+
+    async fn drop_db(name: &str) {
+        let _ = connect(&drill_tests::pg_url())
+            .await
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
     }
 
     #[tokio::test]
     async fn returns_the_summary_or_fails_as_backup_invalid_after_writing_the_report() {
-        let db = app_db().await;
         let var = drill_tests::unique("DRILL_TEST_SECRET_");
-        std::env::set_var(&var, &db.url);
-        let (dir, store) = history();
-        let hist = format!("file://{}", dir.path().display());
+        std::env::set_var(&var, drill_tests::pg_url());
+        let (dir, _) = history();
+        let sets = tempfile::tempdir().unwrap();
         let deps = validate::Deps {
             config: validate::Config {
                 allow_plaintext: true,
+                reports_url: Some(format!("file://{}", dir.path().display())),
+                config_url: Some(drill_tests::deployment::url()),
                 ..Default::default()
             },
             aws: drill_tests::aws_config().await,
         };
+        // Reports of a source live under its id, as the configuration says.
+        let store = Store::open(
+            &format!("file://{}/app-logical", dir.path().display()),
+            None,
+        )
+        .unwrap();
 
-        let ok = validate::handle(&deps, event(&db, &var, &hist, ""))
-            .await
-            .unwrap();
+        let (event, db1) = drill_of(sets.path(), &var, "").await;
+        let ok = validate::handle(&deps, event).await.unwrap();
         let summary: drill_core::events::ValidateSummary = serde_json::from_value(ok).unwrap();
         assert!(summary.passed);
         assert_eq!(
@@ -405,9 +455,8 @@ mod lambda {
         assert!(summary.report.ends_with(".pass.json"));
 
         let failing = "[[sql]]\nname = \"orders\"\nquery = \"SELECT count(*) FROM orders\"\nexpect = { equals = 1 }";
-        let err = validate::handle(&deps, event(&db, &var, &hist, failing))
-            .await
-            .unwrap_err();
+        let (event, db2) = drill_of(sets.path(), &var, failing).await;
+        let err = validate::handle(&deps, event).await.unwrap_err();
         assert_eq!(err.error_type(), "Drill.BackupInvalid");
         assert!(
             err.message.contains("sql:orders fail: 500"),
@@ -415,21 +464,29 @@ mod lambda {
             err.message
         );
         let keys = store.list("reports/").await.unwrap();
-        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.len(), 2, "{keys:?}");
         assert!(
-            err.message.contains(&store.url_of(&keys[1])),
+            keys.iter().any(|k| err.message.contains(&store.url_of(k))),
             "{}",
             err.message
         );
-        // The secret's password is in neither the error nor the stored report.
-        let password = db.url.split(':').nth(2).unwrap().split('@').next().unwrap();
-        assert!(!err.message.contains(password));
-        let body = store.get(&keys[1]).await.unwrap();
-        assert!(!String::from_utf8_lossy(&body).contains(password));
+        // The secret's password is in neither the error nor the stored reports.
+        let password = url::Url::parse(&drill_tests::pg_url())
+            .unwrap()
+            .password()
+            .unwrap()
+            .to_owned();
+        assert!(!err.message.contains(&password));
+        for k in &keys {
+            let body = store.get(k).await.unwrap();
+            assert!(!String::from_utf8_lossy(&body).contains(&password));
+        }
 
-        let bad_config = validate::handle(&deps, event(&db, &var, &hist, "[nope]"))
-            .await
-            .unwrap_err();
+        let (event, db3) = drill_of(sets.path(), &var, "[nope]").await;
+        let bad_config = validate::handle(&deps, event).await.unwrap_err();
         assert_eq!(bad_config.error_type(), "Drill.InvalidInput");
+        for db in [db1, db2, db3] {
+            drop_db(&db).await;
+        }
     }
 }

@@ -174,16 +174,22 @@ fn default_keep_newest() -> usize {
     2
 }
 
-/// Input of the `restore` Lambda.
+/// Input of the `restore` Lambda. Everything about the source (instance, store, server,
+/// snapshot, copy) comes from the deployment configuration by `drill.source_id`, never from here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "action", deny_unknown_fields)]
 pub enum RestoreRequest {
-    /// Start restoring the chosen backup into a new temporary resource.
-    Restore {
-        drill: DrillContext,
-        source: SourceSpec,
+    /// The state machine's first step: which configured sources this execution runs. `input`
+    /// is the execution input, which may only name source ids
+    /// ([`crate::deployment::ExecutionInput`]).
+    Plan {
+        #[serde(default)]
+        input: serde_json::Value,
     },
-    /// The cheap status call of the state machine's Wait/Choice loop.
+    /// Start restoring the chosen backup into a new temporary resource.
+    Restore { drill: DrillContext },
+    /// The cheap status call of the state machine's Wait/Choice loop; `temp` must be the one
+    /// this drill's restore created.
     Status {
         drill: DrillContext,
         temp: TempResource,
@@ -200,13 +206,9 @@ pub enum RestoreRequest {
         drill: DrillContext,
         temp: TempResource,
     },
-    /// Copy the newest automated snapshot of `instance_identifier` (and share the drill's copies
-    /// as configured). Never deletes anything: expiry is delete-temp's `expire_copies`.
-    CopySnapshot {
-        drill: DrillContext,
-        instance_identifier: String,
-        copy: SnapshotCopySpec,
-    },
+    /// Copy the newest automated snapshot of the source's instance (and share the drill's
+    /// copies as configured). Never deletes anything: expiry is delete-temp's `expire_copies`.
+    CopySnapshot { drill: DrillContext },
 }
 
 /// Output of `restore` (action `restore`).
@@ -248,22 +250,14 @@ pub struct StatusReport {
 
 // ---------------------------------------------------------------- validate
 
-/// Input of the `validate` Lambda.
+/// Input of the `validate` Lambda. The checks, the report history and (for a backup set) the
+/// manifest come from the deployment; `target` must be this drill's temp.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     pub drill: DrillContext,
     pub target: ConnectionSpec,
     pub backup: BackupRef,
-    /// Manifest to compare against (`.../manifest.json` of the backup set restored), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest: Option<String>,
-    /// Where reports of this source are kept (`s3://bucket/reports/<source>` or `file:///dir`);
-    /// the previous good report there drives night-over-night checks.
-    pub history: String,
-    /// Check configuration (TOML text); defaults apply when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<String>,
 }
 
 /// Output of `validate`: the summary the state machine carries on (the full report is stored).
@@ -284,31 +278,14 @@ pub struct ValidateSummary {
 
 // ---------------------------------------------------------------- export
 
-/// Object Lock settings for written backup objects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ObjectLockSpec {
-    #[serde(default = "ObjectLockSpec::default_mode")]
-    pub mode: String,
-    pub days: u32,
-}
-
-impl ObjectLockSpec {
-    fn default_mode() -> String {
-        "COMPLIANCE".to_owned()
-    }
-}
-
 /// Input of the `export` Lambda: dump the *validated temporary restore* (never production).
+/// Destination and Object Lock (COMPLIANCE, the configured days) come from the deployment;
+/// `source` must be this drill's temp.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     pub drill: DrillContext,
     pub source: ConnectionSpec,
-    /// `s3://bucket/prefix` or `file:///dir`; the backup set goes under a new key below it.
-    pub destination: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object_lock: Option<ObjectLockSpec>,
     /// When the data of the restore being exported was taken (the restored backup's time); it
     /// goes into the manifest so the new set is never reported fresher than its origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -333,24 +310,18 @@ pub struct ExportSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "action", deny_unknown_fields)]
 pub enum DeleteRequest {
-    /// Delete the temp resource of this drill (also on every failure path).
+    /// Delete the temp resource of this drill (also on every failure path); `temp` must be the
+    /// one this drill's restore created.
     Delete {
         drill: DrillContext,
         temp: TempResource,
     },
     /// Clean up after a failed restore: the temp resource's name is derived from the drill and
-    /// the source (as the restore derived it), so whatever a half-done restore created is found
+    /// the configured source (as the restore derived it), so whatever a half-done restore created is found
     /// and deleted behind the same guards; nothing there is success.
-    CleanupRestore {
-        drill: DrillContext,
-        source: SourceSpec,
-    },
-    /// Delete expired drill copies of `instance_identifier`'s snapshots, behind the copy guards.
-    ExpireCopies {
-        drill: DrillContext,
-        instance_identifier: String,
-        copy: SnapshotCopySpec,
-    },
+    CleanupRestore { drill: DrillContext },
+    /// Delete expired drill copies of the source instance's snapshots, behind the copy guards.
+    ExpireCopies { drill: DrillContext },
     /// Delete drill-tagged resources whose expires-at has passed.
     Janitor {
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@
 //! safety decision unit-testable without a network.
 
 pub mod checks;
+pub mod deployment;
 pub mod error;
 pub mod events;
 pub mod guards;

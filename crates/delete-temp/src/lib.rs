@@ -31,6 +31,8 @@ pub struct Config {
     pub rds: RdsSettings,
     /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
     pub allow_plaintext: bool,
+    /// `DRILL_CONFIG_URL`: the deployment configuration (every source's settings).
+    pub config_url: Option<String>,
 }
 
 impl Config {
@@ -40,6 +42,7 @@ impl Config {
         Ok(Config {
             rds: RdsSettings::from_vars(var)?,
             allow_plaintext: drill_engine::lambda::allow_plaintext(var),
+            config_url: var(drill_engine::deployment::CONFIG_URL_VAR),
         })
     }
 
@@ -76,65 +79,46 @@ fn ser_err(e: serde_json::Error) -> HandlerError {
 
 /// Handles one invocation. The payload is parsed here rather than by the runtime so that a bad
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
+/// What may be deleted is derived from the deployment configuration by the drill's source id: a
+/// `temp` that is not the one this drill's restore created is refused before any call.
 pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
     let request: DeleteRequest = parse_event(payload)?;
+    let config = || async {
+        let s3 = drill_engine::aws::s3_client(&deps.aws);
+        drill_engine::deployment::load(deps.config.config_url.as_deref(), Some(&s3)).await
+    };
     match request {
-        DeleteRequest::Delete { drill, temp } => match temp {
-            TempResource::RdsInstance { identifier, .. } => {
-                let outcome =
-                    rds::delete_temp(&deps.rds, &deps.config.rds, &drill, &identifier).await?;
-                serde_json::to_value(&outcome).map_err(ser_err)
-            }
-            TempResource::Database { name, server } => {
-                let secrets = drill_engine::aws::secrets_client(&deps.aws);
-                drill_engine::lambda::require_tls(&server, deps.config.allow_plaintext)?;
-                let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
-                let settings = TempDbSettings::from_rds(&deps.config.rds);
-                let outcome =
-                    backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings)
-                        .await?;
-                serde_json::to_value(&outcome).map_err(ser_err)
-            }
-        },
-        DeleteRequest::CleanupRestore { drill, source } => match source {
-            SourceSpec::RdsSnapshot {
-                instance_identifier,
-                ..
-            } => {
-                let identifier =
-                    rds::temp_identifier(&deps.config.rds, &drill, &instance_identifier)?;
-                let outcome =
-                    rds::delete_temp(&deps.rds, &deps.config.rds, &drill, &identifier).await?;
-                serde_json::to_value(&outcome).map_err(ser_err)
-            }
-            SourceSpec::BackupSet { server, .. } => {
-                drill_engine::lambda::require_tls(&server, deps.config.allow_plaintext)?;
-                let secrets = drill_engine::aws::secrets_client(&deps.aws);
-                let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
-                let settings = TempDbSettings::from_rds(&deps.config.rds);
-                let name = drill_core::tempdb::temp_database_name(
-                    &settings.prefix,
-                    &drill.source_id,
-                    &drill.drill_id,
-                    drill.started_at,
-                )
-                .map_err(|e| HandlerError::new(ErrorKind::InvalidInput, e.to_string()))?;
-                let outcome =
-                    backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings)
-                        .await?;
-                serde_json::to_value(&outcome).map_err(ser_err)
-            }
-        },
-        DeleteRequest::ExpireCopies {
-            drill: _,
-            instance_identifier,
-            copy,
-        } => {
+        DeleteRequest::Delete { drill, temp } => {
+            let temp = config().await?.check_temp(&drill, &temp)?;
+            delete(deps, &drill, temp).await
+        }
+        DeleteRequest::CleanupRestore { drill } => {
+            let config = config().await?;
+            let source = config.source(&drill.source_id)?;
+            let temp = config.expected_temp(source, &drill)?;
+            delete(deps, &drill, temp).await
+        }
+        DeleteRequest::ExpireCopies { drill } => {
+            let config = config().await?;
+            let source = config.source(&drill.source_id)?;
+            let (
+                SourceSpec::RdsSnapshot {
+                    instance_identifier,
+                    ..
+                },
+                Some(copy),
+            ) = (&source.source, &source.snapshot_copy)
+            else {
+                return Err(HandlerError::new(
+                    ErrorKind::InvalidInput,
+                    format!("source {:?} has no snapshot_copy configured", source.id),
+                ));
+            };
             let client = rds::client_for_region(&deps.rds, copy.region.as_deref());
             let outcome = rds::expire_copies(
                 &client,
                 &deps.config.rds,
-                &instance_identifier,
+                instance_identifier,
                 copy.keep_newest,
                 rds::utc_now(),
             )
@@ -169,6 +153,29 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 not_due = outcome.not_due.len(),
                 "janitor done"
             );
+            serde_json::to_value(&outcome).map_err(ser_err)
+        }
+    }
+}
+
+/// Deletes exactly `temp` (the identifier checked against the configuration) behind the guards.
+async fn delete(
+    deps: &Deps,
+    drill: &drill_core::events::DrillContext,
+    temp: TempResource,
+) -> Result<Value, HandlerError> {
+    match temp {
+        TempResource::RdsInstance { identifier, .. } => {
+            let outcome = rds::delete_temp(&deps.rds, &deps.config.rds, drill, &identifier).await?;
+            serde_json::to_value(&outcome).map_err(ser_err)
+        }
+        TempResource::Database { name, server } => {
+            drill_engine::lambda::require_tls(&server, deps.config.allow_plaintext)?;
+            let secrets = drill_engine::aws::secrets_client(&deps.aws);
+            let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
+            let settings = TempDbSettings::from_rds(&deps.config.rds);
+            let outcome =
+                backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings).await?;
             serde_json::to_value(&outcome).map_err(ser_err)
         }
     }

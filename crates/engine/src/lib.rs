@@ -2,9 +2,11 @@
 //!
 //! Decisions stay in `drill-core`; this crate gathers facts and carries out what the core allowed.
 
+pub mod assertions;
 pub mod aws;
 pub mod backupset;
 pub mod demo_data;
+pub mod deployment;
 pub mod drill;
 pub mod dump;
 #[cfg(feature = "lambda")]
@@ -13,8 +15,8 @@ pub mod localpg;
 pub mod pg;
 pub mod plan_probe;
 pub mod rds;
-pub mod ssh_sig;
 pub mod rds_secret;
+pub mod ssh_sig;
 pub mod store;
 pub mod validate;
 

@@ -646,11 +646,11 @@ impl ObjectWriter {
                         .await?;
                     return Ok(self.written);
                 }
-                let mut result = self.complete_multipart().await;
+                // The retention came with CreateMultipartUpload; S3 applies it on completion (the
+                // export role may not change retention afterwards: no s3:PutObjectRetention).
+                let result = self.complete_multipart().await;
                 if result.is_err() {
                     self.abort_multipart().await;
-                } else if self.retention.is_some() {
-                    result = self.confirm_retention().await;
                 }
                 if let WriterInner::S3 { done, .. } = &mut self.inner {
                     *done = true;
@@ -721,31 +721,6 @@ impl ObjectWriter {
             reason,
             transient,
         })
-    }
-
-    /// Sets the retention on the completed object again, explicitly. Real S3 already applied it
-    /// from the CreateMultipartUpload headers (setting the same date again is allowed, even in
-    /// COMPLIANCE mode); an emulator (moto) ignores those headers for multipart uploads.
-    async fn confirm_retention(&self) -> Result<(), StoreError> {
-        let (Store::S3 { client, bucket, .. }, Some(r)) = (&self.store, &self.retention) else {
-            return Ok(());
-        };
-        let retention = aws_sdk_s3::types::ObjectLockRetention::builder()
-            .mode(aws_sdk_s3::types::ObjectLockRetentionMode::from(
-                r.mode.as_str(),
-            ))
-            .retain_until_date(retain_until(r))
-            .build();
-        client
-            .put_object_retention()
-            .bucket(bucket)
-            .key(self.store.full_key(&self.key))
-            .retention(retention)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .send()
-            .await
-            .map_err(|e| self.s3_err("PutObjectRetention", &e))?;
-        Ok(())
     }
 
     async fn abort_multipart(&mut self) {

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use drill_core::checks::{
     self, Baseline, CheckConfig, CheckResult, ExpectedConstraint, ExpectedIndex, ExpectedTable,
-    Fingerprint, QueryOutcome, Status,
+    Fingerprint, Status,
 };
 use drill_core::events::{BackupRef, ConnectionSpec};
 use drill_core::report::{self, Report, TableRead, REPORT_FORMAT};
@@ -63,7 +63,7 @@ pub enum Target {
 }
 
 impl Target {
-    async fn connect(&self, options: &ConnectOptions) -> Result<Client, PgError> {
+    pub(crate) async fn connect(&self, options: &ConnectOptions) -> Result<Client, PgError> {
         match self {
             Target::Url(url) => pg::connect_url(url, options).await,
             Target::Spec(spec, creds) => pg::connect(spec, creds, options).await,
@@ -288,7 +288,7 @@ pub async fn fingerprint(client: &Client) -> Result<Fingerprint, PgError> {
 // ---------------------------------------------------------------- data passes
 
 /// A query error in a few words with its SQLSTATE (never a connection string).
-fn pg_message(e: &tokio_postgres::Error) -> String {
+pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => {
@@ -310,7 +310,7 @@ fn is_corruption(e: &tokio_postgres::Error) -> bool {
         .is_some_and(|db| db.code().code().starts_with("XX"))
 }
 
-fn is_timeout(e: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_timeout(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
 }
 
@@ -533,43 +533,6 @@ fn integrity_result(pass: IntegrityPass, budget_s: u64) -> CheckResult {
         .expected(format!("amcheck finds no corruption (budget {budget_s}s)"))
         .details(details)
         .took(pass.duration)
-}
-
-async fn run_assertion(client: &mut Client, a: &checks::SqlAssertion) -> QueryOutcome {
-    let tx = match client.transaction().await {
-        Ok(tx) => tx,
-        Err(e) => return QueryOutcome::Failed(pg_message(&e)),
-    };
-    let setup = format!(
-        "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}",
-        a.timeout().as_millis()
-    );
-    if let Err(e) = tx.batch_execute(&setup).await {
-        return QueryOutcome::Failed(pg_message(&e));
-    }
-    let outcome = match tx.simple_query(&a.query).await {
-        Ok(messages) => {
-            let mut rows = 0u64;
-            let mut first = None;
-            for m in messages {
-                if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                    if first.is_none() {
-                        first = Some(r.get(0).map(str::to_owned));
-                    }
-                    rows += 1;
-                }
-            }
-            QueryOutcome::Rows { rows, first }
-        }
-        Err(e) if is_timeout(&e) => QueryOutcome::Failed(format!(
-            "timed out after {}s ({})",
-            a.timeout_seconds,
-            pg_message(&e)
-        )),
-        Err(e) => QueryOutcome::Failed(pg_message(&e)),
-    };
-    let _ = tx.rollback().await;
-    outcome
 }
 
 async fn newest_row(
@@ -961,12 +924,8 @@ async fn run_checks(
         _ => CheckResult::skipped("full_read", "disabled"),
     });
 
-    // sql
-    for a in &config.sql {
-        let t = Instant::now();
-        let outcome = run_assertion(client, a).await;
-        out.push(checks::evaluate_assertion(a, &outcome).took(t.elapsed()));
-    }
+    // sql: as a read-only role, one statement each (see crate::assertions)
+    crate::assertions::run_all(target, options, client, &config.sql, out).await;
 
     if let Some(read) = read {
         *tables_out = read.reads;

@@ -23,6 +23,8 @@ pub struct Config {
     pub pg_dump: Option<PathBuf>,
     /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
     pub allow_plaintext: bool,
+    /// `DRILL_CONFIG_URL`: the deployment configuration (destination, Object Lock days).
+    pub config_url: Option<String>,
 }
 
 fn env_number(
@@ -54,6 +56,7 @@ impl Config {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             allow_plaintext: drill_engine::lambda::allow_plaintext(var),
+            config_url: var(drill_engine::deployment::CONFIG_URL_VAR),
         })
     }
 
@@ -91,10 +94,23 @@ impl Deps {
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
 pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
     let request: ExportRequest = parse_event(payload)?;
-    let store = Store::open(&request.destination, Some(&deps.s3))?;
-    let retention = match &request.object_lock {
-        Some(lock) => Some(Retention::for_days(&lock.mode, lock.days)?),
-        None => None,
+    // Destination, lock mode and days are the deployment's, by source id; the connection must be
+    // this drill's temp.
+    let config =
+        drill_engine::deployment::load(deps.config.config_url.as_deref(), Some(&deps.s3)).await?;
+    config.source(&request.drill.source_id)?;
+    let source_spec = config.check_connection(&request.drill, &request.source)?;
+    let destination = config.export_destination(&request.drill.source_id);
+    let store = Store::open(&destination, Some(&deps.s3))?;
+    // One day beyond the configured days: the retain-until date is fixed when the export
+    // starts, and the bucket policy refuses writes with fewer than the configured days left.
+    let retention = Some(Retention::for_days(
+        drill_core::deployment::OBJECT_LOCK_MODE,
+        config.object_lock_days.saturating_add(1),
+    )?);
+    let request = ExportRequest {
+        source: source_spec,
+        ..request
     };
     drill_engine::lambda::require_tls(&request.source, deps.config.allow_plaintext)?;
     let secrets = match &request.source.secret {
@@ -117,7 +133,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
     tracing::info!(
         drill_id = request.drill.drill_id,
         source = source.describe(),
-        destination = request.destination,
+        destination = destination,
         "export starting"
     );
     let outcome = dump::export(&source, &store, &options).await?;

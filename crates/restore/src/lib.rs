@@ -7,10 +7,12 @@
 //! RDS-managed master secret of an available temp (see [`drill_engine::rds_secret`]), which a
 //! restore from a snapshot does not create. Action `copy_snapshot` makes the
 //! nightly drill copy of a source's newest automated snapshot (see [`rds::copy_snapshot`]).
+//! Action `plan` is the state machine's first step: which configured sources an execution runs.
 //!
 //! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
 //! local Lambda host call [`handle`] in process.
 
+use drill_core::deployment::DeploymentConfig;
 use drill_core::events::{RestoreRequest, SourceSpec, TempResource};
 use drill_core::ErrorKind;
 use drill_engine::backupset::{self, TempDbSettings};
@@ -28,6 +30,8 @@ pub struct Config {
     pub rds: RdsSettings,
     /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
     pub allow_plaintext: bool,
+    /// `DRILL_CONFIG_URL`: the deployment configuration (every source's settings).
+    pub config_url: Option<String>,
 }
 
 impl Config {
@@ -37,6 +41,7 @@ impl Config {
         Ok(Config {
             rds: RdsSettings::from_vars(var)?,
             allow_plaintext: drill_engine::lambda::allow_plaintext(var),
+            config_url: var(drill_engine::deployment::CONFIG_URL_VAR),
         })
     }
 
@@ -81,56 +86,74 @@ fn ser_err(e: serde_json::Error) -> HandlerError {
     HandlerError::new(ErrorKind::CouldNotRun, format!("serialize output: {e}"))
 }
 
+/// The deployment configuration (`DRILL_CONFIG_URL`), read on every invocation.
+async fn deployment(deps: &Deps) -> Result<DeploymentConfig, HandlerError> {
+    let s3 = drill_engine::aws::s3_client(&deps.aws);
+    drill_engine::deployment::load(deps.config.config_url.as_deref(), Some(&s3)).await
+}
+
 /// Handles one invocation. The payload is parsed here rather than by the runtime so that a bad
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
+/// What is restored, copied and shared comes from the deployment configuration by the drill's
+/// source id; the event only names the drill (and, for `status`, the temp it checks).
 pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
     let request: RestoreRequest = parse_event(payload)?;
     let now = rds::utc_now();
+    let config = deployment(deps).await?;
     match request {
-        RestoreRequest::Restore { drill, source } => match source {
-            SourceSpec::RdsSnapshot {
-                instance_identifier,
-                snapshot,
-                max_age_hours,
-                database,
-                parameter_group,
-            } => {
-                let input = RestoreInput {
-                    source_instance: instance_identifier,
-                    selector: snapshot,
+        RestoreRequest::Plan { input } => {
+            let input = drill_core::deployment::parse_execution_input(&input)?;
+            let plan = config.plan(&input)?;
+            tracing::info!(sources = plan.sources.len(), "execution planned");
+            serde_json::to_value(&plan).map_err(ser_err)
+        }
+        RestoreRequest::Restore { drill } => {
+            let source = config.source(&drill.source_id)?.source.clone();
+            match source {
+                SourceSpec::RdsSnapshot {
+                    instance_identifier,
+                    snapshot,
                     max_age_hours,
                     database,
                     parameter_group,
-                };
-                let started =
-                    rds::restore(&deps.rds, &deps.config.rds, &drill, &input, now).await?;
-                serde_json::to_value(&started).map_err(ser_err)
-            }
-            SourceSpec::BackupSet {
-                store,
-                server,
-                max_age_hours,
-                no_owner,
-            } => {
-                let s3 = drill_engine::aws::s3_client(&deps.aws);
-                let store = Store::open(&store, Some(&s3))?;
-                let credentials = server_credentials(deps, &server).await?;
-                let settings = TempDbSettings::from_rds(&deps.config.rds);
-                let started = backupset::restore(
-                    &store,
-                    &server,
-                    &credentials,
-                    &drill,
-                    &settings,
+                } => {
+                    let input = RestoreInput {
+                        source_instance: instance_identifier,
+                        selector: snapshot,
+                        max_age_hours,
+                        database,
+                        parameter_group,
+                    };
+                    let started =
+                        rds::restore(&deps.rds, &deps.config.rds, &drill, &input, now).await?;
+                    serde_json::to_value(&started).map_err(ser_err)
+                }
+                SourceSpec::BackupSet {
+                    store,
+                    server,
                     max_age_hours,
                     no_owner,
-                    now,
-                )
-                .await?;
-                serde_json::to_value(&started).map_err(ser_err)
+                } => {
+                    let s3 = drill_engine::aws::s3_client(&deps.aws);
+                    let store = Store::open(&store, Some(&s3))?;
+                    let credentials = server_credentials(deps, &server).await?;
+                    let settings = TempDbSettings::from_rds(&deps.config.rds);
+                    let started = backupset::restore(
+                        &store,
+                        &server,
+                        &credentials,
+                        &drill,
+                        &settings,
+                        max_age_hours,
+                        no_owner,
+                        now,
+                    )
+                    .await?;
+                    serde_json::to_value(&started).map_err(ser_err)
+                }
             }
-        },
-        RestoreRequest::Status { drill, temp, since } => match temp {
+        }
+        RestoreRequest::Status { drill, temp, since } => match config.check_temp(&drill, &temp)? {
             TempResource::RdsInstance {
                 identifier,
                 database,
@@ -155,7 +178,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 serde_json::to_value(&report).map_err(ser_err)
             }
         },
-        RestoreRequest::ManageSecret { drill, temp } => match temp {
+        RestoreRequest::ManageSecret { drill, temp } => match config.check_temp(&drill, &temp)? {
             TempResource::RdsInstance { identifier, .. } => {
                 let done = drill_engine::rds_secret::enable_managed_secret(
                     &deps.rds,
@@ -171,11 +194,26 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 "manage_secret applies to RDS temp instances only".to_owned(),
             )),
         },
-        RestoreRequest::CopySnapshot {
-            drill,
-            instance_identifier,
-            copy,
-        } => {
+        RestoreRequest::CopySnapshot { drill } => {
+            let source = config.source(&drill.source_id)?;
+            let (
+                SourceSpec::RdsSnapshot {
+                    instance_identifier,
+                    ..
+                },
+                Some(copy),
+            ) = (&source.source, &source.snapshot_copy)
+            else {
+                return Err(HandlerError::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "source {:?} has no snapshot_copy configured (or is not an rds-snapshot source)",
+                        source.id
+                    ),
+                ));
+            };
+            // Checked again here, before any AWS call: the allowlists are the deployment's.
+            config.check_copy(&source.id, copy)?;
             let client = rds::client_for_region(&deps.rds, copy.region.as_deref());
             let target = rds::CopyTarget {
                 client: &client,
@@ -187,7 +225,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                 target,
                 &deps.config.rds,
                 &drill,
-                &instance_identifier,
+                instance_identifier,
                 &drill_core::events::SnapshotSelector::NewestAutomated,
                 copy.retention_days,
                 now,

@@ -13,7 +13,7 @@
 //! with `Drill.CouldNotRun`.
 
 use drill_core::checks::CheckConfig;
-use drill_core::events::ValidateRequest;
+use drill_core::events::{SourceSpec, ValidateRequest};
 use drill_core::run_report::{ReportRequest, RunReport, Summary, SummaryRequest};
 use drill_engine::lambda::{parse_event, HandlerError};
 use drill_engine::pg::{resolve_secret, ConnectOptions};
@@ -33,6 +33,8 @@ pub struct Config {
     pub stack: String,
     /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
     pub allow_plaintext: bool,
+    /// `DRILL_CONFIG_URL`: the deployment configuration (checks, database of each source).
+    pub config_url: Option<String>,
 }
 
 impl Config {
@@ -45,6 +47,7 @@ impl Config {
             alert_topic_arn: some("DRILL_ALERT_TOPIC_ARN"),
             stack: some("DRILL_STACK").unwrap_or_else(|| "restore-drill".to_owned()),
             allow_plaintext: drill_engine::lambda::allow_plaintext(var),
+            config_url: var(drill_engine::deployment::CONFIG_URL_VAR),
         })
     }
 
@@ -145,19 +148,32 @@ async fn summary_action(deps: &Deps, request: SummaryRequest) -> Result<Value, H
 }
 
 async fn validate_action(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
-    let mut request: ValidateRequest = parse_event(payload)?;
-    // A restored backup set must match its own manifest exactly.
-    if request.manifest.is_none() && request.backup.kind == "backup-set" {
-        request.manifest = Some(format!(
-            "{}/manifest.json",
-            request.backup.id.trim_end_matches('/')
-        ));
-    }
-    let config = match &request.checks {
+    let request: ValidateRequest = parse_event(payload)?;
+    let s3 = drill_engine::aws::s3_client(&deps.aws);
+    // Checks, history and the database come from the deployment, by source id.
+    let deployment =
+        drill_engine::deployment::load(deps.config.config_url.as_deref(), Some(&s3)).await?;
+    let source = deployment.source(&request.drill.source_id)?;
+    let target_spec = deployment.check_connection(&request.drill, &request.target)?;
+    let manifest_url = manifest_of(&source.source, &request.backup)?;
+    let config = match &source.checks {
         Some(text) => CheckConfig::from_toml(text)?,
         None => CheckConfig::default(),
     };
-    let s3 = drill_engine::aws::s3_client(&deps.aws);
+    let reports = deps.config.reports_url.as_deref().ok_or_else(|| {
+        HandlerError::invalid_input("DRILL_REPORTS_URL is not configured for validation")
+    })?;
+    let request = HistoryRequest {
+        history: format!(
+            "{}/{}",
+            reports.trim_end_matches('/'),
+            request.drill.source_id
+        ),
+        manifest: manifest_url,
+        target: target_spec,
+        drill: request.drill,
+        backup: request.backup,
+    };
     let history = Store::open(&request.history, Some(&s3))?;
     let manifest = match &request.manifest {
         Some(url) => Some(load_fingerprint(url, Some(&s3)).await?),
@@ -199,4 +215,43 @@ async fn validate_action(deps: &Deps, payload: Value) -> Result<Value, HandlerEr
     }
     serde_json::to_value(report.summary(url))
         .map_err(|e| HandlerError::new(drill_core::ErrorKind::CouldNotRun, e.to_string()))
+}
+
+/// What validation works with after the request was checked against the deployment.
+struct HistoryRequest {
+    drill: drill_core::events::DrillContext,
+    target: drill_core::events::ConnectionSpec,
+    backup: drill_core::events::BackupRef,
+    manifest: Option<String>,
+    history: String,
+}
+
+/// A restored backup set must match its own manifest exactly; the set must lie in the store
+/// the source is configured with.
+fn manifest_of(
+    source: &SourceSpec,
+    backup: &drill_core::events::BackupRef,
+) -> Result<Option<String>, HandlerError> {
+    match source {
+        SourceSpec::BackupSet { store, .. } => {
+            let inside = backup
+                .id
+                .strip_prefix(store.trim_end_matches('/'))
+                .is_some_and(|rest| rest.starts_with('/'));
+            if backup.kind != "backup-set" || !inside {
+                return Err(HandlerError::new(
+                    drill_core::ErrorKind::GuardViolation,
+                    format!(
+                        "refused: backup {:?} is not a backup set of the configured store {store}",
+                        backup.id
+                    ),
+                ));
+            }
+            Ok(Some(format!(
+                "{}/manifest.json",
+                backup.id.trim_end_matches('/')
+            )))
+        }
+        SourceSpec::RdsSnapshot { .. } => Ok(None),
+    }
 }

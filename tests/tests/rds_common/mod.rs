@@ -213,6 +213,7 @@ pub fn restore_deps(settings: RdsSettings, aws: aws_config::SdkConfig) -> restor
         restore::Config {
             rds: settings,
             allow_plaintext: true,
+            config_url: Some(drill_tests::deployment::url()),
         },
         aws,
     )
@@ -223,6 +224,7 @@ pub fn delete_deps(settings: RdsSettings, aws: aws_config::SdkConfig) -> delete_
         delete_temp::Config {
             rds: settings,
             allow_plaintext: true,
+            config_url: Some(drill_tests::deployment::url()),
         },
         aws,
     )
