@@ -11,6 +11,7 @@ pub mod events;
 pub mod guards;
 pub mod manifest;
 pub mod naming;
+pub mod pgversion;
 pub mod posture;
 pub mod report;
 pub mod run_report;

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
 use super::pipe::{copy_out_to_store, PipeError};
-use super::schema::{dump_section, pg_dump_program};
+use super::schema::{dump_section, pg_dump_major, pg_dump_program};
 use super::{qualified, Database, DumpError, DEFAULT_CHUNK_BYTES, SESSION_SETUP};
 use crate::pg::{error_text, PgError};
 use crate::store::{Retention, Store};
@@ -280,6 +280,23 @@ pub async fn export(
     let started_at = Utc::now();
     let main = source.connect().await?;
     setup_session(&main, "export").await?;
+    // pg_dump refuses servers of a newer major: find out before any data is read.
+    let program = pg_dump_program(options.pg_dump.as_ref());
+    let client_major = pg_dump_major(&program).await?;
+    let row = main
+        .query_one(
+            "SELECT current_setting('server_version_num')::int8, current_setting('server_version')",
+            &[],
+        )
+        .await
+        .map_err(PgError::query("reading the server version"))?;
+    drill_core::pgversion::check_pairing(
+        &program.display().to_string(),
+        client_major,
+        drill_core::pgversion::server_major(row.get(0)),
+        row.get(1),
+    )
+    .map_err(DumpError::PgDumpTooOld)?;
     main.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
         .map_err(PgError::query("starting the snapshot transaction"))?;
@@ -334,7 +351,6 @@ pub async fn export(
     let retention = options.retention.as_ref();
 
     // Schema, against the same snapshot, while the data is read.
-    let program = pg_dump_program(options.pg_dump.as_ref());
     let schema_job = {
         let (db, program, snapshot) = (source.clone(), program.clone(), snapshot.clone());
         tokio::spawn(async move {

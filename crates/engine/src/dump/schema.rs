@@ -23,6 +23,38 @@ pub(crate) fn pg_dump_program(explicit: Option<&PathBuf>) -> PathBuf {
     PathBuf::from("pg_dump")
 }
 
+/// The major version of `program` (`pg_dump --version`), to check against the server's before
+/// any data is read.
+pub(crate) async fn pg_dump_major(program: &std::path::Path) -> Result<u32, DumpError> {
+    let err = |reason: String| DumpError::PgDump {
+        section: "version".into(),
+        reason,
+    };
+    let out = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| err(format!("could not run {}: {e}", program.display())))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(err(format!(
+            "{} --version exited with {}: {}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    drill_core::pgversion::pg_dump_major(&text).ok_or_else(|| {
+        err(format!(
+            "{} --version printed {:?}, not a pg_dump version",
+            program.display(),
+            text.trim()
+        ))
+    })
+}
+
 /// Removes the psql meta-commands recent pg_dump versions put around plain output
 /// (`\restrict <key>` / `\unrestrict <key>`), so the file is plain SQL a driver can execute.
 /// Only the exact lines carrying the dump's own key are removed, so a function body that happens
