@@ -412,7 +412,10 @@ async fn an_older_pg_dump_is_refused_before_any_data_naming_both_majors() {
     use drill_core::Classified;
     let newest = drill_tests::newest_server();
     let src = TestDb::create_on(&newest.url, "dump_old_client_").await;
-    psql(&src.url, "CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
+    psql(
+        &src.url,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1);",
+    );
     let old = drill_tests::packaged_server().program("pg_dump");
     let (dir, store) = file_store();
     let err = drill_engine::dump::export(
@@ -428,7 +431,11 @@ async fn an_older_pg_dump_is_refused_before_any_data_naming_both_majors() {
     assert_eq!(err.kind(), drill_core::ErrorKind::CouldNotRun);
     let msg = err.to_string();
     let client_major = drill_core::pgversion::pg_dump_major(&String::from_utf8_lossy(
-        &std::process::Command::new(&old).arg("--version").output().unwrap().stdout,
+        &std::process::Command::new(&old)
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
     ))
     .unwrap();
     for part in [

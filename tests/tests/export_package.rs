@@ -87,7 +87,7 @@ fn every_file_is_aarch64_needs_at_most_glibc_2_34_and_nothing_outside_the_packag
         let symbols = tool("objdump", &["-T"], file);
         let newest = symbols
             .split_whitespace()
-            .filter_map(|w| w.strip_prefix("GLIBC_"))
+            .filter_map(|w| w.trim_matches(['(', ')']).strip_prefix("GLIBC_"))
             .filter_map(|v| {
                 let mut p = v.split('.').map(|n| n.parse::<u32>().ok());
                 Some((p.next()??, p.next().flatten().unwrap_or(0)))
@@ -109,7 +109,9 @@ fn every_file_is_aarch64_needs_at_most_glibc_2_34_and_nothing_outside_the_packag
 /// pg_dump under qemu-user, with a clean environment: only the package and the glibc sysroot.
 fn qemu_pg_dump(dir: &Path) -> Command {
     assert!(
-        Path::new(SYSROOT).join("lib/ld-linux-aarch64.so.1").exists(),
+        Path::new(SYSROOT)
+            .join("lib/ld-linux-aarch64.so.1")
+            .exists(),
         "no aarch64 glibc at {SYSROOT}: run scripts/setup (libc6-arm64-cross)"
     );
     let mut c = Command::new("qemu-aarch64");
@@ -164,10 +166,19 @@ fn the_function_zip_holds_bootstrap_and_pg_dump() {
         .env("DRILL_EXPORT_ZIP", &zip)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listing = tool("unzip", &["-Z1"], &zip);
     let entries: BTreeSet<&str> = listing.lines().collect();
-    for e in ["bootstrap", "pg_dump/bin/pg_dump", "pg_dump/lib/libpq.so.5", "pg_dump/lib/libssl.so.3"] {
+    for e in [
+        "bootstrap",
+        "pg_dump/bin/pg_dump",
+        "pg_dump/lib/libpq.so.5",
+        "pg_dump/lib/libssl.so.3",
+    ] {
         assert!(entries.contains(e), "{e} not in the zip: {entries:?}");
     }
     let size = std::fs::metadata(&zip).unwrap().len();

@@ -111,13 +111,20 @@ fn a_stack_in_a_0700_directory_starts_both_clusters() {
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let dir = tmp.path().join("clone/.stack");
     let env = stack(&dir, "start");
-    for (var, major) in [("DRILL_TEST_PG_URL", None), ("DRILL_TEST_PG_NEWEST_URL", Some("18"))] {
+    for (var, major) in [
+        ("DRILL_TEST_PG_URL", None),
+        ("DRILL_TEST_PG_NEWEST_URL", Some("18")),
+    ] {
         let out = Command::new(PathBuf::from(&env["DRILL_TEST_PG_BIN"]).join("psql"))
             .args(["-XAtc", "show server_version", &env[var]])
             .output()
             .unwrap();
         let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        assert!(out.status.success(), "{var}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{var}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         if let Some(major) = major {
             assert!(version.starts_with(major), "{var}: {version}");
         }

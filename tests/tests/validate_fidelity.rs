@@ -13,15 +13,21 @@ use dump_support::*;
 
 /// The schema and row-count checks of a validation against the manifest, as `drill validate
 /// --manifest` runs them.
-async fn check_against(manifest: &Fingerprint, db: &TestDb) -> (checks::CheckResult, checks::CheckResult) {
+async fn check_against(
+    manifest: &Fingerprint,
+    db: &TestDb,
+) -> (checks::CheckResult, checks::CheckResult) {
     let client = drill_tests::connect(&db.url).await;
-    let measured = drill_engine::validate::fingerprint(&client).await.expect("fingerprint");
+    let measured = drill_engine::validate::fingerprint(&client)
+        .await
+        .expect("fingerprint");
     let schema = checks::evaluate_schema(
         &measured,
         Some((manifest, Baseline::Manifest)),
         &SchemaConfig::default(),
     );
-    let rows = checks::evaluate_row_counts(&measured, Some(manifest), None, &RowCountConfig::default());
+    let rows =
+        checks::evaluate_row_counts(&measured, Some(manifest), None, &RowCountConfig::default());
     (schema, rows)
 }
 
@@ -43,9 +49,10 @@ async fn exported_and_restored(src: &TestDb) -> (Fingerprint, TestDb) {
     .await
     .expect("restore");
     // What `drill validate --manifest <set>` reads: the manifest as stored.
-    let fp = drill_engine::validate::load_fingerprint(&format!("{}manifest.json", out.set_url), None)
-        .await
-        .expect("manifest fingerprint");
+    let fp =
+        drill_engine::validate::load_fingerprint(&format!("{}manifest.json", out.set_url), None)
+            .await
+            .expect("manifest fingerprint");
     (fp, target)
 }
 
@@ -107,8 +114,8 @@ async fn each_single_difference_fails_naming_it_on_both_majors() {
         ),
         (
             "a changed type",
-            "ALTER TABLE sales.orders ALTER COLUMN qty TYPE bigint",
-            &["column sales.orders.qty has type bigint, expected integer"],
+            "ALTER TABLE sales.orders ALTER COLUMN customer_id TYPE bigint",
+            &["column sales.orders.customer_id has type bigint, expected integer"],
         ),
         (
             "a missing partition",
@@ -142,7 +149,10 @@ async fn each_single_difference_fails_naming_it_on_both_majors() {
             );
             let details = schema.details.join("\n");
             for part in *named {
-                assert!(details.contains(part), "{what}: {part:?} not named in:\n{details}");
+                assert!(
+                    details.contains(part),
+                    "{what}: {part:?} not named in:\n{details}"
+                );
             }
         }
     }
@@ -163,10 +173,16 @@ async fn materialized_views_come_back_as_they_were_on_both_majors() {
             .collect();
         // Dependencies first, whatever the names' order.
         let pos = |n: &str| names.iter().position(|(m, _)| *m == n).unwrap();
-        assert!(pos("revenue_by_status") < pos("a_paid_summary"), "{names:?}");
+        assert!(
+            pos("revenue_by_status") < pos("a_paid_summary"),
+            "{names:?}"
+        );
         assert!(names.contains(&("not_yet", false)), "{names:?}");
         let views = matview_contents(&restored.url);
-        let paid = views.iter().find(|v| v.0 == "reports.a_paid_summary").unwrap();
+        let paid = views
+            .iter()
+            .find(|v| v.0 == "reports.a_paid_summary")
+            .unwrap();
         assert!(paid.1 && paid.2.len() == 1 && paid.2[0] != "()", "{paid:?}");
         let not_yet = views.iter().find(|v| v.0 == "reports.not_yet").unwrap();
         assert!(!not_yet.1, "an unpopulated view came back populated");

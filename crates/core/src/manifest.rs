@@ -175,10 +175,7 @@ pub fn dependency_order(nodes: usize, edges: &[(usize, usize)]) -> Vec<usize> {
     }
     let mut done = vec![false; nodes];
     let mut out = Vec::with_capacity(nodes);
-    loop {
-        let Some(next) = (0..nodes).find(|&i| !done[i] && pending[i] == 0) else {
-            break;
-        };
+    while let Some(next) = (0..nodes).find(|&i| !done[i] && pending[i] == 0) {
         done[next] = true;
         out.push(next);
         for &(dependent, dependency) in edges {
@@ -682,7 +679,10 @@ mod tests {
         .collect();
         let c = choose_newest_set(&keys);
         assert_eq!(c.set.as_deref(), Some("app/20260102T000000Z-bbbb"));
-        assert_eq!(c.skipped_failed, vec!["app/20260103T000000Z-cccc".to_owned()]);
+        assert_eq!(
+            c.skipped_failed,
+            vec!["app/20260103T000000Z-cccc".to_owned()]
+        );
         assert_eq!(choose_newest_set(&keys[3..]), SetChoice::default());
     }
 }

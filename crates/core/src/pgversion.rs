@@ -68,7 +68,14 @@ mod tests {
         assert!(check_pairing("/x/pg_dump", 18, 15, "15.14").is_ok());
         assert!(check_pairing("/x/pg_dump", 17, 17, "17.2").is_ok());
         let e = check_pairing("/opt/bin/pg_dump", 15, 17, "17.2").unwrap_err();
-        for part in ["pg_dump 15", "/opt/bin/pg_dump", "PostgreSQL 17", "17.2", "scripts/pg-binaries", "DRILL_PG_DUMP"] {
+        for part in [
+            "pg_dump 15",
+            "/opt/bin/pg_dump",
+            "PostgreSQL 17",
+            "17.2",
+            "scripts/pg-binaries",
+            "DRILL_PG_DUMP",
+        ] {
             assert!(e.contains(part), "{part} missing: {e}");
         }
     }

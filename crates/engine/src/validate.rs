@@ -179,7 +179,10 @@ const COLUMN_DESCRIPTION: &str = "format_type(a.atttypid, a.atttypmod) \
              ELSE ' GENERATED ALWAYS AS (' || pg_get_expr(ad.adbin, ad.adrelid) || ')' \
                   || CASE a.attgenerated WHEN 's' THEN ' STORED' ELSE ' VIRTUAL' END END";
 
-async fn catalog_qualified(client: &Client, exclude_schemas: &[String]) -> Result<Catalog, PgError> {
+async fn catalog_qualified(
+    client: &Client,
+    exclude_schemas: &[String],
+) -> Result<Catalog, PgError> {
     let tables_sql = format!(
         "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -669,8 +672,18 @@ pub async fn load_fingerprint(
     };
     // A backup set's own URL (the prefix holding manifest.json) names its manifest.
     let set_manifest;
-    let url_of_file = if url.trim_end_matches('/').rsplit('/').next().is_some_and(|n| !n.ends_with(".json")) && url.contains("://") {
-        set_manifest = format!("{}/{}", url.trim_end_matches('/'), drill_core::manifest::MANIFEST_KEY);
+    let url_of_file = if url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .is_some_and(|n| !n.ends_with(".json"))
+        && url.contains("://")
+    {
+        set_manifest = format!(
+            "{}/{}",
+            url.trim_end_matches('/'),
+            drill_core::manifest::MANIFEST_KEY
+        );
         set_manifest.as_str()
     } else {
         url

@@ -172,7 +172,17 @@ pub fn data_dump(url: &str) -> String {
 
 fn psql_rows(url: &str, sql: &str) -> Vec<String> {
     run(
-        Command::new(pg_program("psql")).args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]),
+        Command::new(pg_program("psql")).args([
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ]),
         "psql",
     )
     .lines()
@@ -190,7 +200,7 @@ pub fn matview_contents(url: &str) -> Vec<(String, bool, Vec<String>)> {
     .into_iter()
     .map(|line| {
         let (name, populated) = line.rsplit_once('|').expect("name|populated");
-        let populated = populated == "t";
+        let populated = populated == "true";
         let rows = if populated {
             psql_rows(url, &format!("SELECT t::text FROM {name} t ORDER BY 1"))
         } else {
@@ -214,7 +224,11 @@ pub fn sequence_values(url: &str) -> Vec<String> {
 /// Asserts schema, data, sequence values and materialized view contents of two databases are the
 /// same, per pg_dump and the views' own rows.
 pub fn assert_same_database(source: &str, restored: &str) {
-    assert_eq!(sequence_values(source), sequence_values(restored), "sequences differ");
+    assert_eq!(
+        sequence_values(source),
+        sequence_values(restored),
+        "sequences differ"
+    );
     assert_eq!(
         matview_contents(source),
         matview_contents(restored),
@@ -283,7 +297,9 @@ pub async fn round_trip(
     let db = Database::from_url(&source.url).unwrap();
     // The deployment's pairing: the newest pg_dump, whatever the server's major.
     let mut options = options.clone();
-    options.pg_dump.get_or_insert_with(drill_tests::newest_pg_dump);
+    options
+        .pg_dump
+        .get_or_insert_with(drill_tests::newest_pg_dump);
     let outcome = dump::export(&db, dest, &options).await.expect("export");
     let set_url = outcome.set_url.clone();
     let set = match dest {

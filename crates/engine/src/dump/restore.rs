@@ -215,8 +215,8 @@ pub async fn restore(
             reason: "not UTF-8".into(),
         })
     };
-    let mut pre = text(pre, &manifest.pre_data.key)?;
-    let mut post = text(post, &manifest.post_data.key)?;
+    let mut pre = super::schema::for_any_server(&text(pre, &manifest.pre_data.key)?);
+    let mut post = super::schema::for_any_server(&text(post, &manifest.post_data.key)?);
     if options.no_owner {
         pre = super::schema::strip_ownership(&pre);
         post = super::schema::strip_ownership(&post);

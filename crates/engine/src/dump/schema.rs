@@ -80,6 +80,22 @@ pub fn strip_psql_meta(sql: &str) -> String {
     out
 }
 
+/// Drops the session settings a newer pg_dump puts in its header that older servers do not know
+/// (`SET transaction_timeout = 0;`, PostgreSQL 17+): the export uses the newest pg_dump for every
+/// server, so a set of a PostgreSQL 15 database must still load into PostgreSQL 15. The setting
+/// is only the default (no timeout), which the restore session has anyway.
+pub fn for_any_server(sql: &str) -> String {
+    const NEWER_ONLY: &[&str] = &["SET transaction_timeout = 0;"];
+    let mut out = String::with_capacity(sql.len());
+    for line in sql.split_inclusive('\n') {
+        if NEWER_ONLY.contains(&line.trim_end_matches(['\n', '\r'])) {
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// Removes ownership and privileges from a plain `pg_dump` schema script, like `pg_restore
 /// --no-owner --no-acl`: for a restore server that lacks the source's roles (roles are global
 /// objects, never part of a database's dump), where `ALTER ... OWNER TO app` or `GRANT ... TO
@@ -307,6 +323,18 @@ ALTER DEFAULT PRIVILEGES FOR ROLE appowner IN SCHEMA app GRANT SELECT ON TABLES 
         assert_eq!(strip_ownership(&out), out);
         let plain = "SET x = 1;\nCREATE TABLE t ();\n";
         assert_eq!(strip_ownership(plain), plain);
+    }
+
+    #[test]
+    fn settings_older_servers_lack_are_dropped_and_only_those() {
+        let sql = "SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSET lock_timeout = 0;\n\
+                   CREATE FUNCTION f() AS $$ SET transaction_timeout = 0; $$;\n";
+        let out = for_any_server(sql);
+        assert_eq!(
+            out,
+            "SET statement_timeout = 0;\nSET lock_timeout = 0;\n\
+             CREATE FUNCTION f() AS $$ SET transaction_timeout = 0; $$;\n"
+        );
     }
 
     #[test]
