@@ -327,7 +327,8 @@ ALTER DEFAULT PRIVILEGES FOR ROLE appowner IN SCHEMA app GRANT SELECT ON TABLES 
 
     #[test]
     fn settings_older_servers_lack_are_dropped_and_only_those() {
-        let sql = "SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSET lock_timeout = 0;\n\
+        let sql =
+            "SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSET lock_timeout = 0;\n\
                    CREATE FUNCTION f() AS $$ SET transaction_timeout = 0; $$;\n";
         let out = for_any_server(sql);
         assert_eq!(
