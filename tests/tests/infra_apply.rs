@@ -540,6 +540,17 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
             .unwrap_or_else(|| panic!("{address} not in state"))["values"]
             .clone()
     };
+    // The export runs the pg_dump its own zip ships (scripts/pg-binaries package): no layer.
+    let export_fn = resource("aws_lambda_function.function[\"export\"]");
+    assert_eq!(
+        export_fn["environment"][0]["variables"]["DRILL_PG_DUMP"],
+        "/var/task/pg_dump/bin/pg_dump"
+    );
+    assert!(
+        export_fn["layers"].as_array().is_none_or(|l| l.is_empty()),
+        "{}",
+        export_fn["layers"]
+    );
     // Nightly at 03:00 UTC, started by EventBridge Scheduler with its own role; its input names
     // no source (all run) and carries no configuration.
     let schedule = resource("aws_scheduler_schedule.nightly");

@@ -51,11 +51,13 @@ fn pid_in(path: PathBuf) -> u32 {
         .unwrap()
 }
 
-fn recorded_pids(dir: &Path) -> Vec<u32> {
+fn recorded_pids(dir: &Path, env: &HashMap<String, String>) -> Vec<u32> {
+    let pg = PathBuf::from(&env["DRILL_STACK_PG_DIR"]);
     vec![
         pid_in(dir.join("moto.pid")),
         pid_in(dir.join("lambda-host.pid")),
-        pid_in(dir.join("pg/shared/data/postmaster.pid")),
+        pid_in(pg.join("shared/data/postmaster.pid")),
+        pid_in(pg.join("newest/data/postmaster.pid")),
     ]
 }
 
@@ -68,12 +70,13 @@ fn a_killed_run_leaves_nothing_running_after_the_next_start() {
 
     let env = stack(&dir, "start");
     assert!(env.contains_key("DRILL_TEST_PG_URL"), "{env:?}");
-    let first = recorded_pids(&dir);
+    assert!(env.contains_key("DRILL_TEST_PG_NEWEST_URL"), "{env:?}");
+    let first = recorded_pids(&dir, &env);
     assert!(first.iter().all(|&p| alive(p)), "{first:?}");
 
     // A test's own cluster whose process was killed before it could drop it.
     let orphan = LocalCluster::start(ClusterOptions {
-        parent: Some(dir.join("pg")),
+        parent: Some(PathBuf::from(&env["DRILL_STACK_PG_DIR"])),
         ..Default::default()
     })
     .unwrap();
@@ -82,8 +85,8 @@ fn a_killed_run_leaves_nothing_running_after_the_next_start() {
     assert!(alive(orphan_pid));
 
     // The next run starts without the previous one having stopped anything.
-    stack(&dir, "start");
-    let second = recorded_pids(&dir);
+    let env2 = stack(&dir, "start");
+    let second = recorded_pids(&dir, &env2);
     for pid in first.iter().chain([&orphan_pid]) {
         assert!(!alive(*pid), "stale process {pid} survived the next start");
     }
@@ -94,6 +97,40 @@ fn a_killed_run_leaves_nothing_running_after_the_next_start() {
         assert!(!alive(pid), "process {pid} survived stop");
     }
     assert!(!dir.exists(), "stop must remove the state directory");
+    assert!(
+        !Path::new(&env2["DRILL_STACK_PG_DIR"]).exists(),
+        "stop must remove the clusters' directory"
+    );
+}
+
+/// A clone under a home other users cannot enter (root's own, mode 0700): the clusters, run as
+/// `postgres` when root, must live where that user can reach them, and both must answer.
+#[test]
+fn a_stack_in_a_0700_directory_starts_both_clusters() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = tmp.path().join("clone/.stack");
+    let env = stack(&dir, "start");
+    for (var, major) in [
+        ("DRILL_TEST_PG_URL", None),
+        ("DRILL_TEST_PG_NEWEST_URL", Some("18")),
+    ] {
+        let out = Command::new(PathBuf::from(&env["DRILL_TEST_PG_BIN"]).join("psql"))
+            .args(["-XAtc", "show server_version", &env[var]])
+            .output()
+            .unwrap();
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(
+            out.status.success(),
+            "{var}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Some(major) = major {
+            assert!(version.starts_with(major), "{var}: {version}");
+        }
+    }
+    stack(&dir, "stop");
+    assert!(!dir.exists());
 }
 
 #[test]

@@ -48,6 +48,12 @@ pub struct ExportArgs {
     /// First path segment of the set instead of the database name. Example: --label prod-app
     #[arg(long)]
     label: Option<String>,
+
+    /// The pg_dump that captures the schema; of the server's major or newer (checked before any
+    /// data is read). Default: DRILL_PG_DUMP, else next to the local PostgreSQL server binaries,
+    /// else on PATH. Example: --pg-dump /usr/lib/postgresql/18/bin/pg_dump
+    #[arg(long, value_name = "PATH")]
+    pg_dump: Option<std::path::PathBuf>,
 }
 
 /// Opens a store URL, with an S3 client only when it is an `s3://` URL.
@@ -72,7 +78,7 @@ pub async fn run(args: ExportArgs, globals: &Globals) -> CliResult {
         jobs: usize::from(args.jobs),
         chunk_bytes: u64::from(args.chunk_mb) * 1024 * 1024,
         retention,
-        pg_dump: None,
+        pg_dump: args.pg_dump,
         source_label: args.label,
         data_taken_at: None,
     };

@@ -11,8 +11,10 @@ use crate::output::{CliError, CliResult, Globals};
     after_help = "Example:\n  createdb restored && drill restore --from s3://backups/app/app/20260102T030405Z-1a2b3c4d \\\n      --target postgres://postgres:pw@localhost/restored --jobs 2"
 )]
 pub struct RestoreArgs {
-    /// The backup set: the directory or prefix holding manifest.json.
-    /// Example: --from s3://my-backups/prod/app/20260102T030405Z-1a2b3c4d
+    /// The backup set (the directory or prefix holding manifest.json), or a source's store
+    /// prefix: then its newest set whose drill did not fail (sets marked drill-failed.json are
+    /// skipped; name one explicitly to restore it anyway).
+    /// Example: --from s3://my-backups/prod/app/20260102T030405Z-1a2b3c4d or --from s3://my-backups/prod
     #[arg(long, value_name = "BACKUP_SET")]
     from: String,
 
@@ -38,7 +40,36 @@ pub struct RestoreArgs {
 
 pub async fn run(args: RestoreArgs, globals: &Globals) -> CliResult {
     let target = Database::from_url(&args.target)?;
-    let set = open_store(&args.from).await?;
+    let from = open_store(&args.from).await?;
+    let keys = from.list("").await?;
+    let set = if keys.iter().any(|k| k == drill_core::manifest::MANIFEST_KEY) {
+        from
+    } else {
+        let choice = drill_core::manifest::choose_newest_set(&keys);
+        let Some(path) = choice.set else {
+            return Err(CliError::from(dump::DumpError::NoManifest { set: args.from.clone() })
+                .with_hint(
+                    "--from names neither a backup set nor a store holding a complete set whose drill did not fail.",
+                ));
+        };
+        let set = from.child(&path);
+        // Said on stderr, so --json output stays one document.
+        eprintln!(
+            "picked {} (the newest set under {} whose drill did not fail{})",
+            set.url_of(""),
+            args.from,
+            if choice.skipped_failed.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; skipped {} newer set(s) whose drill failed: {}",
+                    choice.skipped_failed.len(),
+                    choice.skipped_failed.join(", ")
+                )
+            }
+        );
+        set
+    };
     let options = RestoreOptions {
         jobs: usize::from(args.jobs),
         no_owner: args.no_owner,

@@ -26,7 +26,7 @@ Examples:
 
   # Compare with the expected fingerprint of a backup set, JSON report on stdout
   drill validate --target \"$RESTORE_URL\" --source-id prod-app \\
-      --manifest s3://backups/prod-app/set-20261122/manifest.json --json
+      --manifest s3://backups/prod-app/set-20261122 --json
 
 TLS: hosts other than loopback are verified (verify-full) against the shipped Amazon RDS CA
 bundle; --ca-bundle or DRILL_CA_BUNDLE names another one; ?sslmode=disable turns TLS off.
@@ -60,8 +60,9 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "URL")]
     history: Option<String>,
 
-    /// Expected fingerprint of the restored backup (JSON; file:// or s3:// URL): schema and
-    /// exact row counts must match it.
+    /// Expected fingerprint of the restored backup: the backup set's URL or its manifest.json
+    /// (or a report / fingerprint JSON; file:// or s3://). Schema and exact row counts must
+    /// match it.
     #[arg(long, value_name = "URL")]
     manifest: Option<String>,
 

@@ -497,6 +497,10 @@ impl Fingerprint {
     /// The expected fingerprint of a backup set: its tables, columns and exact row counts (a
     /// restore of the set must match it exactly).
     pub fn from_manifest(m: &crate::manifest::Manifest) -> Fingerprint {
+        if let Some(schema) = &m.schema {
+            return schema.clone();
+        }
+        // A set written before manifests carried the schema: only what its tables say.
         Fingerprint {
             tables: m
                 .tables

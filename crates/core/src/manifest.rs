@@ -20,6 +20,9 @@ pub const MANIFEST_KEY: &str = "manifest.json";
 /// Schema objects (`pg_dump --schema-only --section=...`), psql meta-commands removed.
 pub const PRE_DATA_KEY: &str = "schema/pre-data.sql";
 pub const POST_DATA_KEY: &str = "schema/post-data.sql";
+/// Written into a set (a new object: sets are write-once) when the drill that restored and
+/// validated it failed: such a set is never picked as "the newest" by default.
+pub const DRILL_FAILED_KEY: &str = "drill-failed.json";
 /// Sequence values (JSON array of [`SequenceValue`]).
 pub const SEQUENCES_KEY: &str = "sequences.json";
 
@@ -106,6 +109,83 @@ pub struct Manifest {
     pub post_data: ObjectEntry,
     pub sequences: ObjectEntry,
     pub tables: Vec<TableEntry>,
+    /// The schema as validation reads it from the catalog (the same query, at the export's
+    /// snapshot): partitioned parents, generated columns, indexes and constraints included, so a
+    /// good restore matches it exactly. Absent in sets written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<crate::checks::Fingerprint>,
+    /// Materialized views in refresh order (dependencies first) and whether each was populated:
+    /// the restore refreshes the populated ones after the data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub materialized_views: Vec<MatView>,
+}
+
+/// A materialized view of the set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatView {
+    pub schema: String,
+    pub name: String,
+    pub populated: bool,
+}
+
+/// Which set of a source's store to restore: the newest complete one (with a manifest) whose
+/// drill did not fail. Set directories start with a UTC timestamp, so name order is time order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetChoice {
+    /// Path of the chosen set relative to the store.
+    pub set: Option<String>,
+    /// Newer complete sets passed over because their drill failed, newest first.
+    pub skipped_failed: Vec<String>,
+}
+
+/// Chooses among `keys` (every key under a source's store) as [`SetChoice`] says.
+pub fn choose_newest_set(keys: &[String]) -> SetChoice {
+    let failed: HashSet<&str> = keys
+        .iter()
+        .filter_map(|k| k.strip_suffix(&format!("/{DRILL_FAILED_KEY}")))
+        .collect();
+    let mut complete: Vec<&str> = keys
+        .iter()
+        .filter_map(|k| k.strip_suffix(&format!("/{MANIFEST_KEY}")))
+        .collect();
+    let last = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
+    complete.sort_by(|a, b| last(b).cmp(&last(a)).then_with(|| b.cmp(a)));
+    let mut choice = SetChoice::default();
+    for set in complete {
+        if failed.contains(set) {
+            choice.skipped_failed.push(set.to_owned());
+        } else {
+            choice.set = Some(set.to_owned());
+            break;
+        }
+    }
+    choice
+}
+
+/// Orders `nodes` so that every node comes after the nodes it depends on (`edges`: dependent ->
+/// dependency, by index); ties keep their input order. A cycle (which PostgreSQL does not allow
+/// between views) leaves its members in input order at the end.
+pub fn dependency_order(nodes: usize, edges: &[(usize, usize)]) -> Vec<usize> {
+    let mut pending: Vec<usize> = vec![0; nodes];
+    for &(dependent, dependency) in edges {
+        if dependent < nodes && dependency < nodes && dependent != dependency {
+            pending[dependent] += 1;
+        }
+    }
+    let mut done = vec![false; nodes];
+    let mut out = Vec::with_capacity(nodes);
+    while let Some(next) = (0..nodes).find(|&i| !done[i] && pending[i] == 0) {
+        done[next] = true;
+        out.push(next);
+        for &(dependent, dependency) in edges {
+            if dependency == next && dependent < nodes && dependent != dependency {
+                pending[dependent] -= 1;
+            }
+        }
+    }
+    out.extend((0..nodes).filter(|&i| !done[i]));
+    out
 }
 
 impl Manifest {
@@ -428,6 +508,8 @@ mod tests {
                     obj("data/public.t.0001.copy.zst", Some(4)),
                 ],
             }],
+            schema: None,
+            materialized_views: Vec::new(),
         }
     }
 
@@ -571,5 +653,36 @@ mod tests {
         );
         assert_eq!(a, "app/20260102T030405Z-ab12");
         assert!(a < b);
+    }
+
+    #[test]
+    fn dependencies_come_first_and_ties_keep_their_order() {
+        // 0 depends on 2, 2 on 1, 3 on nothing.
+        assert_eq!(dependency_order(4, &[(0, 2), (2, 1)]), vec![1, 2, 0, 3]);
+        assert_eq!(dependency_order(3, &[]), vec![0, 1, 2]);
+        // A cycle does not lose nodes.
+        assert_eq!(dependency_order(3, &[(0, 1), (1, 0)]), vec![2, 0, 1]);
+    }
+
+    #[test]
+    fn the_newest_set_whose_drill_did_not_fail_is_chosen() {
+        let keys: Vec<String> = [
+            "app/20260101T000000Z-aaaa/manifest.json",
+            "app/20260102T000000Z-bbbb/manifest.json",
+            "app/20260103T000000Z-cccc/manifest.json",
+            "app/20260103T000000Z-cccc/drill-failed.json",
+            // incomplete: no manifest
+            "app/20260104T000000Z-dddd/schema/pre-data.sql",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let c = choose_newest_set(&keys);
+        assert_eq!(c.set.as_deref(), Some("app/20260102T000000Z-bbbb"));
+        assert_eq!(
+            c.skipped_failed,
+            vec!["app/20260103T000000Z-cccc".to_owned()]
+        );
+        assert_eq!(choose_newest_set(&keys[3..]), SetChoice::default());
     }
 }

@@ -60,17 +60,30 @@ impl Classified for BackupSetError {
     }
 }
 
-/// The newest complete set among `keys` (paths relative to a source's store): the manifest
-/// whose set directory sorts last. Set directories start with a UTC timestamp, so name order is
-/// time order; a set without a manifest is incomplete and never chosen.
+/// The newest complete set among `keys` (paths relative to a source's store) whose drill did not
+/// fail ([`manifest::choose_newest_set`]); a set without a manifest is incomplete and never chosen.
 pub fn newest_set(keys: &[String]) -> Option<String> {
-    keys.iter()
-        .filter_map(|k| k.strip_suffix(&format!("/{}", manifest::MANIFEST_KEY)))
-        .max_by(|a, b| {
-            let last = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
-            last(a).cmp(&last(b)).then_with(|| a.cmp(b))
-        })
-        .map(str::to_owned)
+    manifest::choose_newest_set(keys).set
+}
+
+/// Marks a set whose drill failed (a new object beside its manifest; the set itself is
+/// write-once), so it is never restored as "the newest" by default.
+pub async fn mark_drill_failed(
+    set: &Store,
+    drill_id: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let body = serde_json::json!({
+        "drill_id": drill_id,
+        "failed_at": Utc::now(),
+        "reason": reason,
+    });
+    set.put(
+        manifest::DRILL_FAILED_KEY,
+        bytes::Bytes::from(serde_json::to_vec_pretty(&body).unwrap_or_default()),
+        None,
+    )
+    .await
 }
 
 /// Settings of the backup-set path (from the restore and delete-temp functions' environment).

@@ -594,6 +594,16 @@ pub async fn run_labeled(spec: &DrillSpec, label: Option<String>) -> Result<RunR
 
     let body =
         restore_and_validate(spec, &mut timer, &admin, &name, &exported, restore_started).await;
+    // A set that did not restore and validate is marked, so it is never picked as the newest.
+    let failure = match &body {
+        Err(e) => Some(format!("restore or validation could not finish: {e}")),
+        Ok((report, _, _)) if !report.passed => Some("validation failed".to_owned()),
+        Ok(_) => None,
+    };
+    if let Some(reason) = failure {
+        let set = spec.store.child(&set_path(&spec.store, &exported.set_url));
+        crate::backupset::mark_drill_failed(&set, &spec.drill_id, &reason).await?;
+    }
 
     let t = timer.start(Step::DropTemp, None);
     let dropped = drop_temp(&admin, &name, &drop_policy(spec)).await;

@@ -100,8 +100,9 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
 /// Options for a new cluster.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterOptions {
-    /// Parent directory; the cluster lives in a new subdirectory. Default: `$DRILL_STACK_DIR/pg`
-    /// when set (so the stack can clean up after a killed run), else the system temp dir.
+    /// Parent directory; the cluster lives in a new subdirectory. Default: the stack's
+    /// `$DRILL_STACK_PG_DIR` when set (so the stack can clean up after a killed run; it is where
+    /// the `postgres` user can reach even when the checkout is not), else the system temp dir.
     pub parent: Option<PathBuf>,
     /// Extra `-c name=value` server settings.
     pub settings: Vec<(String, String)>,
@@ -125,8 +126,8 @@ impl LocalCluster {
         let bindir = pg_bindir()?;
         let parent = match options.parent {
             Some(p) => p,
-            None => match std::env::var_os("DRILL_STACK_DIR") {
-                Some(d) => PathBuf::from(d).join("pg"),
+            None => match std::env::var_os("DRILL_STACK_PG_DIR") {
+                Some(d) => PathBuf::from(d),
                 None => std::env::temp_dir(),
             },
         };

@@ -129,10 +129,11 @@ pub fn schema_dump(url: &str) -> String {
     schema_dump_with(url, &[])
 }
 
-/// `pg_dump --schema-only` with more options (e.g. `--no-owner`).
+/// `pg_dump --schema-only` with more options (e.g. `--no-owner`), by the newest pg_dump (it
+/// dumps servers of both majors; an older one refuses newer servers).
 pub fn schema_dump_with(url: &str, options: &[&str]) -> String {
     without_restrict(&run(
-        Command::new(pg_program("pg_dump"))
+        Command::new(drill_tests::newest_pg_dump())
             .args(["--schema-only", "-d", url])
             .args(options),
         "pg_dump --schema-only",
@@ -143,7 +144,7 @@ pub fn schema_dump_with(url: &str, options: &[&str]) -> String {
 /// chunks of one table load in parallel, so physical row order may differ, row content not.
 pub fn data_dump(url: &str) -> String {
     let dump = without_restrict(&run(
-        Command::new(pg_program("pg_dump")).args(["--data-only", "-d", url]),
+        Command::new(drill_tests::newest_pg_dump()).args(["--data-only", "-d", url]),
         "pg_dump --data-only",
     ));
     let mut out = Vec::new();
@@ -169,8 +170,70 @@ pub fn data_dump(url: &str) -> String {
     out.join("\n")
 }
 
-/// Asserts schema, data and sequence values of two databases are the same, per pg_dump.
+fn psql_rows(url: &str, sql: &str) -> Vec<String> {
+    run(
+        Command::new(pg_program("psql")).args([
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ]),
+        "psql",
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// Each materialized view, whether populated, and its rows (sorted): `pg_dump --data-only` has
+/// only a REFRESH statement for them, never their contents.
+pub fn matview_contents(url: &str) -> Vec<(String, bool, Vec<String>)> {
+    psql_rows(
+        url,
+        "SELECT format('%I.%I', schemaname, matviewname) || '|' || ispopulated FROM pg_matviews ORDER BY 1",
+    )
+    .into_iter()
+    .map(|line| {
+        let (name, populated) = line.rsplit_once('|').expect("name|populated");
+        let populated = populated == "true";
+        let rows = if populated {
+            psql_rows(url, &format!("SELECT t::text FROM {name} t ORDER BY 1"))
+        } else {
+            Vec::new()
+        };
+        (name.to_owned(), populated, rows)
+    })
+    .collect()
+}
+
+/// Every sequence's `last_value` and `is_called` (also in the data dump's setval lines; here
+/// explicitly, so a lost sequence state names the sequence).
+pub fn sequence_values(url: &str) -> Vec<String> {
+    psql_rows(
+        url,
+        "SELECT format('%I.%I', schemaname, sequencename) || ' ' || coalesce(last_value::text, 'null') \
+         FROM pg_sequences ORDER BY 1",
+    )
+}
+
+/// Asserts schema, data, sequence values and materialized view contents of two databases are the
+/// same, per pg_dump and the views' own rows.
 pub fn assert_same_database(source: &str, restored: &str) {
+    assert_eq!(
+        sequence_values(source),
+        sequence_values(restored),
+        "sequences differ"
+    );
+    assert_eq!(
+        matview_contents(source),
+        matview_contents(restored),
+        "materialized views differ (populated flag or rows)"
+    );
     let (a, b) = (schema_dump(source), schema_dump(restored));
     assert!(a.contains("CREATE TABLE"), "schema dump looks empty");
     if a != b {
@@ -232,13 +295,18 @@ pub async fn round_trip(
     options: &ExportOptions,
 ) -> (ExportOutcome, TestDb) {
     let db = Database::from_url(&source.url).unwrap();
-    let outcome = dump::export(&db, dest, options).await.expect("export");
+    // The deployment's pairing: the newest pg_dump, whatever the server's major.
+    let mut options = options.clone();
+    options
+        .pg_dump
+        .get_or_insert_with(drill_tests::newest_pg_dump);
+    let outcome = dump::export(&db, dest, &options).await.expect("export");
     let set_url = outcome.set_url.clone();
     let set = match dest {
         Store::S3 { .. } => s3_store(&set_url).await,
         Store::File { .. } => Store::open(&set_url, None).unwrap(),
     };
-    let target = TestDb::create("dump_rt_").await;
+    let target = source.sibling("dump_rt_").await;
     let restored = dump::restore(
         &set,
         &Database::from_url(&target.url).unwrap(),

@@ -7,12 +7,14 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use chrono::Utc;
 use drill_core::events::ExportSummary;
-use drill_core::manifest::{self, Column, Manifest, ObjectEntry, SequenceValue, TableEntry};
+use drill_core::manifest::{
+    self, Column, Manifest, MatView, ObjectEntry, SequenceValue, TableEntry,
+};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
 use super::pipe::{copy_out_to_store, PipeError};
-use super::schema::{dump_section, pg_dump_program};
+use super::schema::{dump_section, pg_dump_major, pg_dump_program};
 use super::{qualified, Database, DumpError, DEFAULT_CHUNK_BYTES, SESSION_SETUP};
 use crate::pg::{error_text, PgError};
 use crate::store::{Retention, Store};
@@ -240,6 +242,56 @@ async fn read_sequences(client: &Client) -> Result<Vec<SequenceValue>, DumpError
     Ok(out)
 }
 
+/// Materialized views (not of extensions) in refresh order: a view over another materialized
+/// view, directly or through plain views, comes after it.
+async fn list_matviews(client: &Client) -> Result<Vec<MatView>, DumpError> {
+    let rows = client
+        .query(
+            "SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relispopulated \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('m', 'v') AND n.nspname <> 'information_schema' \
+               AND n.nspname NOT LIKE 'pg\\_%' \
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                               WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                 AND d.objid = c.oid AND d.deptype = 'e') \
+             ORDER BY 2, 3",
+            &[],
+        )
+        .await
+        .map_err(PgError::query("listing materialized views"))?;
+    if !rows.iter().any(|r| r.get::<_, String>(3) == "m") {
+        return Ok(Vec::new());
+    }
+    let oids: Vec<u32> = rows.iter().map(|r| r.get(0)).collect();
+    // A view's query is its _RETURN rule; the rule depends on the relations it reads.
+    let edges = client
+        .query(
+            "SELECT DISTINCT r.ev_class, d.refobjid FROM pg_catalog.pg_rewrite r \
+             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+              AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+             WHERE r.ev_class = ANY($1) AND d.refobjid = ANY($1) AND d.refobjid <> r.ev_class",
+            &[&oids],
+        )
+        .await
+        .map_err(PgError::query("reading view dependencies"))?;
+    let index: std::collections::HashMap<u32, usize> =
+        oids.iter().enumerate().map(|(i, o)| (*o, i)).collect();
+    let edges: Vec<(usize, usize)> = edges
+        .iter()
+        .filter_map(|r| Some((*index.get(&r.get(0))?, *index.get(&r.get(1))?)))
+        .collect();
+    Ok(manifest::dependency_order(oids.len(), &edges)
+        .into_iter()
+        .map(|i| &rows[i])
+        .filter(|r| r.get::<_, String>(3) == "m")
+        .map(|r| MatView {
+            schema: r.get(1),
+            name: r.get(2),
+            populated: r.get(4),
+        })
+        .collect())
+}
+
 /// Writes a small whole object and returns its manifest entry.
 async fn put_small(
     set: &Store,
@@ -280,6 +332,23 @@ pub async fn export(
     let started_at = Utc::now();
     let main = source.connect().await?;
     setup_session(&main, "export").await?;
+    // pg_dump refuses servers of a newer major: find out before any data is read.
+    let program = pg_dump_program(options.pg_dump.as_ref());
+    let client_major = pg_dump_major(&program).await?;
+    let row = main
+        .query_one(
+            "SELECT current_setting('server_version_num')::int8, current_setting('server_version')",
+            &[],
+        )
+        .await
+        .map_err(PgError::query("reading the server version"))?;
+    drill_core::pgversion::check_pairing(
+        &program.display().to_string(),
+        client_major,
+        drill_core::pgversion::server_major(row.get(0)),
+        row.get(1),
+    )
+    .map_err(DumpError::PgDumpTooOld)?;
     main.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
         .map_err(PgError::query("starting the snapshot transaction"))?;
@@ -317,6 +386,9 @@ pub async fn export(
         }
     }
     let sequences = read_sequences(&main).await?;
+    let materialized_views = list_matviews(&main).await?;
+    // The schema as validation will read it, from the same snapshot with the same query.
+    let mut schema = crate::validate::catalog(&main, &[]).await?.fingerprint;
 
     let label = options
         .source_label
@@ -334,7 +406,6 @@ pub async fn export(
     let retention = options.retention.as_ref();
 
     // Schema, against the same snapshot, while the data is read.
-    let program = pg_dump_program(options.pg_dump.as_ref());
     let schema_job = {
         let (db, program, snapshot) = (source.clone(), program.clone(), snapshot.clone());
         tokio::spawn(async move {
@@ -452,6 +523,12 @@ pub async fn export(
             }
         })
         .collect();
+    for t in &mut schema.tables {
+        t.rows = table_entries
+            .iter()
+            .find(|e| e.schema == t.schema && e.name == t.name)
+            .map(|e| e.rows);
+    }
     let manifest = Manifest {
         format_version: manifest::FORMAT_VERSION,
         tool: "restore-drill".into(),
@@ -468,6 +545,8 @@ pub async fn export(
         post_data,
         sequences,
         tables: table_entries,
+        schema: Some(schema),
+        materialized_views,
     };
     // What we write must be what a restore accepts.
     manifest::check(&manifest).map_err(|e| DumpError::Internal(format!("manifest: {e}")))?;

@@ -44,6 +44,9 @@ pub enum DumpError {
     InvalidInput(String),
     #[error("pg_dump ({section}): {reason}")]
     PgDump { section: String, reason: String },
+    /// The `pg_dump` is of an older major than the server (it would refuse to dump it).
+    #[error("{0}")]
+    PgDumpTooOld(String),
     #[error("backup set {set} has no manifest.json: it is incomplete (an export that did not finish) or not a backup set, and is never restored")]
     NoManifest { set: String },
     #[error("backup set {set}: {source}")]
@@ -101,6 +104,7 @@ impl Classified for DumpError {
             // destructive action.
             DumpError::TargetNotEmpty { .. } => ErrorKind::GuardViolation,
             DumpError::PgDump { .. }
+            | DumpError::PgDumpTooOld(_)
             | DumpError::Load { .. }
             | DumpError::Schema { .. }
             | DumpError::Internal(_) => ErrorKind::CouldNotRun,

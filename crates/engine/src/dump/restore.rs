@@ -1,5 +1,7 @@
 //! Restore: manifest first, then pre-data, data in parallel (verified while loading), post-data,
-//! sequences. Any mismatch stops the restore with an error naming the table and object.
+//! sequences, then the populated materialized views refreshed in dependency order (pg_dump's
+//! schema creates them `WITH NO DATA`; their contents are the query's over the restored data, as
+//! `pg_restore` does). Any mismatch stops the restore with an error naming the table and object.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -44,6 +46,8 @@ pub struct RestoreOutcome {
     pub rows: u64,
     pub objects: u32,
     pub sequences: u32,
+    /// Materialized views refreshed (the populated ones; unpopulated ones stay so).
+    pub materialized_views: u32,
     pub compressed_bytes: u64,
 }
 
@@ -211,8 +215,8 @@ pub async fn restore(
             reason: "not UTF-8".into(),
         })
     };
-    let mut pre = text(pre, &manifest.pre_data.key)?;
-    let mut post = text(post, &manifest.post_data.key)?;
+    let mut pre = super::schema::for_any_server(&text(pre, &manifest.pre_data.key)?);
+    let mut post = super::schema::for_any_server(&text(post, &manifest.post_data.key)?);
     if options.no_owner {
         pre = super::schema::strip_ownership(&pre);
         post = super::schema::strip_ownership(&post);
@@ -315,6 +319,20 @@ pub async fn restore(
             reason: error_text(&e),
         })?;
     }
+    let mut refreshed = 0;
+    for mv in manifest.materialized_views.iter().filter(|m| m.populated) {
+        main.batch_execute(&format!(
+            "REFRESH MATERIALIZED VIEW {}",
+            qualified(&mv.schema, &mv.name)
+        ))
+        .await
+        .map_err(|e| DumpError::Schema {
+            what: format!("materialized view {}.{}", mv.schema, mv.name),
+            key: manifest::MANIFEST_KEY.into(),
+            reason: format!("refresh: {}", error_text(&e)),
+        })?;
+        refreshed += 1;
+    }
     let totals = manifest.totals();
     Ok(RestoreOutcome {
         backup_set: set.url_of(""),
@@ -325,6 +343,7 @@ pub async fn restore(
         rows: loaded.iter().sum(),
         objects: object_count,
         sequences: sequences.len() as u32,
+        materialized_views: refreshed,
         compressed_bytes: totals.compressed_bytes,
     })
 }

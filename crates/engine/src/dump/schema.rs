@@ -23,6 +23,38 @@ pub(crate) fn pg_dump_program(explicit: Option<&PathBuf>) -> PathBuf {
     PathBuf::from("pg_dump")
 }
 
+/// The major version of `program` (`pg_dump --version`), to check against the server's before
+/// any data is read.
+pub(crate) async fn pg_dump_major(program: &std::path::Path) -> Result<u32, DumpError> {
+    let err = |reason: String| DumpError::PgDump {
+        section: "version".into(),
+        reason,
+    };
+    let out = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| err(format!("could not run {}: {e}", program.display())))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(err(format!(
+            "{} --version exited with {}: {}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    drill_core::pgversion::pg_dump_major(&text).ok_or_else(|| {
+        err(format!(
+            "{} --version printed {:?}, not a pg_dump version",
+            program.display(),
+            text.trim()
+        ))
+    })
+}
+
 /// Removes the psql meta-commands recent pg_dump versions put around plain output
 /// (`\restrict <key>` / `\unrestrict <key>`), so the file is plain SQL a driver can execute.
 /// Only the exact lines carrying the dump's own key are removed, so a function body that happens
@@ -41,6 +73,22 @@ pub fn strip_psql_meta(sql: &str) -> String {
     for line in sql.split_inclusive('\n') {
         let bare = line.trim_end_matches(['\n', '\r']);
         if bare == restrict || bare == unrestrict {
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// Drops the session settings a newer pg_dump puts in its header that older servers do not know
+/// (`SET transaction_timeout = 0;`, PostgreSQL 17+): the export uses the newest pg_dump for every
+/// server, so a set of a PostgreSQL 15 database must still load into PostgreSQL 15. The setting
+/// is only the default (no timeout), which the restore session has anyway.
+pub fn for_any_server(sql: &str) -> String {
+    const NEWER_ONLY: &[&str] = &["SET transaction_timeout = 0;"];
+    let mut out = String::with_capacity(sql.len());
+    for line in sql.split_inclusive('\n') {
+        if NEWER_ONLY.contains(&line.trim_end_matches(['\n', '\r'])) {
             continue;
         }
         out.push_str(line);
@@ -275,6 +323,19 @@ ALTER DEFAULT PRIVILEGES FOR ROLE appowner IN SCHEMA app GRANT SELECT ON TABLES 
         assert_eq!(strip_ownership(&out), out);
         let plain = "SET x = 1;\nCREATE TABLE t ();\n";
         assert_eq!(strip_ownership(plain), plain);
+    }
+
+    #[test]
+    fn settings_older_servers_lack_are_dropped_and_only_those() {
+        let sql =
+            "SET statement_timeout = 0;\nSET transaction_timeout = 0;\nSET lock_timeout = 0;\n\
+                   CREATE FUNCTION f() AS $$ SET transaction_timeout = 0; $$;\n";
+        let out = for_any_server(sql);
+        assert_eq!(
+            out,
+            "SET statement_timeout = 0;\nSET lock_timeout = 0;\n\
+             CREATE FUNCTION f() AS $$ SET transaction_timeout = 0; $$;\n"
+        );
     }
 
     #[test]
