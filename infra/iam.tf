@@ -141,9 +141,10 @@ data "aws_iam_policy_document" "restore" {
     }
   }
 
-  # Only to hand the master password to Secrets Manager (ManageMasterUserPassword) on a drill temp.
-  # Never DeletionProtection: the drill never turns protection off, and the guard refuses
-  # anything protected.
+  # The code calls it only to hand the master password to Secrets Manager
+  # (ManageMasterUserPassword) on a drill temp. IAM has no condition key for the other
+  # parameters, so this grant is bounded by resource and tag (drill temps only), not by what a
+  # modify may change: production stays out of reach, and the guard refuses anything protected.
   statement {
     sid       = "ManageSecretOfDrillTempsOnly"
     actions   = ["rds:ModifyDBInstance"]

@@ -716,10 +716,16 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         env.get("DRILL_CONFIG_URL").map(String::as_str),
         Some(format!("s3://{bucket}/config/drill.json").as_str())
     );
-    assert_eq!(
-        nightly["sources"][1]["source"]["parameter_group"],
-        json!("prod-enc-drill")
-    );
+    // The source's parameter group reaches the restore through the deployment configuration.
+    let config_object = resource("aws_s3_object.drill_config");
+    let deployment = drill_core::deployment::DeploymentConfig::from_json(
+        config_object["content"].as_str().unwrap().as_bytes(),
+    )
+    .unwrap();
+    assert!(matches!(
+        &deployment.source("prod-enc").unwrap().source,
+        drill_core::events::SourceSpec::RdsSnapshot { parameter_group: Some(g), .. } if g == "prod-enc-drill"
+    ));
 
     // A backup written under Object Lock.
     s3c.put_object()

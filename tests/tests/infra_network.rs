@@ -80,6 +80,8 @@ async fn endpoints_unless_nat_and_cross_region_copies_need_a_path() {
             "lambda_zip_dir": zips,
             "sources": [{"id": "prod-app", "kind": "rds-snapshot", "instance_identifier": prod,
                          "database": "app", "snapshot_copy": {"region": "eu-west-1"}}],
+            // The deployment's allowlist (trust boundary): the copy region must be in it.
+            "snapshot_copy_regions": ["eu-west-1"],
         });
         v.as_object_mut()
             .unwrap()

@@ -15,6 +15,16 @@ use serde_json::json;
 /// The class the local stack never has capacity for (tests/stack/moto_server.py).
 const NO_CAPACITY: &str = "db.drill-no-capacity.large";
 
+/// Configures `source` as the drill's source in the deployment configuration (the event then
+/// names only the drill, as every event does since the trust boundary).
+fn restore_event(
+    drill: &drill_core::events::DrillContext,
+    source: serde_json::Value,
+) -> serde_json::Value {
+    drill_tests::deployment::configure_source(&drill.source_id, source, None, None);
+    json!({"action": "restore", "drill": drill})
+}
+
 fn temp_id(started: &RestoreStarted) -> String {
     match &started.temp {
         TempResource::RdsInstance { identifier, .. } => identifier.clone(),
@@ -33,8 +43,10 @@ async fn no_capacity_for_a_class_tries_the_next_and_none_left_is_not_transient()
         ..settings(Some(&net))
     };
     let event = |drill: &drill_core::events::DrillContext| {
-        json!({"action": "restore", "drill": drill,
-               "source": {"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}})
+        restore_event(
+            drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        )
     };
 
     let deps = restore_deps(
@@ -87,9 +99,11 @@ async fn the_temp_gets_the_sources_configured_parameter_group() {
     let drill = drill(&source, Utc::now());
     let out = restore::handle(
         &deps,
-        json!({"action": "restore", "drill": drill,
-               "source": {"kind": "rds-snapshot", "instance_identifier": source, "database": "app",
-                          "parameter_group": group}}),
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app",
+                   "parameter_group": group}),
+        ),
     )
     .await
     .unwrap();
@@ -117,8 +131,10 @@ async fn the_wait_budget_starts_at_the_restore_not_at_the_execution() {
     let drill = drill(&source, Utc::now() - Duration::hours(3));
     let out = restore::handle(
         &deps,
-        json!({"action": "restore", "drill": drill,
-               "source": {"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}}),
+        restore_event(
+            &drill,
+            json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        ),
     )
     .await
     .unwrap();
@@ -150,7 +166,16 @@ async fn deleting_a_temp_never_deletes_automated_backups() {
     let drill = drill(&source, Utc::now() - Duration::seconds(5));
     // A drill temp that (unlike a real one, restored with BackupRetentionPeriod=0) has
     // automated backups: RDS would delete them with the instance unless told not to.
-    let temp = unique("rdrill-ab-");
+    drill_tests::deployment::configure_source(
+        &drill.source_id,
+        json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        None,
+        None,
+    );
+    // The temp's name is the one the configuration derives for this drill (delete checks it).
+    let temp =
+        drill_core::naming::temp_identifier("rdrill-", &source, &drill.drill_id, drill.started_at)
+            .unwrap();
     create_instance(
         &client,
         &temp,

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{
-    ConnectionSpec, DrillContext, SnapshotCopySpec, SourceSpec, TempResource, TlsMode,
+    ConnectionSpec, DrillContext, SecretRef, SnapshotCopySpec, SourceSpec, TempResource, TlsMode,
 };
 use crate::naming;
 
@@ -388,6 +388,32 @@ impl DeploymentConfig {
                 if given.database != database {
                     return Err(mismatch("database", given.database.clone(), database));
                 }
+                // The event may not choose how the credentials travel: only a temp's own
+                // RDS-managed secret (`rds!db-...`, what status reports), only over verified TLS.
+                // Otherwise a direct invoke could send another secret the role can read (a
+                // restore server's admin, an environment variable) to a host of its choosing.
+                if given.tls != TlsMode::VerifyFull {
+                    return Err(mismatch(
+                        "tls",
+                        format!("{:?}", given.tls),
+                        "VerifyFull".into(),
+                    ));
+                }
+                match &given.secret {
+                    SecretRef::SecretsManager { secret_id }
+                        if secret_id.starts_with("rds!db-")
+                            || secret_id.contains(":secret:rds!db-") => {}
+                    other => {
+                        return Err(mismatch(
+                            "secret",
+                            match other {
+                                SecretRef::SecretsManager { secret_id } => secret_id.clone(),
+                                SecretRef::Env { var } => format!("env {var}"),
+                            },
+                            "the temp's RDS-managed secret (rds!db-...)".into(),
+                        ))
+                    }
+                }
                 Ok(given.clone())
             }
             TempResource::Database { name, server } => {
@@ -634,11 +660,48 @@ mod tests {
             port: 5432,
             database: "app".into(),
             secret: SecretRef::SecretsManager {
-                secret_id: "arn:x".into(),
+                secret_id: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1a2b"
+                    .into(),
             },
             tls: TlsMode::VerifyFull,
         };
         c.check_connection(&d, &conn).unwrap();
+        // The event cannot pick the credentials or drop TLS.
+        for (what, bad) in [
+            (
+                "secret",
+                ConnectionSpec {
+                    secret: SecretRef::SecretsManager {
+                        secret_id:
+                            "arn:aws:secretsmanager:us-east-1:123456789012:secret:scratch-admin"
+                                .into(),
+                    },
+                    ..conn.clone()
+                },
+            ),
+            (
+                "secret",
+                ConnectionSpec {
+                    secret: SecretRef::Env {
+                        var: "AWS_SECRET_ACCESS_KEY".into(),
+                    },
+                    ..conn.clone()
+                },
+            ),
+            (
+                "tls",
+                ConnectionSpec {
+                    tls: TlsMode::Disable,
+                    ..conn.clone()
+                },
+            ),
+        ] {
+            let e = c.check_connection(&d, &bad).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Mismatch { what: w, .. } if *w == what),
+                "{e}"
+            );
+        }
         let prod = ConnectionSpec {
             host: "prod-app.abc.us-east-1.rds.amazonaws.com".into(),
             ..conn.clone()

@@ -73,6 +73,10 @@ pub enum Refusal {
     Expired {
         expires_at: String,
     },
+    /// Valid for longer than an approval may be (a hand-written far-future expiry).
+    TooLong {
+        expires_at: String,
+    },
     /// A destructive change of this plan the approval does not name.
     NotNamed {
         address: String,
@@ -102,6 +106,10 @@ impl std::fmt::Display for Refusal {
                  approve the new one)"
             ),
             Refusal::Expired { expires_at } => write!(f, "expired at {expires_at}"),
+            Refusal::TooLong { expires_at } => write!(
+                f,
+                "valid until {expires_at}, longer than the {MAX_VALIDITY_HOURS} h an approval may be"
+            ),
             Refusal::NotNamed { address } => {
                 write!(f, "does not name the destructive change {address}")
             }
@@ -218,6 +226,12 @@ impl Approval {
                 expires_at: self.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             });
         }
+        // `plan-approve` caps the validity, but the text may be written by hand: check it here too.
+        if self.expires_at - now > chrono::Duration::hours(MAX_VALIDITY_HOURS) {
+            out.push(Refusal::TooLong {
+                expires_at: self.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            });
+        }
         let named: BTreeSet<&str> = findings.iter().map(|f| f.address.as_str()).collect();
         for a in named {
             if !self.destructive.contains(a) {
@@ -296,6 +310,23 @@ mod tests {
         );
         assert!(r[0].to_string().contains("the plan changed"), "{}", r[0]);
         assert_eq!(r[1].to_string(), "expired at 2026-12-02T09:00:00Z");
+    }
+
+    #[test]
+    fn an_approval_valid_for_longer_than_the_maximum_is_refused() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap();
+        let far = now + chrono::Duration::hours(MAX_VALIDITY_HOURS + 1);
+        let a = Approval::parse(&Approval::render(&digest(), &[finding("x.a")], far), "a").unwrap();
+        let r = a.refusals(&digest(), &[finding("x.a")], now);
+        assert_eq!(
+            r,
+            vec![Refusal::TooLong {
+                expires_at: far.to_rfc3339_opts(SecondsFormat::Secs, true)
+            }]
+        );
+        let ok = now + chrono::Duration::hours(MAX_VALIDITY_HOURS);
+        let a = Approval::parse(&Approval::render(&digest(), &[finding("x.a")], ok), "a").unwrap();
+        assert!(a.refusals(&digest(), &[finding("x.a")], now).is_empty());
     }
 
     #[test]
