@@ -5,6 +5,7 @@
 
 mod cmd_demo;
 mod cmd_export;
+mod cmd_plan;
 mod cmd_rds;
 mod cmd_restore;
 mod cmd_run;
@@ -70,6 +71,11 @@ enum Command {
     CopySnapshot(cmd_rds::CopySnapshotArgs),
     /// Audit the backup posture of source instances (read-only).
     Audit(cmd_rds::AuditArgs),
+    /// Check a Terraform plan (`terraform show -json`) before apply: destructive changes to data,
+    /// planned creates that already exist (missing or stale state), signed approval.
+    PlanCheck(cmd_plan::PlanCheckArgs),
+    /// Write the approval text of a destructive plan, to be signed with `ssh-keygen -Y sign`.
+    PlanApprove(cmd_plan::PlanApproveArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -99,6 +105,8 @@ fn main() -> std::process::ExitCode {
             Command::Janitor(args) => cmd_rds::janitor(args, &globals).await,
             Command::CopySnapshot(args) => cmd_rds::copy_snapshot(args, &globals).await,
             Command::Audit(args) => cmd_rds::audit(args, &globals).await,
+            Command::PlanCheck(args) => cmd_plan::check(args, &globals).await,
+            Command::PlanApprove(args) => cmd_plan::approve(args, &globals).await,
         }
     });
     let code = match result {

@@ -13,7 +13,9 @@ pub mod dump;
 pub mod lambda;
 pub mod localpg;
 pub mod pg;
+pub mod plan_probe;
 pub mod rds;
+pub mod ssh_sig;
 pub mod store;
 pub mod validate;
 
