@@ -15,6 +15,7 @@ pub mod localpg;
 pub mod pg;
 pub mod plan_probe;
 pub mod rds;
+pub mod sfn;
 pub mod ssh_sig;
 pub mod store;
 pub mod validate;
