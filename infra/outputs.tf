@@ -37,3 +37,13 @@ output "deployment_config_url" {
   description = "Where the deployment configuration (every source's settings) lives; Terraform writes it, the functions read it."
   value       = local.config_url
 }
+
+output "reports_url" {
+  description = "Where the run reports are (`drill aws status|history` read them)."
+  value       = local.reports_url
+}
+
+output "operator_policy_json" {
+  description = "Least-privilege IAM policy for operators of `drill aws run|status|history`: start and read executions of this state machine, read the reports. Attach it to an operator role; the functions' roles are separate."
+  value       = data.aws_iam_policy_document.operator.json
+}
