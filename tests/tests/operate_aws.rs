@@ -65,7 +65,10 @@ async fn deploy() -> Deployed {
             ("DRILL_REPORTS_URL", format!("s3://{bucket}/reports")),
             ("DRILL_ALERT_TOPIC_ARN", topic.clone()),
             ("DRILL_TEMP_TTL_HOURS", "12".to_owned()),
-            ("DRILL_CONFIG_URL", format!("s3://{bucket}/config/drill.json")),
+            (
+                "DRILL_CONFIG_URL",
+                format!("s3://{bucket}/config/drill.json"),
+            ),
             // The throwaway cluster has no TLS; in AWS plaintext is refused.
             ("DRILL_ALLOW_PLAINTEXT", "true".to_owned()),
         ]
@@ -183,7 +186,11 @@ impl Deployed {
             .output()
             .unwrap();
         let (stdout, stderr) = text(&out);
-        eprintln!("$ drill aws {}\n{stdout}{stderr}(exit {:?})", args.join(" "), out.status.code());
+        eprintln!(
+            "$ drill aws {}\n{stdout}{stderr}(exit {:?})",
+            args.join(" "),
+            out.status.code()
+        );
         (out.status.code(), stdout, stderr)
     }
 }
@@ -213,9 +220,25 @@ async fn run_wait_status_and_history_operate_the_deployed_drill() {
 
     // One source, followed: a line per step, then the table; exit 0.
     let night1 = unique("night-");
-    let (code, out, err) = d.aws(&["run", "--sources", "app-logical", "--wait", "--name", &night1, "--poll-ms", "200"]);
+    let (code, out, err) = d.aws(&[
+        "run",
+        "--sources",
+        "app-logical",
+        "--wait",
+        "--name",
+        &night1,
+        "--poll-ms",
+        "200",
+    ]);
     assert_eq!(code, Some(0), "{out}{err}");
-    for step in ["restore", "wait", "validate", "export", "delete-temp", "report"] {
+    for step in [
+        "restore",
+        "wait",
+        "validate",
+        "export",
+        "delete-temp",
+        "report",
+    ] {
         assert!(
             line_with(&out, &["app-logical", step, " ok "]).is_some(),
             "no progress line for {step}:\n{out}"
@@ -225,19 +248,52 @@ async fn run_wait_status_and_history_operate_the_deployed_drill() {
     assert!(row.contains("gone (deleted)"), "{row}");
     assert!(row.contains("500"), "{row}");
     assert!(out.contains("1 of 1 sources passed"), "{out}");
-    assert!(!out.contains("app-strict"), "only the named source ran:\n{out}");
+    assert!(
+        !out.contains("app-strict"),
+        "only the named source ran:\n{out}"
+    );
 
     // The failing source: its step and cause, in the run and in `status` (latest execution).
     let night2 = unique("night-");
-    let (code, out, _) = d.aws(&["run", "--sources", "app-strict", "--wait", "--name", &night2, "--poll-ms", "200"]);
+    let (code, out, _) = d.aws(&[
+        "run",
+        "--sources",
+        "app-strict",
+        "--wait",
+        "--name",
+        &night2,
+        "--poll-ms",
+        "200",
+    ]);
     assert_eq!(code, Some(1), "a failed check is an invalid backup:\n{out}");
-    assert!(line_with(&out, &["app-strict", "validate", "FAILED", "Drill.BackupInvalid"]).is_some(), "{out}");
+    assert!(
+        line_with(
+            &out,
+            &["app-strict", "validate", "FAILED", "Drill.BackupInvalid"]
+        )
+        .is_some(),
+        "{out}"
+    );
     let (code, out, _) = d.aws(&["status"]);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains(&night2), "status shows the latest execution:\n{out}");
-    let failed = line_with(&out, &["app-strict: validate failed: Drill.BackupInvalid"]).unwrap_or_else(|| panic!("{out}"));
-    assert!(failed.contains("enough students"), "the cause is shown: {failed}");
-    assert!(line_with(&out, &["app-strict", "failed", "validate", "gone (deleted)"]).is_some(), "{out}");
+    assert!(
+        out.contains(&night2),
+        "status shows the latest execution:\n{out}"
+    );
+    let failed = line_with(&out, &["app-strict: validate failed: Drill.BackupInvalid"])
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        failed.contains("enough students"),
+        "the cause is shown: {failed}"
+    );
+    assert!(
+        line_with(
+            &out,
+            &["app-strict", "failed", "validate", "gone (deleted)"]
+        )
+        .is_some(),
+        "{out}"
+    );
     // A named execution, and JSON.
     let (code, out, _) = d.aws(&["--json", "status", &night1]);
     assert_eq!(code, Some(0), "{out}");
@@ -248,16 +304,44 @@ async fn run_wait_status_and_history_operate_the_deployed_drill() {
 
     // A second night of app-logical; history lists both, oldest first.
     let night3 = unique("night-");
-    let (code, _, _) = d.aws(&["run", "--sources", "app-logical", "--wait", "--name", &night3, "--poll-ms", "200"]);
+    let (code, _, _) = d.aws(&[
+        "run",
+        "--sources",
+        "app-logical",
+        "--wait",
+        "--name",
+        &night3,
+        "--poll-ms",
+        "200",
+    ]);
     assert_eq!(code, Some(0));
     let html = tempfile::NamedTempFile::new().unwrap();
-    let (code, out, _) = d.aws(&["history", "--source", "app-logical", "--html", html.path().to_str().unwrap()]);
+    let (code, out, _) = d.aws(&[
+        "history",
+        "--source",
+        "app-logical",
+        "--html",
+        html.path().to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(0), "{out}");
-    let (a, b) = (out.find(&night1).unwrap_or_else(|| panic!("{out}")), out.find(&night3).unwrap_or_else(|| panic!("{out}")));
+    let (a, b) = (
+        out.find(&night1).unwrap_or_else(|| panic!("{out}")),
+        out.find(&night3).unwrap_or_else(|| panic!("{out}")),
+    );
     assert!(a < b, "nights in order:\n{out}");
     let page = std::fs::read_to_string(html.path()).unwrap();
-    assert!(page.contains(&night1) && page.contains(&night3), "both nights in the HTML");
-    let (_, out, _) = d.aws(&["--json", "history", "--source", "app-logical", "--last", "1"]);
+    assert!(
+        page.contains(&night1) && page.contains(&night3),
+        "both nights in the HTML"
+    );
+    let (_, out, _) = d.aws(&[
+        "--json",
+        "history",
+        "--source",
+        "app-logical",
+        "--last",
+        "1",
+    ]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().map(Vec::len), Some(1));
     assert_eq!(v[0]["drill_id"], format!("{night3}-app-logical"));
@@ -269,25 +353,52 @@ async fn bad_input_is_a_clear_error_with_a_non_zero_exit() {
     // An id the deployment does not configure: the plan refuses it, nothing runs.
     let (code, out, err) = d.aws(&["run", "--sources", "prod-billing"]);
     assert_eq!(code, Some(2), "{out}{err}");
-    assert!(err.contains("unknown source id") && err.contains("prod-billing"), "{err}");
+    assert!(
+        err.contains("unknown source id") && err.contains("prod-billing"),
+        "{err}"
+    );
     // Not an id at all: refused before anything starts.
     let (code, _, err) = d.aws(&["run", "--sources", "a/b"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("not a source id"), "{err}");
     // No stack: no outputs and no flags, or outputs of something else.
-    let out = drill().env("AWS_ENDPOINT_URL", moto_url()).args(["aws", "status"]).env_remove("DRILL_TF_OUTPUTS").output().unwrap();
+    let out = drill()
+        .env("AWS_ENDPOINT_URL", moto_url())
+        .args(["aws", "status"])
+        .env_remove("DRILL_TF_OUTPUTS")
+        .output()
+        .unwrap();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no stack found"), "{err}");
     let other = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(other.path(), r#"{"name": {"value": "x"}}"#).unwrap();
-    let out = drill().env("AWS_ENDPOINT_URL", moto_url()).args(["aws", "--outputs"]).arg(other.path()).arg("status").output().unwrap();
+    let out = drill()
+        .env("AWS_ENDPOINT_URL", moto_url())
+        .args(["aws", "--outputs"])
+        .arg(other.path())
+        .arg("status")
+        .output()
+        .unwrap();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("state_machine_arn"), "{err}");
     // A state machine that does not exist.
-    let gone = d.state_machine.replace(":stateMachine:", ":stateMachine:gone-");
-    let out = drill().env("AWS_ENDPOINT_URL", moto_url()).args(["aws", "--state-machine", &gone, "--reports", "s3://x/reports", "run"]).output().unwrap();
+    let gone = d
+        .state_machine
+        .replace(":stateMachine:", ":stateMachine:gone-");
+    let out = drill()
+        .env("AWS_ENDPOINT_URL", moto_url())
+        .args([
+            "aws",
+            "--state-machine",
+            &gone,
+            "--reports",
+            "s3://x/reports",
+            "run",
+        ])
+        .output()
+        .unwrap();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("StateMachineDoesNotExist"), "{err}");

@@ -177,16 +177,32 @@ async fn start<E: Executions>(
         if let Some(p) = operate::planned_sources(&events) {
             break p;
         }
-        if let Some(EventKind::ExecutionFailed { error, cause }) = operate::execution_end(&events)
-        {
+        if operate::execution_end(&events).is_some() {
+            // Ended before planning: the input was refused (the description has the error).
+            let info = sfn.describe(&arn).await?;
+            let (error, cause) = match operate::execution_end(&events) {
+                Some(EventKind::ExecutionFailed { error, cause }) if !error.is_empty() => {
+                    (error, cause)
+                }
+                _ => (
+                    info.error.unwrap_or_default(),
+                    info.cause.unwrap_or_default(),
+                ),
+            };
+            if info.status == "SUCCEEDED" {
+                break Vec::new();
+            }
             return Err(CliError::new(
                 kind_of(&error),
-                format!("execution {name} refused its input: {error}: {cause}"),
+                format!(
+                    "execution {name} ended {} before any source ran: {error}: {}",
+                    info.status,
+                    operate::readable_cause(&cause)
+                ),
             )
-            .with_hint("Name only source ids configured in the deployment (drill.json of the stack)."));
-        }
-        if operate::execution_end(&events).is_some() {
-            break Vec::new();
+            .with_hint(
+                "Name only source ids configured in the deployment (drill.json of the stack).",
+            ));
         }
         tokio::time::sleep(poll).await;
     };
@@ -225,7 +241,14 @@ async fn statuses<E: Executions>(
     sfn: &E,
     reports: &Store,
     execution: &str,
-) -> Result<(drill_engine::sfn::ExecutionInfo, Vec<SourceStatus>, Vec<ProgressLine>), CliError> {
+) -> Result<
+    (
+        drill_engine::sfn::ExecutionInfo,
+        Vec<SourceStatus>,
+        Vec<ProgressLine>,
+    ),
+    CliError,
+> {
     let info = sfn.describe(execution).await?;
     let events = sfn.history(&info.arn).await?;
     let lines = operate::progress(&events);
@@ -267,17 +290,18 @@ async fn status<E: Executions>(
                 stack.state_machine_arn
             ))
         })?,
-        None => sfn
-            .latest(&stack.state_machine_arn)
-            .await?
-            .ok_or_else(|| {
-                CliError::new(
-                    ErrorKind::InvalidInput,
-                    format!("{} has no executions yet", stack.state_machine_arn),
-                )
-                .with_hint("Start one with `drill aws run --wait`.")
-            })?
-            .arn,
+        None => {
+            sfn.latest(&stack.state_machine_arn)
+                .await?
+                .ok_or_else(|| {
+                    CliError::new(
+                        ErrorKind::InvalidInput,
+                        format!("{} has no executions yet", stack.state_machine_arn),
+                    )
+                    .with_hint("Start one with `drill aws run --wait`.")
+                })?
+                .arn
+        }
     };
     let (info, sources, _) = statuses(sfn, reports, &arn).await?;
     let running = info.status == "RUNNING";
@@ -300,7 +324,8 @@ async fn status<E: Executions>(
 }
 
 fn secs(v: Option<u64>) -> String {
-    v.map(|s| human_secs(s as f64)).unwrap_or_else(|| "-".into())
+    v.map(|s| human_secs(s as f64))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn table(rows: Vec<Vec<String>>) -> String {
@@ -332,13 +357,25 @@ fn render_status(info: &drill_engine::sfn::ExecutionInfo, sources: &[SourceStatu
     );
     if sources.is_empty() {
         if let (Some(e), Some(c)) = (&info.error, &info.cause) {
-            out.push_str(&format!("  no source ran: {e}: {c}\n"));
+            out.push_str(&format!(
+                "  no source ran: {e}: {}\n",
+                operate::readable_cause(c)
+            ));
         }
         return out;
     }
-    let mut rows = vec![["SOURCE", "RESULT", "FAILED STEP", "RTO", "RPO", "ROWS", "TEMP", "TEMP GONE"]
-        .map(String::from)
-        .to_vec()];
+    let mut rows = vec![[
+        "SOURCE",
+        "RESULT",
+        "FAILED STEP",
+        "RTO",
+        "RPO",
+        "ROWS",
+        "TEMP",
+        "TEMP GONE",
+    ]
+    .map(String::from)
+    .to_vec()];
     for s in sources {
         rows.push(vec![
             s.source.clone(),
@@ -406,7 +443,11 @@ async fn history(reports: &Store, a: HistoryArgs, globals: &Globals) -> CliResul
         let page = crate::html::render(
             &format!("restore-drill: {} (deployed)", a.source),
             &records,
-            &[format!("{} nights from {}", nights.len(), reports.url_of(&a.source))],
+            &[format!(
+                "{} nights from {}",
+                nights.len(),
+                reports.url_of(&a.source)
+            )],
         );
         std::fs::write(path, page).map_err(|e| {
             CliError::new(
@@ -424,9 +465,17 @@ async fn history(reports: &Store, a: HistoryArgs, globals: &Globals) -> CliResul
 }
 
 fn render_history(nights: &[RunReport]) -> String {
-    let mut rows = vec![["NIGHT", "DRILL", "RESULT", "FAILED STEP", "RTO", "RPO", "ROWS"]
-        .map(String::from)
-        .to_vec()];
+    let mut rows = vec![[
+        "NIGHT",
+        "DRILL",
+        "RESULT",
+        "FAILED STEP",
+        "RTO",
+        "RPO",
+        "ROWS",
+    ]
+    .map(String::from)
+    .to_vec()];
     for r in nights {
         rows.push(vec![
             r.started_at.format("%Y-%m-%d %H:%M").to_string(),
@@ -538,16 +587,40 @@ mod tests {
         let fail = json!({"drill": {"source_id": "a"}, "failure": {"step": "restore", "Error": "Drill.BackupInvalid", "Cause": "no backup"}});
         let sfn = scripted(
             vec![
-                vec![ev(0, EventKind::Exited { state: "Plan".into(), output: json!({"sources": [{"id": "a"}]}).to_string() })],
+                vec![ev(
+                    0,
+                    EventKind::Exited {
+                        state: "Plan".into(),
+                        output: json!({"sources": [{"id": "a"}]}).to_string(),
+                    },
+                )],
                 vec![entered(1, "Restore", "a")],
-                vec![ev(3, EventKind::Exited { state: "RestoreFailed".into(), output: fail.to_string() })],
-                vec![ev(4, EventKind::ExecutionFailed { error: "Drill.Failed".into(), cause: "x".into() })],
+                vec![ev(
+                    3,
+                    EventKind::Exited {
+                        state: "RestoreFailed".into(),
+                        output: fail.to_string(),
+                    },
+                )],
+                vec![ev(
+                    4,
+                    EventKind::ExecutionFailed {
+                        error: "Drill.Failed".into(),
+                        cause: "x".into(),
+                    },
+                )],
             ],
             false,
         );
-        let code = start(&sfn, &reports, &stack(), args(&["a"], true), &Globals::new(true, 0))
-            .await
-            .unwrap();
+        let code = start(
+            &sfn,
+            &reports,
+            &stack(),
+            args(&["a"], true),
+            &Globals::new(true, 0),
+        )
+        .await
+        .unwrap();
         assert_eq!(code, ExitCode::BackupInvalid);
         assert_eq!(sfn.started.lock().unwrap()[0], r#"{"sources":["a"]}"#);
     }
@@ -555,16 +628,25 @@ mod tests {
     #[tokio::test]
     async fn a_refused_plan_is_a_usage_error_even_without_wait() {
         let sfn = scripted(
-            vec![vec![ev(0, EventKind::ExecutionFailed {
-                error: "Drill.InvalidInput".into(),
-                cause: "unknown source id \"nope\"".into(),
-            })]],
+            vec![vec![ev(
+                0,
+                EventKind::ExecutionFailed {
+                    error: "Drill.InvalidInput".into(),
+                    cause: "unknown source id \"nope\"".into(),
+                },
+            )]],
             false,
         );
         let reports = Store::open("file:///nonexistent-drill-reports", None).unwrap();
-        let err = start(&sfn, &reports, &stack(), args(&["nope"], false), &Globals::new(true, 0))
-            .await
-            .unwrap_err();
+        let err = start(
+            &sfn,
+            &reports,
+            &stack(),
+            args(&["nope"], false),
+            &Globals::new(true, 0),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.kind.exit_code(), ExitCode::Usage);
         assert!(err.message.contains("unknown source id"), "{}", err.message);
     }
@@ -573,14 +655,26 @@ mod tests {
     async fn denied_permission_and_bad_ids_are_clear_errors() {
         let sfn = scripted(vec![vec![]], true);
         let reports = Store::open("file:///nonexistent-drill-reports", None).unwrap();
-        let err = start(&sfn, &reports, &stack(), args(&[], false), &Globals::new(true, 0))
-            .await
-            .unwrap_err();
+        let err = start(
+            &sfn,
+            &reports,
+            &stack(),
+            args(&[], false),
+            &Globals::new(true, 0),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.kind.exit_code(), ExitCode::CouldNotRun);
         assert!(err.message.contains("permission denied"), "{}", err.message);
-        let err = start(&sfn, &reports, &stack(), args(&["a/../b"], false), &Globals::new(true, 0))
-            .await
-            .unwrap_err();
+        let err = start(
+            &sfn,
+            &reports,
+            &stack(),
+            args(&["a/../b"], false),
+            &Globals::new(true, 0),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.kind.exit_code(), ExitCode::Usage);
         assert!(sfn.started.lock().unwrap().is_empty(), "nothing started");
     }

@@ -21,13 +21,24 @@ pub struct HistoryEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     /// A state was entered; `input` is the state's input JSON text.
-    Entered { state: String, input: String },
+    Entered {
+        state: String,
+        input: String,
+    },
     /// A state was exited; `output` is the state's output JSON text.
-    Exited { state: String, output: String },
+    Exited {
+        state: String,
+        output: String,
+    },
     ExecutionSucceeded,
-    ExecutionFailed { error: String, cause: String },
+    ExecutionFailed {
+        error: String,
+        cause: String,
+    },
     /// Aborted or timed out.
-    ExecutionEnded { how: String },
+    ExecutionEnded {
+        how: String,
+    },
     Other,
 }
 
@@ -106,9 +117,27 @@ fn one_line(s: &str, max: usize) -> String {
     }
 }
 
+/// A Lambda error's cause is the JSON `{"errorMessage", "errorType"}`: show the message.
+pub fn readable_cause(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| cause.to_owned())
+}
+
 fn source_of(json: &str) -> Option<(String, Value)> {
     let v: Value = serde_json::from_str(json).ok()?;
-    let id = v.get("drill")?.get("source_id")?.as_str()?.to_owned();
+    // Inside the drill, states carry `drill`; the report step's output is the outcome itself.
+    let id = v
+        .get("drill")
+        .and_then(|d| d.get("source_id"))
+        .or_else(|| v.get("source_id"))?
+        .as_str()?
+        .to_owned();
     Some((id, v))
 }
 
@@ -126,7 +155,7 @@ fn failure_fields(v: Option<&Value>) -> (String, String) {
         } else {
             error
         },
-        get("Cause"),
+        readable_cause(&get("Cause")),
     )
 }
 
@@ -243,6 +272,10 @@ pub fn planned_sources(events: &[HistoryEvent]) -> Option<Vec<String>> {
     events.iter().find_map(|e| match &e.kind {
         EventKind::Exited { state, output } if state == "Plan" => {
             let v: Value = serde_json::from_str(output).ok()?;
+            // A caught Plan failure exits with the input (ids as strings) and `failure`.
+            if v.get("failure").is_some() {
+                return None;
+            }
             Some(
                 v.get("sources")?
                     .as_array()?
@@ -355,7 +388,7 @@ impl SourceStatus {
             result: if r.passed { "passed" } else { "failed" }.into(),
             failed_step: r.failed_step.clone(),
             error: failure.map(|f| f.error.clone()),
-            cause: failure.map(|f| f.cause.clone()),
+            cause: failure.map(|f| readable_cause(&f.cause)),
             rto_seconds: r.rto_seconds,
             rpo_seconds: r.rpo_seconds,
             rows: r.rows,
@@ -366,11 +399,13 @@ impl SourceStatus {
 
     /// A source without a report yet: what the history says (running, or the failing step).
     pub fn of_progress(source: &str, lines: &[ProgressLine], ended: bool) -> SourceStatus {
-        let failed = lines.iter().find(|l| {
-            l.source == source && matches!(l.outcome, StepOutcome::Failed { .. })
-        });
+        let failed = lines
+            .iter()
+            .find(|l| l.source == source && matches!(l.outcome, StepOutcome::Failed { .. }));
         let (error, cause) = match failed.map(|l| &l.outcome) {
-            Some(StepOutcome::Failed { error, cause }) => (Some(error.clone()), Some(cause.clone())),
+            Some(StepOutcome::Failed { error, cause }) => {
+                (Some(error.clone()), Some(cause.clone()))
+            }
             _ => (None, None),
         };
         SourceStatus {
@@ -390,9 +425,7 @@ impl SourceStatus {
 
 /// The error kind an ASL error name stands for (`Drill.BackupInvalid`, ...).
 pub fn kind_of_error(error: &str) -> Option<ErrorKind> {
-    ErrorKind::ALL
-        .into_iter()
-        .find(|k| k.error_type() == error)
+    ErrorKind::ALL.into_iter().find(|k| k.error_type() == error)
 }
 
 /// The exit code of a finished execution, as the CLI's: 0 when every source passed; otherwise
@@ -545,7 +578,11 @@ mod tests {
         ] {
             ev.push(entered(t, s, d("a")));
         }
-        ev.push(exited(17, "ReportSuccess", d("a")));
+        ev.push(exited(
+            17,
+            "ReportSuccess",
+            json!({"source_id": "a", "passed": true}),
+        ));
         let lines = progress(&ev);
         assert_eq!(
             steps(&lines),
@@ -559,6 +596,13 @@ mod tests {
             ]
         );
         assert_eq!(planned_sources(&ev), Some(vec!["a".to_owned()]));
+        // A refused plan exits with its input and the failure: no sources planned.
+        let refused = exited(
+            0,
+            "Plan",
+            json!({"sources": ["x"], "failure": {"Error": "Drill.InvalidInput"}}),
+        );
+        assert_eq!(planned_sources(&[refused]), None);
         assert!(lines[0].render(3).starts_with("a    restore       ok"));
     }
 
@@ -593,7 +637,10 @@ mod tests {
         assert_eq!(st.error.as_deref(), Some("Drill.BackupInvalid"));
         // b is still validating: nothing finished for it yet.
         assert!(lines.iter().all(|l| l.source == "a"));
-        assert_eq!(SourceStatus::of_progress("b", &lines, false).result, "running");
+        assert_eq!(
+            SourceStatus::of_progress("b", &lines, false).result,
+            "running"
+        );
     }
 
     #[test]
@@ -603,12 +650,20 @@ mod tests {
             entered(
                 1,
                 "ReportFailure",
-                with("a", "cleanup_failure", json!({"Error": "Drill.GuardViolation", "Cause": "owner tag"})),
+                with(
+                    "a",
+                    "cleanup_failure",
+                    json!({"Error": "Drill.GuardViolation", "Cause": "owner tag"}),
+                ),
             ),
             entered(
                 2,
                 "ReportFailed",
-                with("a", "report_failure", json!({"Error": "Drill.CouldNotRun", "Cause": "no bucket"})),
+                with(
+                    "a",
+                    "report_failure",
+                    json!({"Error": "Drill.CouldNotRun", "Cause": "no bucket"}),
+                ),
             ),
         ];
         assert_eq!(
@@ -656,7 +711,10 @@ mod tests {
             None,
             json!({"deleted": ["rdrill-a-1"], "already_gone": [], "refused": []}),
         ));
-        assert_eq!((s.result.as_str(), s.temp_state), ("passed", TempState::Deleted));
+        assert_eq!(
+            (s.result.as_str(), s.temp_state),
+            ("passed", TempState::Deleted)
+        );
         assert_eq!(s.temp.as_deref(), Some("rdrill-a-1"));
         let s = SourceStatus::of_report(&report(
             false,
@@ -681,22 +739,33 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_worst_failure() {
         let ok = SourceStatus::of_report(&report(true, None, json!({})));
-        let bad = |e: &str| {
-            SourceStatus::of_report(&report(false, Some(("validate", e)), json!({})))
-        };
+        let bad =
+            |e: &str| SourceStatus::of_report(&report(false, Some(("validate", e)), json!({})));
         assert_eq!(exit_code(std::slice::from_ref(&ok), None), ExitCode::Ok);
         assert_eq!(
-            exit_code(&[ok.clone(), bad("Drill.BackupInvalid")], Some("Drill.Failed")),
+            exit_code(
+                &[ok.clone(), bad("Drill.BackupInvalid")],
+                Some("Drill.Failed")
+            ),
             ExitCode::BackupInvalid
         );
         assert_eq!(
-            exit_code(&[bad("Drill.BackupInvalid"), bad("Drill.GuardViolation")], None),
+            exit_code(
+                &[bad("Drill.BackupInvalid"), bad("Drill.GuardViolation")],
+                None
+            ),
             ExitCode::GuardViolation
         );
-        assert_eq!(exit_code(&[bad("Lambda.Unknown")], None), ExitCode::CouldNotRun);
+        assert_eq!(
+            exit_code(&[bad("Lambda.Unknown")], None),
+            ExitCode::CouldNotRun
+        );
         // The plan refused the input: no source ran.
         assert_eq!(exit_code(&[], Some("Drill.InvalidInput")), ExitCode::Usage);
-        assert_eq!(exit_code(&[], Some("States.Timeout")), ExitCode::CouldNotRun);
+        assert_eq!(
+            exit_code(&[], Some("States.Timeout")),
+            ExitCode::CouldNotRun
+        );
     }
 
     #[test]
@@ -710,6 +779,11 @@ mod tests {
         assert!(e.contains("state_machine_arn"), "{e}");
         assert!(StackRef::from_terraform_outputs("nope").is_err());
         assert!(check_source_id("prod-app").is_ok());
+        assert_eq!(
+            readable_cause(r#"{"errorMessage":"no backup","errorType":"Drill.BackupInvalid"}"#),
+            "no backup"
+        );
+        assert_eq!(readable_cause("plain"), "plain");
         assert!(check_source_id("a/b").is_err());
         assert!(check_source_id("").is_err());
     }

@@ -79,7 +79,10 @@ where
         "AccessDeniedException" | "AccessDenied" | "UnrecognizedClientException" => {
             SfnError::AccessDenied(format!("{what}: {detail}"))
         }
-        "InvalidArn" | "InvalidExecutionInput" | "InvalidName" | "ExecutionAlreadyExists"
+        "InvalidArn"
+        | "InvalidExecutionInput"
+        | "InvalidName"
+        | "ExecutionAlreadyExists"
         | "ValidationException" => SfnError::InvalidInput(format!("{what}: {detail}")),
         _ => SfnError::Other(format!("{what}: {detail}")),
     }
