@@ -407,3 +407,34 @@ async fn bad_input_is_a_clear_error_with_a_non_zero_exit() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no drill reports"), "{err}");
 }
+
+#[test]
+fn the_operator_policy_grants_exactly_what_the_commands_call() {
+    let tf = std::fs::read_to_string(drill_tests::infra::repo().join("infra/operator.tf")).unwrap();
+    let mut actions: Vec<&str> = tf
+        .lines()
+        .filter(|l| l.trim_start().starts_with("actions"))
+        .flat_map(|l| l.split('"').skip(1).step_by(2))
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "kms:Decrypt",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "states:DescribeExecution",
+            "states:GetExecutionHistory",
+            "states:ListExecutions",
+            "states:StartExecution"
+        ]
+    );
+    // Only this state machine, its executions and the reports prefix; never a function role.
+    assert!(!tf.contains("\"*\""), "no wildcard resource");
+    assert!(tf.contains("${aws_s3_bucket.backups.arn}/reports/*"));
+    assert!(tf.contains("execution:${aws_sfn_state_machine.drill.name}:*"));
+    assert!(!tf.contains("aws_iam_role_policy_attachment"));
+    let outputs =
+        std::fs::read_to_string(drill_tests::infra::repo().join("infra/outputs.tf")).unwrap();
+    assert!(outputs.contains("output \"operator_policy_json\""));
+}
