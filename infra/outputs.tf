@@ -42,3 +42,13 @@ output "kms_key_arn" {
   description = "The drill's KMS key (backups, reports, logs, the temps' master secrets). It outlives the stack: see the README's retirement path."
   value       = aws_kms_key.drill.arn
 }
+
+output "reports_url" {
+  description = "Where the run reports are (`drill aws status|history` read them)."
+  value       = local.reports_url
+}
+
+output "operator_policy_json" {
+  description = "Least-privilege IAM policy for operators of `drill aws run|status|history`: start and read executions of this state machine, read the reports. Attach it to an operator role; the functions' roles are separate."
+  value       = data.aws_iam_policy_document.operator.json
+}

@@ -3,6 +3,8 @@
 //! A thin binary: parse and validate the command line, hand over to one command module, turn
 //! its outcome into an exit code.
 
+mod aws_html;
+mod cmd_aws;
 mod cmd_demo;
 mod cmd_export;
 mod cmd_plan;
@@ -78,6 +80,9 @@ enum Command {
     PlanCheck(cmd_plan::PlanCheckArgs),
     /// Write the approval text of a destructive plan, to be signed with `ssh-keygen -Y sign`.
     PlanApprove(cmd_plan::PlanApproveArgs),
+    /// Operate the deployed drill: start and follow an execution, read what happened, list a
+    /// source's nights from the report store.
+    Aws(cmd_aws::AwsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -109,6 +114,7 @@ fn main() -> std::process::ExitCode {
             Command::Audit(args) => cmd_rds::audit(args, &globals).await,
             Command::PlanCheck(args) => cmd_plan::check(args, &globals).await,
             Command::PlanApprove(args) => cmd_plan::approve(args, &globals).await,
+            Command::Aws(args) => cmd_aws::run(args, &globals).await,
         }
     });
     let code = match result {

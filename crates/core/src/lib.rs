@@ -12,6 +12,7 @@ pub mod events;
 pub mod guards;
 pub mod manifest;
 pub mod naming;
+pub mod operate;
 pub mod pgversion;
 pub mod plan;
 pub mod posture;

@@ -16,6 +16,7 @@ pub mod pg;
 pub mod plan_probe;
 pub mod rds;
 pub mod rds_secret;
+pub mod sfn;
 pub mod ssh_sig;
 pub mod store;
 pub mod validate;
