@@ -240,6 +240,20 @@ fn guardrail_policies_lint_clean_and_deny_what_they_must() {
         "iam:DeleteRolePermissionsBoundary",
         CI_ROLE
     ));
+    // ... and detaching it, or dropping it as a boundary, from any principal (its own role too).
+    let detach = statement(&policy, "NeverDetachTheseGuardrails");
+    assert_eq!(detach["Resource"], json!("*"));
+    assert_eq!(
+        detach["Condition"]["ArnEquals"]["iam:PolicyARN"],
+        json!(arn.as_str())
+    );
+    assert!(as_list(&detach["Action"]).contains(&"iam:DetachRolePolicy".to_owned()));
+    let drop = statement(&policy, "NeverDropThisBoundary");
+    assert_eq!(
+        drop["Condition"]["ArnEquals"]["iam:PermissionsBoundary"],
+        json!(arn.as_str())
+    );
+    assert!(as_list(&drop["Action"]).contains(&"iam:DeleteRolePermissionsBoundary".to_owned()));
 
     // The linter is live: an action that does not exist, and a condition key that does not
     // apply to its action, are each reported.

@@ -175,6 +175,39 @@ data "aws_iam_policy_document" "guardrails" {
     resources = [local.policy_arn]
   }
 
+  # ... nor detach them, or drop them as a boundary, from any role, user or group (its own
+  # included), whether or not protected_role_arns lists it.
+  statement {
+    sid    = "NeverDetachTheseGuardrails"
+    effect = "Deny"
+    actions = [
+      "iam:DetachGroupPolicy",
+      "iam:DetachRolePolicy",
+      "iam:DetachUserPolicy",
+    ]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = [local.policy_arn]
+    }
+  }
+
+  statement {
+    sid    = "NeverDropThisBoundary"
+    effect = "Deny"
+    actions = [
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:DeleteUserPermissionsBoundary",
+    ]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [local.policy_arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = length(var.protected_role_arns) > 0 ? [1] : []
     content {
