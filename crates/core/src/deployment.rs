@@ -106,6 +106,19 @@ impl crate::Classified for ConfigError {
     }
 }
 
+impl ConfigError {
+    /// `given` is not what the configuration says this drill's `what` is.
+    fn mismatch(drill: &DrillContext, what: &'static str, given: String, expected: String) -> Self {
+        ConfigError::Mismatch {
+            what,
+            given,
+            expected,
+            source_id: drill.source_id.clone(),
+            drill_id: drill.drill_id.clone(),
+        }
+    }
+}
+
 impl DeploymentConfig {
     /// Parses and checks the configuration document.
     pub fn from_json(text: &[u8]) -> Result<Self, ConfigError> {
@@ -293,13 +306,7 @@ impl DeploymentConfig {
     ) -> Result<TempResource, ConfigError> {
         let source = self.source(&drill.source_id)?;
         let expected = self.expected_temp(source, drill)?;
-        let mismatch = |what, given: String, expected: String| ConfigError::Mismatch {
-            what,
-            given,
-            expected,
-            source_id: drill.source_id.clone(),
-            drill_id: drill.drill_id.clone(),
-        };
+        let mismatch = |what, given, expected| ConfigError::mismatch(drill, what, given, expected);
         match (&expected, given) {
             (
                 TempResource::RdsInstance {
@@ -363,13 +370,7 @@ impl DeploymentConfig {
     ) -> Result<ConnectionSpec, ConfigError> {
         let source = self.source(&drill.source_id)?;
         let expected = self.expected_temp(source, drill)?;
-        let mismatch = |what, given: String, expected: String| ConfigError::Mismatch {
-            what,
-            given,
-            expected,
-            source_id: drill.source_id.clone(),
-            drill_id: drill.drill_id.clone(),
-        };
+        let mismatch = |what, given, expected| ConfigError::mismatch(drill, what, given, expected);
         match expected {
             TempResource::RdsInstance {
                 identifier,
