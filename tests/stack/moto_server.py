@@ -367,6 +367,28 @@ def fix_lambda_invoke_forwarding():
     LambdaSimpleBackend.invoke = invoke
 
 
+def fix_rds_unique_resource_ids():
+    """moto gives every DB instance the same DbiResourceId (`db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U`). In
+    AWS it is "the AWS Region-unique, immutable identifier for the DB instance" (DBInstance in
+    the RDS API reference; e.g. `db-ABCDEFGHIJKLMNOPQRSTU1VW2X`). The Terraform provider
+    reads an `aws_db_instance` back by a `dbi-resource-id` filter, so with two instances in moto it
+    got both and reported the new one "couldn't find resource". Each instance now gets its own id,
+    in AWS's form: `db-` and 26 upper-case letters and digits."""
+    import secrets
+    import string
+
+    from moto.rds.models import DBInstance
+
+    original = DBInstance.__init__
+    alphabet = string.ascii_uppercase + string.digits
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.dbi_resource_id = "db-" + "".join(secrets.choice(alphabet) for _ in range(26))
+
+    DBInstance.__init__ = __init__
+
+
 def configure():
     """What POST /moto-api/config would set, before any Lambda is created: no Docker, and a Step
     Functions executor that really runs the ASL."""
@@ -390,6 +412,7 @@ def main():
     fix_s3_bucket_policy_conditions()
     fix_s3_multipart_object_lock()
     fix_lambda_invoke_forwarding()
+    fix_rds_unique_resource_ids()
     configure()
     from moto.server import main as moto_main
 

@@ -6,6 +6,8 @@ pub mod assertions;
 pub mod aws;
 pub mod backupset;
 pub mod demo_data;
+// Only the functions read the deployment configuration (and it answers in their error type).
+#[cfg(feature = "lambda")]
 pub mod deployment;
 pub mod drill;
 pub mod dump;
