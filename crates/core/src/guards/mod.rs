@@ -188,14 +188,12 @@ pub fn check_all(
     caller: &Caller,
     facts: &InstanceFacts,
 ) -> Vec<GuardFailure> {
-    failures([
-        check_prefix(policy, facts),
-        check_role_tag(facts),
-        check_owner(caller, facts),
-        check_not_protected(policy, facts),
+    let mut out = check_read(policy, caller, facts);
+    out.extend(failures([
         check_deletion_protection_off(facts),
         check_created_by_drill(caller, facts),
-    ])
+    ]));
+    out
 }
 
 /// Guards (a)–(d), the ones a call on a running temp of this execution must pass (status, turning

@@ -26,8 +26,25 @@ pub fn expires_at_value(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn tags(pairs: [(&str, String); 5]) -> BTreeMap<String, String> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+/// The tags of everything the drill makes: its role, who made it from what, when it expires,
+/// and one more fact (`origin`) naming what exactly it was made from.
+fn drill_tags(
+    role: &str,
+    drill_id: &str,
+    source: &str,
+    expires_at: DateTime<Utc>,
+    origin: (&str, &str),
+) -> BTreeMap<String, String> {
+    [
+        (ROLE, role),
+        (EXECUTION, drill_id),
+        (SOURCE, source),
+        (EXPIRES_AT, &expires_at_value(expires_at)),
+        origin,
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 /// Every tag of the temp instance execution `drill_id` restores from `restored_from` (a snapshot
@@ -38,13 +55,13 @@ pub fn temp_tags(
     expires_at: DateTime<Utc>,
     restored_from: &str,
 ) -> BTreeMap<String, String> {
-    tags([
-        (ROLE, ROLE_TEMP.to_owned()),
-        (EXECUTION, drill_id.to_owned()),
-        (SOURCE, source.to_owned()),
-        (EXPIRES_AT, expires_at_value(expires_at)),
-        (RESTORED_FROM, restored_from.to_owned()),
-    ])
+    drill_tags(
+        ROLE_TEMP,
+        drill_id,
+        source,
+        expires_at,
+        (RESTORED_FROM, restored_from),
+    )
 }
 
 /// Every tag of the snapshot copy execution `drill_id` makes of `copied_from` (a snapshot of
@@ -55,13 +72,13 @@ pub fn snapshot_copy_tags(
     expires_at: DateTime<Utc>,
     copied_from: &str,
 ) -> BTreeMap<String, String> {
-    tags([
-        (ROLE, ROLE_SNAPSHOT_COPY.to_owned()),
-        (EXECUTION, drill_id.to_owned()),
-        (SOURCE, source.to_owned()),
-        (EXPIRES_AT, expires_at_value(expires_at)),
-        (COPIED_FROM, copied_from.to_owned()),
-    ])
+    drill_tags(
+        ROLE_SNAPSHOT_COPY,
+        drill_id,
+        source,
+        expires_at,
+        (COPIED_FROM, copied_from),
+    )
 }
 
 #[cfg(test)]
