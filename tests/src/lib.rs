@@ -5,6 +5,7 @@
 pub mod deployment;
 pub mod infra;
 pub mod lambda_host;
+pub mod rds;
 
 use std::path::PathBuf;
 

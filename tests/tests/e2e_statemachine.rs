@@ -11,8 +11,6 @@
 //! the nightly schedule sends, `{"sources": [...]}` from the console, and the sample events of
 //! `cargo lambda invoke` through the Lambda Invoke path.
 
-mod rds_common;
-
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
@@ -343,9 +341,9 @@ async fn source_db() -> TestDb {
 /// A production instance in moto (deletion protection on) and a drill deployment for it.
 async fn rds_drill(wait_seconds: u32) -> (aws_sdk_rds::Client, String, Drill) {
     let rds = aws_sdk_rds::Client::new(&aws_config().await);
-    let net = rds_common::network(&rds).await;
+    let net = drill_tests::rds::network(&rds).await;
     let prod = unique("prod-");
-    rds_common::create_instance(&rds, &prod, true, vec![]).await;
+    drill_tests::rds::create_instance(&rds, &prod, true, vec![]).await;
     let drill = Drill::deploy(Options {
         env: vec![
             ("restore", "DRILL_SUBNET_GROUP", net.subnet_group.clone()),
@@ -712,7 +710,7 @@ async fn snapshot_copies_run_before_the_drill_and_a_failed_copy_fails_the_run_bu
         Some(1)
     );
     let away = drill_engine::rds::client_in_region(&rds, "eu-west-1");
-    let there = rds_common::snapshot_ids(&away, &prod).await;
+    let there = drill_tests::rds::snapshot_ids(&away, &prod).await;
     assert!(there.contains(&copy_id.to_owned()), "{there:?}");
 
     let report = drill.report("prod-plain", &exec).await;
@@ -721,7 +719,7 @@ async fn snapshot_copies_run_before_the_drill_and_a_failed_copy_fails_the_run_bu
         "{report:#}"
     );
     // At home, only the automated snapshot: nothing was copied there, nothing deleted.
-    let home = rds_common::snapshot_ids(&rds, &prod).await;
+    let home = drill_tests::rds::snapshot_ids(&rds, &prod).await;
     assert_eq!(home.len(), 1, "{home:?}");
     assert!(home[0].starts_with("rds:"));
 }

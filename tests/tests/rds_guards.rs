@@ -3,12 +3,10 @@
 //! naming the guard that said no (so no delete call reached AWS: AWS would have answered
 //! differently, or deleted).
 
-mod rds_common;
-
 use chrono::{Duration, Utc};
 use drill_core::events::DrillContext;
+use drill_tests::rds::*;
 use drill_tests::{aws_config, unique};
-use rds_common::*;
 use serde_json::json;
 
 async fn delete(
@@ -43,13 +41,14 @@ async fn only_the_legitimate_temp_is_ever_deleted() {
         started_at: Utc::now(),
     };
     create_instance(&client, &early, false, temp_tags(&pre, later)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
-    // The drill starts now (after `early` was created) and restores its temp.
+    // The drill starts just after `early` was created (by moto's own record) and restores its
+    // temp once the clock is past that start.
     let drill = DrillContext {
-        started_at: Utc::now(),
+        started_at: instance_created_at(&client, &early).await + Duration::microseconds(1),
         ..pre.clone()
     };
+    clock_past(drill.started_at).await;
     let mut cfg = settings(Some(&net));
     cfg.sources = vec![source_unprotected.clone()];
     let protected_temp = unique("rdrill-keep-");

@@ -1,12 +1,10 @@
 //! The janitor against moto: an expired drill temp is removed; an unexpired one and look-alikes
 //! stay, the look-alikes reported as refusals.
 
-mod rds_common;
-
 use chrono::{Duration, Utc};
 use drill_core::events::{DeleteOutcome, DrillContext};
+use drill_tests::rds::*;
 use drill_tests::{aws_config, unique};
-use rds_common::*;
 use serde_json::json;
 
 #[tokio::test]
@@ -17,15 +15,12 @@ async fn janitor_removes_only_expired_drill_temps() {
         source_id: unique("src-"),
         started_at: Utc::now(),
     };
-    // Expires 2 s after creation: the janitor's guard (f) wants creation before expiry.
+    // Expires 10 s from now, well after its creation (the janitor's guard (f) wants creation
+    // before expiry); the janitor then sweeps at a `now` just past that, within its allowed
+    // clock skew, instead of the test sleeping until then.
+    let expires = Utc::now() + Duration::seconds(10);
     let expired = unique("rdrill-expired-");
-    create_instance(
-        &client,
-        &expired,
-        false,
-        temp_tags(&drill, Utc::now() + Duration::seconds(2)),
-    )
-    .await;
+    create_instance(&client, &expired, false, temp_tags(&drill, expires)).await;
     let fresh = unique("rdrill-fresh-");
     create_instance(
         &client,
@@ -37,20 +32,26 @@ async fn janitor_removes_only_expired_drill_temps() {
     let lookalike = unique("rdrill-lookalike-");
     create_instance(&client, &lookalike, false, vec![]).await;
     let protected = unique("rdrill-protected-");
-    create_instance(
-        &client,
-        &protected,
-        true,
-        temp_tags(&drill, Utc::now() + Duration::seconds(2)),
-    )
-    .await;
+    create_instance(&client, &protected, true, temp_tags(&drill, expires)).await;
     let unrelated = unique("orders-");
     create_instance(&client, &unrelated, false, vec![]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
-
+    // Not yet due at the real time: nothing is deleted.
     let deps = delete_deps(settings(None), aws_config().await);
-    let out: DeleteOutcome = serde_json::from_value(
+    let early: DeleteOutcome = serde_json::from_value(
         delete_temp::handle(&deps, json!({"action": "janitor"}))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    for id in [&expired, &fresh] {
+        assert!(early.not_due.contains(id), "{early:?}");
+    }
+    assert!(!early.deleted.contains(&expired), "{early:?}");
+    assert!(exists(&client, &expired).await);
+
+    let sweep_at = expires + Duration::seconds(1);
+    let out: DeleteOutcome = serde_json::from_value(
+        delete_temp::handle(&deps, json!({"action": "janitor", "now": sweep_at}))
             .await
             .unwrap(),
     )

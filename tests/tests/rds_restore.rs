@@ -1,13 +1,11 @@
 //! Restore of an RDS snapshot to a temp instance, against moto: the parameters and tags moto
 //! reports afterwards, snapshot selection, idempotent retries, and the status action.
 
-mod rds_common;
-
 use chrono::{DateTime, Duration, Utc};
 use drill_core::events::{RestoreStarted, StatusReport, TempState};
 use drill_core::guards::tag;
+use drill_tests::rds::*;
 use drill_tests::{aws_config, unique};
-use rds_common::*;
 use serde_json::{json, Value};
 
 /// Configures `source` as the drill's source in the deployment configuration; the event then
@@ -230,7 +228,9 @@ async fn snapshot_selection_automated_manual_explicit() {
     create_instance(&client, &source, true, vec![]).await;
     let manual_old = unique("manual-a-");
     let manual_new = unique("manual-b-");
+    // Each one strictly younger than the one before (and than the automated one).
     for id in [&manual_old, &manual_new] {
+        clock_past(newest_snapshot_time(&client, &source).await).await;
         client
             .create_db_snapshot()
             .db_instance_identifier(&source)
@@ -238,8 +238,11 @@ async fn snapshot_selection_automated_manual_explicit() {
             .send()
             .await
             .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     }
+    assert!(
+        snapshot_created_at(&client, &source, &manual_new).await
+            > snapshot_created_at(&client, &source, &manual_old).await
+    );
     let settings = settings(Some(&net));
     let now = Utc::now();
     let restored_from = |selector: Value| {
@@ -288,9 +291,8 @@ async fn no_snapshot_young_enough_or_none_at_all_fail_clearly() {
     create_instance(&client, &source, true, vec![]).await;
     let deps = restore_deps(settings(Some(&net)), aws_config().await);
     let drill = drill(&source, Utc::now());
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-
-    // Too old: any snapshot is older than 0 hours.
+    // Too old: any snapshot is older than 0 hours once the clock is past it.
+    clock_past(newest_snapshot_time(&client, &source).await).await;
     let err = restore::handle(
         &deps,
         restore_event(

@@ -2,14 +2,12 @@
 //! no capacity, the temp's parameter group, the wait budget measured from the restore, and a
 //! delete that never takes automated backups with it.
 
-mod rds_common;
-
 use chrono::{Duration, Utc};
 use drill_core::events::{RestoreStarted, StatusReport, TempResource};
 use drill_core::Classified;
 use drill_engine::rds::RdsSettings;
+use drill_tests::rds::*;
 use drill_tests::{aws_config, unique};
-use rds_common::*;
 use serde_json::json;
 
 /// The class the local stack never has capacity for (tests/stack/moto_server.py).
@@ -64,7 +62,7 @@ async fn no_capacity_for_a_class_tries_the_next_and_none_left_is_not_transient()
 
     // Every class out of capacity: a clear error naming them, not a quick transient retry.
     let deps = restore_deps(with_classes(&[NO_CAPACITY]), aws_config().await);
-    let drill = rds_common::drill(&source, Utc::now());
+    let drill = drill_tests::rds::drill(&source, Utc::now());
     let err = restore::handle(&deps, event(&drill)).await.unwrap_err();
     assert_eq!(err.error_type(), "Drill.CouldNotRun", "{err}");
     assert!(err.message.contains(NO_CAPACITY), "{err}");

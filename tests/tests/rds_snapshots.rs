@@ -3,7 +3,6 @@
 //! posture audit.
 
 mod demo_common;
-mod rds_common;
 
 use chrono::{Duration, Utc};
 use drill_core::events::SnapshotSelector;
@@ -11,29 +10,8 @@ use drill_core::guards::tag;
 use drill_core::posture::PosturePolicy;
 use drill_core::Classified;
 use drill_engine::rds;
+use drill_tests::rds::*;
 use drill_tests::unique;
-use rds_common::*;
-
-/// A drill-style copy made by hand, with the given expiry.
-async fn hand_copy(
-    client: &rds::Client,
-    from: &str,
-    id: &str,
-    source: &str,
-    expires_at: chrono::DateTime<Utc>,
-) {
-    client
-        .copy_db_snapshot()
-        .source_db_snapshot_identifier(from)
-        .target_db_snapshot_identifier(id)
-        .tags(t(tag::ROLE, tag::ROLE_SNAPSHOT_COPY))
-        .tags(t(tag::EXECUTION, "exec-earlier"))
-        .tags(t(tag::SOURCE, source))
-        .tags(t(tag::EXPIRES_AT, &expires_at.to_rfc3339()))
-        .send()
-        .await
-        .unwrap();
-}
 
 /// The drill's copy of `source`'s snapshot picked by `selector`, found through `from`, made
 /// through `to` (its region and account), shared with `share`; kept 7 days.
@@ -62,29 +40,6 @@ async fn copy(
         Utc::now(),
     )
     .await
-}
-
-/// The copy `id` of `source` as `client`'s region lists it, checked to carry every drill tag.
-async fn drill_copy(
-    client: &rds::Client,
-    source: &str,
-    id: &str,
-    drill: &drill_core::events::DrillContext,
-) -> drill_core::snapshots::SnapshotFacts {
-    let made = rds::list_snapshots(client, source, Some("manual"))
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.id == id)
-        .unwrap_or_else(|| panic!("copy {id} not listed"));
-    assert_eq!(
-        made.tags.get(tag::ROLE).map(String::as_str),
-        Some(tag::ROLE_SNAPSHOT_COPY)
-    );
-    assert_eq!(made.tags.get(tag::EXECUTION), Some(&drill.drill_id));
-    assert_eq!(made.tags.get(tag::SOURCE).map(String::as_str), Some(source));
-    assert!(made.tags.contains_key(tag::EXPIRES_AT));
-    made
 }
 
 /// The drill's copy of the newest automated snapshot, in the same region.
@@ -141,7 +96,8 @@ async fn copy_then_expire_touches_only_expired_drill_copies() {
         .unwrap();
     let other_copy = unique("rdrill-othersrc-");
     hand_copy(&client, &other_automated, &other_copy, &other_source, past).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The drill's copy must be the newest of this source's snapshots.
+    clock_past(newest_snapshot_time(&client, &source).await).await;
 
     // The drill copies the newest automated snapshot.
     let settings = settings(None);
@@ -194,9 +150,13 @@ async fn expiry_keeps_the_newest_copy_even_when_expired() {
     let past = Utc::now() - Duration::hours(1);
     let first = unique("rdrill-first-");
     hand_copy(&client, &automated, &first, &source, past).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clock_past(snapshot_created_at(&client, &source, &first).await).await;
     let second = unique("rdrill-second-");
     hand_copy(&client, &automated, &second, &source, past).await;
+    assert!(
+        snapshot_created_at(&client, &source, &second).await
+            > snapshot_created_at(&client, &source, &first).await
+    );
     let outcome = rds::expire_copies(&client, &settings(None), &source, 1, Utc::now())
         .await
         .unwrap();

@@ -9,8 +9,6 @@ use drill_tests::lambda_host::{serve, Invoke};
 use drill_tests::{aws_config, lambda_role, unique};
 use serde_json::{json, Value};
 
-mod rds_common;
-
 /// A handler served by the test itself: answers who it is, or fails with a chosen error kind.
 struct TestHandler;
 
@@ -453,11 +451,11 @@ async fn s3_tls_only_bucket_policy_does_not_lock_everything_out_but_deny_still_d
 #[tokio::test]
 async fn rds_snapshot_arns_resolve_across_regions_and_across_accounts_only_when_shared() {
     use aws_sdk_rds::error::ProvideErrorMetadata;
-    let home = rds_common::rds().await;
+    let home = drill_tests::rds::rds().await;
     let source = unique("prod-");
-    rds_common::create_instance(&home, &source, false, vec![]).await;
+    drill_tests::rds::create_instance(&home, &source, false, vec![]).await;
     // An automated snapshot's name holds a colon (`rds:prod-...`): moto cut it off.
-    let automated = rds_common::snapshot_ids(&home, &source).await[0].clone();
+    let automated = drill_tests::rds::snapshot_ids(&home, &source).await[0].clone();
     let arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{automated}");
     let away = drill_engine::rds::client_in_region(&home, "eu-west-1");
     let copy = unique("copy-");
@@ -468,7 +466,7 @@ async fn rds_snapshot_arns_resolve_across_regions_and_across_accounts_only_when_
         .await
         .expect("cross-region copy by ARN");
 
-    let other = rds_common::client_of_account("210987654321", "eu-west-1").await;
+    let other = drill_tests::rds::client_of_account("210987654321", "eu-west-1").await;
     let copy_arn = format!("arn:aws:rds:eu-west-1:123456789012:snapshot:{copy}");
     let look = || {
         other

@@ -4,16 +4,14 @@
 //! write), is refused with a clear error, and the test then looks at the state: nothing shared,
 //! copied, written, deleted or changed. AWS state in moto, SQL on the throwaway cluster.
 
-mod rds_common;
-
 use chrono::{Duration, Utc};
 use drill_core::checks::{CheckConfig, Status};
 use drill_core::events::{BackupRef, DrillContext, TempResource};
 use drill_engine::pg::ConnectOptions;
 use drill_engine::validate::{validate, Target, ValidateInput};
 use drill_tests::deployment::{configure_source, edit};
+use drill_tests::rds::*;
 use drill_tests::{aws_config, connect, pg_url, unique, with_database, TestDb};
-use rds_common::*;
 use serde_json::{json, Value};
 
 fn rds_source(instance: &str) -> Value {

@@ -5,12 +5,38 @@
 //! first needs one turned on with `ModifyDBInstance`; after that the instance goes through
 //! `modifying` and its `MasterUserSecret` through `creating` before the secret is `active`. Only
 //! then can validate log in.
+//!
+//! [`normalize_status`] maps the raw instance status to the wait loop's states first.
 
 use crate::events::TempState;
 
 /// The `MasterUserSecret.SecretStatus` values of the RDS API.
 pub const SECRET_ACTIVE: &str = "active";
 pub const SECRET_IMPAIRED: &str = "impaired";
+
+/// Maps an RDS `DBInstanceStatus` to the state machine's four states. Transitional states wait;
+/// states the instance will not leave on its own fail the drill; unknown states wait (the state
+/// machine's overall timeout still ends the drill).
+pub fn normalize_status(raw: &str) -> TempState {
+    match raw {
+        // Fully operational while storage is optimised.
+        "available" | "storage-optimization" => TempState::Available,
+        "deleting" | "deleted" => TempState::Gone,
+        "failed"
+        | "inaccessible-encryption-credentials"
+        | "inaccessible-encryption-credentials-recoverable"
+        | "incompatible-network"
+        | "incompatible-option-group"
+        | "incompatible-parameters"
+        | "incompatible-restore"
+        | "insufficient-capacity"
+        | "restore-error"
+        | "storage-full"
+        | "stopped"
+        | "stopping" => TempState::Failed,
+        _ => TempState::Creating,
+    }
+}
 
 /// The wait loop's state of a temp instance, and a detail for the report.
 ///
@@ -45,6 +71,31 @@ pub fn readiness(
 mod tests {
     use super::*;
     use TempState::*;
+
+    #[test]
+    fn status_normalization_covers_states_moto_never_shows() {
+        for (raw, want) in [
+            ("creating", Creating),
+            ("backing-up", Creating),
+            ("modifying", Creating),
+            ("configuring-enhanced-monitoring", Creating),
+            ("rebooting", Creating),
+            ("starting", Creating),
+            ("some-new-state", Creating),
+            ("available", Available),
+            ("storage-optimization", Available),
+            ("failed", Failed),
+            ("incompatible-restore", Failed),
+            ("incompatible-network", Failed),
+            ("restore-error", Failed),
+            ("storage-full", Failed),
+            ("stopped", Failed),
+            ("deleting", Gone),
+            ("deleted", Gone),
+        ] {
+            assert_eq!(normalize_status(raw), want, "{raw}");
+        }
+    }
 
     #[test]
     fn validate_only_once_the_secret_is_active() {

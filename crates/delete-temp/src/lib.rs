@@ -20,10 +20,6 @@ use drill_engine::pg::resolve_secret;
 use drill_engine::rds::{self, RdsSettings};
 use serde_json::Value;
 
-/// How far in the future a janitor event's `now` may lie: it exists for tests and replays, and
-/// must not let a caller expire every temp early.
-const MAX_JANITOR_CLOCK_SKEW_SECONDS: i64 = 300;
-
 /// Typed configuration from the function's environment (see [`RdsSettings`]: `DRILL_PREFIX`,
 /// `DRILL_SOURCES`, `DRILL_PROTECTED`, ...).
 #[derive(Debug, Clone)]
@@ -132,20 +128,8 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
             serde_json::to_value(&outcome).map_err(ser_err)
         }
         DeleteRequest::Janitor { now } => {
-            let real_now = rds::utc_now();
-            let now = match now {
-                Some(t) if (t - real_now).num_seconds() > MAX_JANITOR_CLOCK_SKEW_SECONDS => {
-                    return Err(HandlerError::new(
-                        ErrorKind::InvalidInput,
-                        format!(
-                            "janitor `now` {} lies in the future; it may only replay the past",
-                            t.to_rfc3339()
-                        ),
-                    ));
-                }
-                Some(t) => t,
-                None => real_now,
-            };
+            let now = drill_core::guards::janitor::sweep_time(now, rds::utc_now())
+                .map_err(|e| HandlerError::new(ErrorKind::InvalidInput, e.to_string()))?;
             let outcome = rds::janitor(&deps.rds, &deps.config.rds, now).await?;
             tracing::info!(
                 deleted = outcome.deleted.len(),

@@ -1,16 +1,17 @@
-//! Helpers shared by the `rds_*` tests: instances and snapshots in moto, the drill's network,
-//! and handler dependencies aimed at moto. Not every test file uses every helper.
-#![allow(dead_code)]
+//! Helpers of the `rds_*` tests: instances and snapshots in moto, the drill's network, the
+//! drill's tags (built by [`drill_core::guards::tag`], as the restore and copy write them),
+//! waiting on a condition instead of sleeping, and handler dependencies aimed at moto.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use crate::{aws_config, moto_url, unique};
 use aws_sdk_rds::types::Tag;
 use aws_sdk_rds::Client;
 use chrono::{DateTime, Utc};
 use drill_core::events::DrillContext;
 use drill_core::guards::tag;
 use drill_engine::rds::RdsSettings;
-use drill_tests::{aws_config, moto_url, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub async fn rds() -> Client {
@@ -126,8 +127,8 @@ pub fn settings(net: Option<&Network>) -> RdsSettings {
 
 /// A new KMS key in moto (the test kit has no KMS SDK crate); its ARN.
 pub fn create_kms_key() -> String {
-    let out = std::process::Command::new(drill_tests::infra::repo().join(".venv/bin/python"))
-        .arg(drill_tests::infra::repo().join("tests/stack/aws_fixture.py"))
+    let out = std::process::Command::new(crate::infra::repo().join(".venv/bin/python"))
+        .arg(crate::infra::repo().join("tests/stack/aws_fixture.py"))
         .arg("create-key")
         .env("DRILL_TEST_MOTO_URL", moto_url())
         .output()
@@ -172,15 +173,69 @@ pub async fn create_instance(client: &Client, id: &str, deletion_protection: boo
         .unwrap_or_else(|e| panic!("create {id}: {e:?}"));
 }
 
-/// The full tag set of a drill temp of `drill`, as the restore writes it.
+/// Tags as RDS takes them.
+pub fn aws_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| t(k, v)).collect()
+}
+
+/// The full tag set of a drill temp of `drill`, as the restore writes it
+/// ([`drill_core::guards::tag::temp_tags`]; `drill:expires-at` in whole seconds).
 pub fn temp_tags(drill: &DrillContext, expires_at: DateTime<Utc>) -> Vec<Tag> {
-    vec![
-        t(tag::ROLE, tag::ROLE_TEMP),
-        t(tag::EXECUTION, &drill.drill_id),
-        t(tag::SOURCE, &drill.source_id),
-        t(tag::EXPIRES_AT, &expires_at.to_rfc3339()),
-        t(tag::RESTORED_FROM, "rds:some-snapshot"),
-    ]
+    aws_tags(&tag::temp_tags(
+        &drill.drill_id,
+        &drill.source_id,
+        expires_at,
+        "rds:some-snapshot",
+    ))
+}
+
+/// Polls `condition` (every 50 ms) until it holds; panics naming `what` after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the clock (the one moto stamps resources with: same machine) is past `t`, so
+/// that whatever is made next is strictly younger than `t`.
+pub async fn clock_past(t: DateTime<Utc>) {
+    wait_until(
+        &format!("the clock is past {t}"),
+        Duration::from_secs(5),
+        || async { Utc::now() > t },
+    )
+    .await;
+}
+
+/// `InstanceCreateTime` of an instance, as moto reports it.
+pub async fn instance_created_at(client: &Client, id: &str) -> DateTime<Utc> {
+    let db = drill_engine::rds::describe_instance(client, id)
+        .await
+        .unwrap()
+        .expect("instance exists");
+    drill_engine::rds::instance_facts(&db)
+        .created_at
+        .expect("moto reports the creation time")
+}
+
+/// `SnapshotCreateTime` of a snapshot of `instance`, as moto reports it.
+pub async fn snapshot_created_at(client: &Client, instance: &str, id: &str) -> DateTime<Utc> {
+    drill_engine::rds::list_snapshots(client, instance, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == id)
+        .and_then(|s| s.created_at)
+        .unwrap_or_else(|| panic!("snapshot {id} of {instance} with a creation time"))
 }
 
 /// Whether moto still lists the instance (a deleted instance disappears at once in moto).
@@ -213,7 +268,7 @@ pub fn restore_deps(settings: RdsSettings, aws: aws_config::SdkConfig) -> restor
         restore::Config {
             rds: settings,
             allow_plaintext: true,
-            config_url: Some(drill_tests::deployment::url()),
+            config_url: Some(crate::deployment::url()),
         },
         aws,
     )
@@ -224,8 +279,68 @@ pub fn delete_deps(settings: RdsSettings, aws: aws_config::SdkConfig) -> delete_
         delete_temp::Config {
             rds: settings,
             allow_plaintext: true,
-            config_url: Some(drill_tests::deployment::url()),
+            config_url: Some(crate::deployment::url()),
         },
         aws,
     )
+}
+
+/// The newest `SnapshotCreateTime` or `OriginalSnapshotCreateTime` among the snapshots of
+/// `instance` (the epoch when it has none).
+pub async fn newest_snapshot_time(client: &Client, instance: &str) -> DateTime<Utc> {
+    drill_engine::rds::list_snapshots(client, instance, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|s| [s.created_at, s.taken_at])
+        .flatten()
+        .max()
+        .unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// A drill-style copy of `from` made by hand by an earlier execution, with the tags a drill
+/// copy gets ([`drill_core::guards::tag::snapshot_copy_tags`]) and the given expiry.
+pub async fn hand_copy(
+    client: &Client,
+    from: &str,
+    id: &str,
+    source: &str,
+    expires_at: DateTime<Utc>,
+) {
+    client
+        .copy_db_snapshot()
+        .source_db_snapshot_identifier(from)
+        .target_db_snapshot_identifier(id)
+        .set_tags(Some(aws_tags(&tag::snapshot_copy_tags(
+            "exec-earlier",
+            source,
+            expires_at,
+            from,
+        ))))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The copy `id` of `source` as `client`'s region lists it, checked to carry every drill tag.
+pub async fn drill_copy(
+    client: &Client,
+    source: &str,
+    id: &str,
+    drill: &DrillContext,
+) -> drill_core::snapshots::SnapshotFacts {
+    let made = drill_engine::rds::list_snapshots(client, source, Some("manual"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("copy {id} not listed"));
+    assert_eq!(
+        made.tags.get(tag::ROLE).map(String::as_str),
+        Some(tag::ROLE_SNAPSHOT_COPY)
+    );
+    assert_eq!(made.tags.get(tag::EXECUTION), Some(&drill.drill_id));
+    assert_eq!(made.tags.get(tag::SOURCE).map(String::as_str), Some(source));
+    assert!(made.tags.contains_key(tag::EXPIRES_AT));
+    made
 }

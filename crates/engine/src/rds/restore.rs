@@ -1,0 +1,160 @@
+//! Restoring the selected snapshot into a new, tagged temp instance (returns at once; the wait
+//! loop polls [`super::status`]).
+
+use chrono::{DateTime, Duration, Utc};
+use drill_core::events::{BackupRef, DrillContext, RestoreStarted, SnapshotSelector, TempResource};
+use drill_core::guards::tag;
+use drill_core::naming;
+
+use super::facts::{aws_tags, choose_snapshot, describe_instance, instance_facts};
+use super::{api_error, check_reuse, code_of, Client, RdsError, RdsSettings};
+
+/// What to restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreInput {
+    pub source_instance: String,
+    pub selector: SnapshotSelector,
+    pub max_age_hours: Option<u32>,
+    /// Database inside the instance that later steps validate and export.
+    pub database: String,
+    /// DB parameter group of the temp (`None`: the engine family's default).
+    pub parameter_group: Option<String>,
+}
+
+/// The identifier of the temp instance of this drill (stable across retries of the same
+/// execution, so a retried restore finds its own instance instead of making a second one).
+pub fn temp_identifier(
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    source: &str,
+) -> Result<String, RdsError> {
+    let id = naming::temp_identifier(&settings.prefix, source, &drill.drill_id, drill.started_at)
+        .map_err(|e| RdsError::InvalidInput(e.to_string()))?;
+    if !naming::is_valid_rds_identifier(&id) {
+        return Err(RdsError::InvalidInput(format!(
+            "derived identifier {id:?} is not valid for RDS"
+        )));
+    }
+    Ok(id)
+}
+
+/// Starts restoring the selected snapshot into a new temp instance; returns at once (the state
+/// machine polls [`status`]).
+pub async fn restore(
+    client: &Client,
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    input: &RestoreInput,
+    now: DateTime<Utc>,
+) -> Result<RestoreStarted, RdsError> {
+    let subnet_group = settings.subnet_group.clone().ok_or_else(|| {
+        RdsError::InvalidInput(
+            "DRILL_SUBNET_GROUP is not set: the temp instance must go into the drill's own subnet group"
+                .into(),
+        )
+    })?;
+    if settings.security_groups.is_empty() {
+        return Err(RdsError::InvalidInput(
+            "DRILL_SECURITY_GROUPS is not set: the temp instance must use the drill's own security group"
+                .into(),
+        ));
+    }
+    let snap = choose_snapshot(
+        client,
+        &input.source_instance,
+        &input.selector,
+        input.max_age_hours,
+        now,
+    )
+    .await?;
+    let identifier = temp_identifier(settings, drill, &input.source_instance)?;
+    let expires_at = now + Duration::hours(i64::from(settings.temp_ttl_hours));
+    let snapshot_ref = snap.arn.clone().unwrap_or_else(|| snap.id.clone());
+    let backup = BackupRef {
+        kind: "rds-snapshot".into(),
+        id: snapshot_ref.clone(),
+        taken_at: snap.taken_at.unwrap_or(now),
+    };
+    let temp = TempResource::RdsInstance {
+        identifier: identifier.clone(),
+        secret_id: None,
+        database: input.database.clone(),
+    };
+    let tags = aws_tags(&tag::temp_tags(
+        &drill.drill_id,
+        &input.source_instance,
+        expires_at,
+        &snap.id,
+    ));
+    if settings.instance_classes.is_empty() {
+        return Err(RdsError::InvalidInput(
+            "no instance class configured for the temp (DRILL_INSTANCE_CLASS)".into(),
+        ));
+    }
+    let mut out_of_capacity = Vec::new();
+    let mut result = None;
+    for class in &settings.instance_classes {
+        // No ManageMasterUserPassword: on a restore it applies to RDS for Oracle only; the
+        // secret is turned on once the temp is available (crate::rds_secret).
+        let attempt = client
+            .restore_db_instance_from_db_snapshot()
+            .db_instance_identifier(&identifier)
+            .db_snapshot_identifier(&snap.id)
+            .db_instance_class(class)
+            .db_subnet_group_name(&subnet_group)
+            .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+            .set_db_parameter_group_name(input.parameter_group.clone())
+            // Without 0, RDS first takes a baseline backup and sits in `backing-up` for hours.
+            .backup_retention_period(0)
+            .deletion_protection(false)
+            .publicly_accessible(false)
+            .multi_az(false)
+            .copy_tags_to_snapshot(false)
+            .auto_minor_version_upgrade(false)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await;
+        match attempt {
+            Err(e) if code_of(&e) == Some("InsufficientDBInstanceCapacity") => {
+                tracing::warn!(%identifier, %class, "no capacity for this instance class; trying the next");
+                out_of_capacity.push(class.clone());
+            }
+            other => {
+                result = Some(other);
+                break;
+            }
+        }
+    }
+    let Some(result) = result else {
+        return Err(RdsError::Api {
+            op: "RestoreDBInstanceFromDBSnapshot",
+            code: "InsufficientDBInstanceCapacity".into(),
+            message: format!(
+                "no capacity for any configured instance class ({}); add classes to DRILL_INSTANCE_CLASS",
+                out_of_capacity.join(", ")
+            ),
+            transient: false,
+        });
+    };
+    match result {
+        Ok(_) => {
+            tracing::info!(%identifier, snapshot = %snap.id, source = %input.source_instance, "restore started");
+        }
+        Err(e) if code_of(&e) == Some("DBInstanceAlreadyExists") => {
+            // A retry of this execution finds its own instance; anything else is not ours.
+            let tags = describe_instance(client, &identifier)
+                .await?
+                .map(|db| instance_facts(&db).tags)
+                .unwrap_or_default();
+            check_reuse(&identifier, &drill.drill_id, tag::ROLE_TEMP, &tags)?;
+            tracing::info!(%identifier, "restore already started by this execution");
+        }
+        Err(e) => return Err(api_error("RestoreDBInstanceFromDBSnapshot", e)),
+    }
+    Ok(RestoreStarted {
+        temp,
+        backup,
+        expires_at,
+        restore_started_at: now,
+    })
+}
