@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::TestDb;
 use drill_engine::dump::{self, Database, ExportOptions, ExportOutcome, RestoreOptions};
 use drill_engine::store::Store;
-use crate::TestDb;
 
 /// A PostgreSQL client program of the stack's installation.
 pub fn pg_program(name: &str) -> PathBuf {
@@ -295,9 +295,7 @@ pub async fn round_trip(
     let db = Database::from_url(&source.url).unwrap();
     // The deployment's pairing: the newest pg_dump, whatever the server's major.
     let mut options = options.clone();
-    options
-        .pg_dump
-        .get_or_insert_with(crate::newest_pg_dump);
+    options.pg_dump.get_or_insert_with(crate::newest_pg_dump);
     let outcome = dump::export(&db, dest, &options).await.expect("export");
     let set_url = outcome.set_url.clone();
     let set = if dest.is_s3() {

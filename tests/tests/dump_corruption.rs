@@ -4,13 +4,13 @@
 //!
 //! Needs `target/debug/drill` (`cargo build -p drill-cli`; `scripts/test` builds everything).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use drill_core::manifest;
-use drill_tests::TestDb;
 use drill_tests::cli::text;
 use drill_tests::dump::psql;
+use drill_tests::TestDb;
 
 fn drill(args: &[&str]) -> Output {
     drill_tests::cli::drill()

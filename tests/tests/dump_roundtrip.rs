@@ -4,8 +4,8 @@
 
 use drill_core::manifest;
 use drill_engine::dump::ExportOptions;
-use drill_tests::TestDb;
 use drill_tests::dump::*;
+use drill_tests::TestDb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chinook_round_trips_through_a_file_store() {

@@ -624,7 +624,8 @@ async fn a_temp_instance_that_vanishes_during_the_wait_fails_the_wait_step_and_s
                     let all = rds.describe_db_instances().send().await.unwrap();
                     all.db_instances().iter().find_map(|i| {
                         let id = i.db_instance_identifier()?;
-                        (id.starts_with(PREFIX) && id.contains(prod.as_str())).then(|| id.to_owned())
+                        (id.starts_with(PREFIX) && id.contains(prod.as_str()))
+                            .then(|| id.to_owned())
                     })
                 },
             )

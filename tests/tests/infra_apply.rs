@@ -92,9 +92,11 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
     let delete = role_policy(state, "delete-temp");
     let del = allows(&delete, "rds:DeleteDBInstance");
     assert_eq!(del.len(), 1, "{delete:?}");
-    assert_all(&as_list(&del[0]["Resource"]), "delete-temp DeleteDBInstance", |r| {
-        r.ends_with(&temp_db)
-    });
+    assert_all(
+        &as_list(&del[0]["Resource"]),
+        "delete-temp DeleteDBInstance",
+        |r| r.ends_with(&temp_db),
+    );
     assert_eq!(
         del[0]["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
         json!("temp"),
@@ -126,9 +128,11 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
         .into_iter()
         .filter(|r| r.contains(":db:"))
         .collect();
-    assert_all(&db_resources, "RestoreDBInstanceFromDBSnapshot instances", |r| {
-        r.ends_with(&temp_db)
-    });
+    assert_all(
+        &db_resources,
+        "RestoreDBInstanceFromDBSnapshot instances",
+        |r| r.ends_with(&temp_db),
+    );
     // restore's one ModifyDBInstance grant: only drill-named instances carrying the temp tag.
     let modifies = allows(&restore, "rds:ModifyDBInstance");
     assert_eq!(modifies.len(), 1, "{restore:?}");

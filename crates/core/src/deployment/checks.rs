@@ -2,8 +2,10 @@
 //! copy's region and accounts, the temp resource a drill creates, the connection to validate or
 //! export it over.
 
-use super::{ConfigError, DeploymentConfig};
-use crate::events::{ConnectionSpec, DrillContext, SnapshotCopySpec, TempResource, TlsMode};
+use super::{ConfigError, DeploymentConfig, SourceConfig};
+use crate::events::{
+    ConnectionSpec, DrillContext, SecretRef, SnapshotCopySpec, SourceSpec, TempResource, TlsMode,
+};
 use crate::naming;
 
 impl DeploymentConfig {
@@ -358,4 +360,3 @@ mod tests {
         assert!(c.check_connection(&d, &other_db).is_err());
     }
 }
-

@@ -14,9 +14,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{
-    ConnectionSpec, DrillContext, SecretRef, SnapshotCopySpec, SourceSpec, TempResource, TlsMode,
-};
+use crate::events::{DrillContext, SnapshotCopySpec, SourceSpec};
 use crate::naming;
 
 mod checks;

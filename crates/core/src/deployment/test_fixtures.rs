@@ -1,8 +1,7 @@
 //! Configurations and drills the deployment tests share.
 
 use super::*;
-pub(super) use crate::events::TempResource;
-use crate::events::{SecretRef, SnapshotSelector};
+use crate::events::{ConnectionSpec, SecretRef, SnapshotSelector, TlsMode};
 use chrono::TimeZone;
 
 pub(super) fn rds(id: &str, instance: &str) -> SourceConfig {
@@ -73,4 +72,3 @@ pub(super) fn copy(region: Option<&str>, accounts: &[&str]) -> SnapshotCopySpec 
         keep_newest: 2,
     }
 }
-

@@ -133,14 +133,20 @@ enum Kind {
     S3(s3::S3Store),
 }
 
-/// Calls the same [`Backend`] method on whichever backend this store is.
+/// A backend call's future, boxed: one allocation per object-level call, and the futures of the
+/// callers (the Lambda handlers) stay shallow enough for rustc's layout recursion limit, which
+/// one more level of nested `async fn` per store call overflowed in the Lambda binaries.
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Calls the same async [`Backend`] method on whichever backend this store is.
 macro_rules! dispatch {
-    ($store:expr, $b:ident => $call:expr) => {
-        match &$store.0 {
-            Kind::File($b) => $call,
-            Kind::S3($b) => $call,
-        }
-    };
+    ($store:expr, $b:ident => $call:expr) => {{
+        let call: BoxFuture<'_, _> = match &$store.0 {
+            Kind::File($b) => Box::pin($call),
+            Kind::S3($b) => Box::pin($call),
+        };
+        call.await
+    }};
 }
 
 impl Store {
@@ -174,7 +180,10 @@ impl Store {
 
     /// The URL of a key in this store.
     pub fn url_of(&self, key: &str) -> String {
-        dispatch!(self, b => b.url_of(key))
+        match &self.0 {
+            Kind::File(b) => b.url_of(key),
+            Kind::S3(b) => b.url_of(key),
+        }
     }
 
     /// A store rooted below `sub` (a backup set inside a source's store).
@@ -193,24 +202,24 @@ impl Store {
         body: Bytes,
         retention: Option<&Retention>,
     ) -> Result<(), StoreError> {
-        dispatch!(self, b => b.put(key, body, retention).await)
+        dispatch!(self, b => b.put(key, body, retention))
     }
 
     /// Reads a whole object (manifests, reports: small objects).
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        dispatch!(self, b => b.get(key).await)
+        dispatch!(self, b => b.get(key))
     }
 
     /// Keys (relative to the store root) starting with `prefix`, sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = dispatch!(self, b => b.list(prefix).await)?;
+        let mut keys = dispatch!(self, b => b.list(prefix))?;
         keys.sort();
         Ok(keys)
     }
 
     /// Opens `key` for streaming reads; a missing object is [`StoreError::NotFound`].
     pub async fn reader(&self, key: &str) -> Result<ObjectReader, StoreError> {
-        dispatch!(self, b => b.reader(key).await)
+        dispatch!(self, b => b.reader(key))
     }
 
     /// Starts a streaming write of `key`; write-once like [`Store::put`].
@@ -219,7 +228,7 @@ impl Store {
         key: &str,
         retention: Option<&Retention>,
     ) -> Result<ObjectWriter, StoreError> {
-        dispatch!(self, b => b.writer(key, retention).await)
+        dispatch!(self, b => b.writer(key, retention))
     }
 }
 
