@@ -2,10 +2,13 @@
 //! runs) through environment variables, and fails loudly when a part is missing — a test never
 //! passes or skips silently because the stack is not up.
 
+pub mod cli;
 pub mod deployment;
+pub mod dump;
 pub mod infra;
 pub mod lambda_host;
 pub mod rds;
+pub mod wait;
 
 use std::path::PathBuf;
 

@@ -189,32 +189,7 @@ pub fn temp_tags(drill: &DrillContext, expires_at: DateTime<Utc>) -> Vec<Tag> {
     ))
 }
 
-/// Polls `condition` (every 50 ms) until it holds; panics naming `what` after `timeout`.
-pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until the clock (the one moto stamps resources with: same machine) is past `t`, so
-/// that whatever is made next is strictly younger than `t`.
-pub async fn clock_past(t: DateTime<Utc>) {
-    wait_until(
-        &format!("the clock is past {t}"),
-        Duration::from_secs(5),
-        || async { Utc::now() > t },
-    )
-    .await;
-}
+pub use crate::wait::clock_past;
 
 /// `InstanceCreateTime` of an instance, as moto reports it.
 pub async fn instance_created_at(client: &Client, id: &str) -> DateTime<Utc> {

@@ -1,11 +1,9 @@
 //! Errors a person can act on: each bad input gives its exit code and a paragraph saying what
 //! happened and what to do, without ever showing a password.
 
-mod demo_common;
-
 use std::path::Path;
 
-use demo_common::{drill, text};
+use drill_tests::cli::{drill, text};
 
 const PW: &str = "pw-never-shown-9f3";
 

@@ -2,9 +2,7 @@
 //! as well as its manifest.json, and `drill restore --from` a source's store prefix restores its
 //! newest set whose drill did not fail, saying which.
 
-mod demo_common;
-
-use demo_common::{drill, text};
+use drill_tests::cli::{drill, text};
 
 fn export_to(store: &str, source: &str) -> String {
     let out = drill()
@@ -39,7 +37,7 @@ async fn a_store_prefix_restores_its_newest_set_whose_drill_did_not_fail() {
         .await
         .unwrap();
     // Set names carry the second: the newer set must sort after the older one.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    drill_tests::wait::next_second();
     let newer = export_to(&store, &src.url);
     // The newer set's drill failed: marked so.
     std::fs::write(

@@ -1,12 +1,10 @@
 //! `drill demo` end to end: two nights, the flagged data loss, the intact first backup, and
 //! nothing left running or lying around. Builds on `target/debug/drill`.
 
-mod demo_common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use demo_common::{drill, processes_mentioning, run_demo, text};
+use drill_tests::cli::{drill, processes_mentioning, run_demo, text};
 
 fn names(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)

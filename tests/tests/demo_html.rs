@@ -1,11 +1,9 @@
 //! The demo's HTML report opened in headless Chromium without network access: the browser must
 //! see the check table and the history chart with one data point per night and measure.
 
-mod demo_common;
-
 use std::process::Command;
 
-use demo_common::run_demo;
+use drill_tests::cli::run_demo;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 

@@ -1,9 +1,7 @@
 //! `drill run --config`: the local drill of a real database, twice, with a data loss between
 //! the nights; exit codes, the report, the HTML history and the dropped temp databases.
 
-mod demo_common;
-
-use demo_common::{drill, text};
+use drill_tests::cli::{drill, text};
 
 fn config(store: &str, var: &str) -> String {
     format!(

@@ -4,45 +4,21 @@
 //!
 //! Needs `target/debug/drill` (`cargo build -p drill-cli`; `scripts/test` builds everything).
 
-mod dump_support;
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use drill_core::manifest;
+use drill_tests::cli::text;
+use drill_tests::dump::psql;
 use drill_tests::TestDb;
-use dump_support::psql;
-
-/// `target/<profile>/drill`, next to this test binary's `deps/` directory.
-fn drill_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("drill"))
-        .unwrap();
-    assert!(
-        bin.is_file(),
-        "{} not found: build it first with `cargo build -p drill-cli`",
-        bin.display()
-    );
-    bin
-}
 
 fn drill(args: &[&str]) -> Output {
-    Command::new(drill_bin())
+    drill_tests::cli::drill()
         .args(args)
         .env_remove("DRILL_RESTORE_TARGET")
         .env_remove("DRILL_EXPORT_SOURCE")
         .output()
         .expect("run drill")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 struct Fixture {

@@ -2,12 +2,10 @@
 //! newest), dumped with the newest pg_dump as deployed (file:// and moto s3://), with equality
 //! proven by pg_dump of source and restored database, materialized view contents and sequences.
 
-mod dump_support;
-
 use drill_core::manifest;
 use drill_engine::dump::ExportOptions;
+use drill_tests::dump::*;
 use drill_tests::TestDb;
-use dump_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chinook_round_trips_through_a_file_store() {

@@ -17,6 +17,7 @@ use aws_sdk_lambda::primitives::Blob;
 use drill_engine::dump::{self, Database, ExportOptions};
 use drill_engine::store::Store;
 use drill_tests::infra::{render_asl, sample_template_vars};
+use drill_tests::wait;
 use drill_tests::{aws_config, connect, lambda_role, pg_url, s3, unique, with_database, TestDb};
 use serde_json::{json, Value};
 
@@ -254,24 +255,26 @@ impl Drill {
             .unwrap()
             .execution_arn()
             .to_owned();
-        let start = Instant::now();
-        loop {
-            let d = sfn
-                .describe_execution()
-                .execution_arn(&arn)
-                .send()
-                .await
-                .unwrap();
-            if d.status().as_str() != "RUNNING" {
-                let why = format!("{} {}", d.error().unwrap_or(""), d.cause().unwrap_or(""));
-                return (d.status().as_str().to_owned(), exec_name, why);
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(240),
-                "execution still running after 240 s"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let (sfn, arn) = (&sfn, &arn);
+        let (status, why) = wait::until(
+            "the execution to end",
+            Duration::from_secs(240),
+            Duration::from_millis(250),
+            || async move {
+                let d = sfn
+                    .describe_execution()
+                    .execution_arn(arn)
+                    .send()
+                    .await
+                    .unwrap();
+                (d.status().as_str() != "RUNNING").then(|| {
+                    let why = format!("{} {}", d.error().unwrap_or(""), d.cause().unwrap_or(""));
+                    (d.status().as_str().to_owned(), why)
+                })
+            },
+        )
+        .await;
+        (status, exec_name, why)
     }
 
     async fn report(&self, source: &str, exec_name: &str) -> Value {
@@ -609,24 +612,29 @@ async fn a_temp_instance_that_vanishes_during_the_wait_fails_the_wait_step_and_s
         let rds = rds.clone();
         let prod = prod.clone();
         tokio::spawn(async move {
-            for _ in 0..200 {
-                let all = rds.describe_db_instances().send().await.unwrap();
-                let temp = all.db_instances().iter().find_map(|i| {
-                    let id = i.db_instance_identifier()?;
-                    (id.starts_with(PREFIX) && id.contains(&prod)).then(|| id.to_owned())
-                });
-                if let Some(id) = temp {
-                    rds.delete_db_instance()
-                        .db_instance_identifier(&id)
-                        .skip_final_snapshot(true)
-                        .send()
-                        .await
-                        .unwrap();
-                    return id;
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-            panic!("the drill never created its temp instance");
+            let (rds, prod) = (&rds, &prod);
+            // Polled often: the temp must be deleted inside the wait step's window.
+            let id = wait::until(
+                "the drill to create its temp instance",
+                Duration::from_secs(60),
+                Duration::from_millis(25),
+                || async move {
+                    let all = rds.describe_db_instances().send().await.unwrap();
+                    all.db_instances().iter().find_map(|i| {
+                        let id = i.db_instance_identifier()?;
+                        (id.starts_with(PREFIX) && id.contains(prod.as_str()))
+                            .then(|| id.to_owned())
+                    })
+                },
+            )
+            .await;
+            rds.delete_db_instance()
+                .db_instance_identifier(&id)
+                .skip_final_snapshot(true)
+                .send()
+                .await
+                .unwrap();
+            id
         })
     };
     let (status, exec) = drill.run(vec![source]).await;

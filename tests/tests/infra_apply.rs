@@ -68,6 +68,13 @@ fn allows<'a>(statements: &'a [Value], action: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// Asserts `resources` is not empty and every one satisfies `ok`: an `.all()` over an empty list
+/// would pass whatever the policy says.
+fn assert_all(resources: &[String], what: &str, ok: impl Fn(&str) -> bool) {
+    assert!(!resources.is_empty(), "{what}: no resources");
+    assert!(resources.iter().all(|r| ok(r)), "{what}: {resources:?}");
+}
+
 fn assert_guarded_policies(state: &Value, prefix: &str) {
     let temp_db = format!("db:{prefix}*");
     for key in ["restore", "validate", "export", "delete-temp"] {
@@ -85,10 +92,10 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
     let delete = role_policy(state, "delete-temp");
     let del = allows(&delete, "rds:DeleteDBInstance");
     assert_eq!(del.len(), 1, "{delete:?}");
-    let resources = as_list(&del[0]["Resource"]);
-    assert!(
-        resources.iter().all(|r| r.ends_with(&temp_db)),
-        "{resources:?}"
+    assert_all(
+        &as_list(&del[0]["Resource"]),
+        "delete-temp DeleteDBInstance",
+        |r| r.ends_with(&temp_db),
     );
     assert_eq!(
         del[0]["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
@@ -97,14 +104,16 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
         del[0]
     );
     // Snapshot deletes: only drill copies, by tag.
-    for s in allows(&delete, "rds:DeleteDBSnapshot") {
+    let snapshot_deletes = allows(&delete, "rds:DeleteDBSnapshot");
+    assert_eq!(snapshot_deletes.len(), 1, "{delete:?}");
+    for s in snapshot_deletes {
         assert_eq!(
             s["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
             json!("snapshot-copy")
         );
-        assert!(as_list(&s["Resource"])
-            .iter()
-            .all(|r| r.contains(&format!("snapshot:{prefix}"))));
+        assert_all(&as_list(&s["Resource"]), "DeleteDBSnapshot", |r| {
+            r.contains(&format!("snapshot:{prefix}"))
+        });
     }
 
     // restore: creates only drill-named instances carrying the temp tag; modifies only tagged temps.
@@ -119,20 +128,25 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
         .into_iter()
         .filter(|r| r.contains(":db:"))
         .collect();
-    assert!(!db_resources.is_empty());
-    assert!(
-        db_resources.iter().all(|r| r.ends_with(&temp_db)),
-        "{db_resources:?}"
+    assert_all(
+        &db_resources,
+        "RestoreDBInstanceFromDBSnapshot instances",
+        |r| r.ends_with(&temp_db),
     );
-    for s in allows(&restore, "rds:ModifyDBInstance") {
-        assert!(as_list(&s["Resource"])
-            .iter()
-            .all(|r| r.ends_with(&temp_db)));
-        assert_eq!(
-            s["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
-            json!("temp")
-        );
-    }
+    // restore's one ModifyDBInstance grant: only drill-named instances carrying the temp tag.
+    let modifies = allows(&restore, "rds:ModifyDBInstance");
+    assert_eq!(modifies.len(), 1, "{restore:?}");
+    assert_all(
+        &as_list(&modifies[0]["Resource"]),
+        "restore ModifyDBInstance",
+        |r| r.ends_with(&temp_db),
+    );
+    assert_eq!(
+        modifies[0]["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
+        json!("temp"),
+        "{}",
+        modifies[0]
+    );
     // Snapshot copies: only into drill-named snapshots carrying the snapshot-copy tag, in this
     // region and the configured copy region; only drill copies may be shared.
     let copies = allows(&restore, "rds:CopyDBSnapshot");
@@ -150,14 +164,14 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
         "{targets:?}"
     );
     // Tags only on drill-named snapshots (never a source's or a person's), only drill:* keys.
+    let mut snapshot_tag_grants = 0;
     for t in allows(&restore, "rds:AddTagsToResource") {
         let res = as_list(&t["Resource"]);
         if res.iter().any(|r| r.contains(":snapshot:")) {
-            assert!(
-                res.iter()
-                    .all(|r| r.contains(&format!("snapshot:{prefix}"))),
-                "{t}"
-            );
+            snapshot_tag_grants += 1;
+            assert_all(&res, "AddTagsToResource on snapshots", |r| {
+                r.contains(&format!("snapshot:{prefix}"))
+            });
             assert_eq!(
                 t["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"],
                 json!("drill:*"),
@@ -165,21 +179,28 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
             );
         }
     }
+    assert_eq!(snapshot_tag_grants, 1, "{restore:?}");
     let shares = allows(&restore, "rds:ModifyDBSnapshotAttribute");
     assert_eq!(shares.len(), 1);
     assert_eq!(
         shares[0]["Condition"]["StringEquals"]["aws:ResourceTag/drill:role"],
         json!("snapshot-copy")
     );
-    assert!(as_list(&shares[0]["Resource"])
-        .iter()
-        .all(|r| r.contains(&format!("snapshot:{prefix}"))));
+    assert_all(
+        &as_list(&shares[0]["Resource"]),
+        "ModifyDBSnapshotAttribute",
+        |r| r.contains(&format!("snapshot:{prefix}")),
+    );
     // Nobody but delete-temp may delete anything in RDS.
     for key in ["restore", "validate", "export"] {
         let p = role_policy(state, key);
         assert!(allows(&p, "rds:DeleteDBInstance").is_empty(), "{key}");
         assert!(allows(&p, "rds:DeleteDBSnapshot").is_empty(), "{key}");
-        assert!(allows(&p, "rds:ModifyDBInstance").is_empty() || key == "restore");
+    }
+    // Only restore modifies instances (its one grant is scoped above).
+    for key in ["validate", "export", "delete-temp"] {
+        let p = role_policy(state, key);
+        assert!(allows(&p, "rds:ModifyDBInstance").is_empty(), "{key}");
     }
 
     // export: writes backups, can never delete them.
@@ -203,13 +224,15 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
 
     // Secrets Manager: the restore role reaches only secrets of drill temps, by the tag RDS
     // puts on its managed secrets (production's managed secret is also named rds!db-*).
+    let mut managed_secret_grants = 0;
     for s in restore.iter().filter(|s| {
         as_list(&s["Action"])
             .iter()
             .any(|a| a.starts_with("secretsmanager:"))
     }) {
         let resources = as_list(&s["Resource"]);
-        if resources.iter().all(|r| r.contains(":secret:rds!db-")) {
+        if !resources.is_empty() && resources.iter().all(|r| r.contains(":secret:rds!db-")) {
+            managed_secret_grants += 1;
             let tag = s["Condition"]["StringLike"]
                 .as_object()
                 .and_then(|c| {
@@ -226,16 +249,21 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
             );
         }
     }
+    // CreateSecret, and TagResource/RotateSecret: both on the temps' managed secrets only.
+    assert!(managed_secret_grants >= 1, "{restore:?}");
     // Automated snapshots of a source match only that source (`rds:prod-*` would also match
     // `rds:prod-billing-...`).
+    let mut source_snapshots = 0;
     for r in as_list(&rst[0]["Resource"]) {
         if let Some((_, name)) = r.split_once(":snapshot:") {
+            source_snapshots += 1;
             assert!(
                 name.starts_with(prefix) || name.ends_with("-????-??-??-??-??"),
                 "{r}"
             );
         }
     }
+    assert!(source_snapshots > 0, "{:?}", rst[0]);
     // Tags on temp instances: only drill:* keys.
     for t in allows(&restore, "rds:AddTagsToResource") {
         assert_eq!(
@@ -256,11 +284,10 @@ fn assert_guarded_policies(state: &Value, prefix: &str) {
             "{key} cannot read the configuration"
         );
         for s in allows(&p, "s3:PutObject") {
-            assert!(
-                as_list(&s["Resource"])
-                    .iter()
-                    .all(|r| r.ends_with("/backups/*") || r.ends_with("/reports/*")),
-                "{key} may write the configuration: {s}"
+            assert_all(
+                &as_list(&s["Resource"]),
+                &format!("{key} PutObject (may it write the configuration?)"),
+                |r| r.ends_with("/backups/*") || r.ends_with("/reports/*"),
             );
         }
     }

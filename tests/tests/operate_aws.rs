@@ -1,7 +1,7 @@
 //! `drill aws run|status|history` against moto's executor of the real state machine definition,
 //! every Lambda invocation served by our real handlers (lambda-host), reports in moto's S3.
 
-mod demo_common;
+use drill_tests::cli as demo_common;
 
 use aws_sdk_lambda::primitives::Blob;
 use demo_common::{drill, text};

@@ -2,7 +2,7 @@
 //! never touches automated, untagged, hand-made or other sources' snapshots. Plus the read-only
 //! posture audit.
 
-mod demo_common;
+use drill_tests::cli as demo_common;
 
 use chrono::{Duration, Utc};
 use drill_core::events::SnapshotSelector;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use drill_engine::lambda::HandlerError;
 use drill_tests::lambda_host::{serve, Invoke};
-use drill_tests::{aws_config, lambda_role, unique};
+use drill_tests::{aws_config, lambda_role, unique, wait};
 use serde_json::{json, Value};
 
 /// A handler served by the test itself: answers who it is, or fails with a chosen error kind.
@@ -196,23 +196,28 @@ async fn state_machine_runs_our_handler_and_catches_its_error_type_by_name() {
                 .unwrap()
                 .execution_arn()
                 .to_owned();
-            for _ in 0..300 {
-                let d = sfn
-                    .describe_execution()
-                    .execution_arn(&exec)
-                    .send()
-                    .await
-                    .unwrap();
-                if d.status().as_str() != "RUNNING" {
-                    let out: Value = d
-                        .output()
-                        .map(|o| serde_json::from_str(o).unwrap())
-                        .unwrap_or(Value::Null);
-                    return (d.status().as_str().to_owned(), out);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            panic!("execution still running after 30 s");
+            let (sfn, exec) = (&sfn, &exec);
+            wait::until(
+                "the execution to end",
+                Duration::from_secs(30),
+                Duration::from_millis(100),
+                || async move {
+                    let d = sfn
+                        .describe_execution()
+                        .execution_arn(exec)
+                        .send()
+                        .await
+                        .unwrap();
+                    (d.status().as_str() != "RUNNING").then(|| {
+                        let out: Value = d
+                            .output()
+                            .map(|o| serde_json::from_str(o).unwrap())
+                            .unwrap_or(Value::Null);
+                        (d.status().as_str().to_owned(), out)
+                    })
+                },
+            )
+            .await
         }
     };
 

@@ -4,7 +4,7 @@
 //! majors, export → restore → compare the restored catalog with the set's own manifest passes;
 //! then each single deliberate difference fails, naming what differs.
 
-mod dump_support;
+use drill_tests::dump as dump_support;
 
 use drill_core::checks::{self, Baseline, Fingerprint, RowCountConfig, SchemaConfig, Status};
 use drill_engine::dump::{self, Database, ExportOptions, RestoreOptions};

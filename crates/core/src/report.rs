@@ -25,7 +25,15 @@ pub struct TableRead {
     pub duration_ms: u64,
 }
 
-/// A validation report.
+/// The validation report of one restored database: every check and its result, the tables
+/// read, the measured fingerprint. Written once by the validate step (the validate Lambda, or
+/// `drill validate` / `drill run`) to `reports/<time>-<drill>.<outcome>.json` in the source's
+/// history store; the newest passing one is the next drill's baseline.
+///
+/// Not the other report types: [`ValidateSummary`] is this report's short form (counts and the
+/// URL of this report) that the state machine carries on; [`crate::run_report::RunReport`] is a
+/// whole AWS run (every step, the validation as that summary); the engine's `drill::RunRecord`
+/// is a whole local `drill run`/`drill demo` run. `docs/architecture.md` has the table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Report {

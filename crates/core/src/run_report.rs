@@ -15,7 +15,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// CloudWatch namespace of the drill metrics (the alarms in infra/alerts.tf read it).
 pub const METRIC_NAMESPACE: &str = "RestoreDrill";
 
-/// Input of the report action of the validate function.
+/// Input of the report action of the validate function: one source's whole state, which
+/// [`RunReport::assemble`] turns into its [`RunReport`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
@@ -32,7 +33,12 @@ pub struct Failure {
     pub cause: String,
 }
 
-/// The final report of one drill run.
+/// The final report of one drill run in AWS, one source: what every step of the state machine
+/// produced or why it failed (the validation as a [`crate::events::ValidateSummary`] pointing at
+/// the full [`crate::report::Report`]). Assembled by the report step from the Step Functions
+/// state ([`RunReport::assemble`]), written to `<source>/runs/<drill>.json` in the reports store
+/// and emitted as CloudWatch metrics ([`RunReport::emf`]); `drill aws status/history` read it.
+/// Its local counterpart, for `drill run`, is the engine's `drill::RunRecord`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     pub format_version: u32,
@@ -210,7 +216,8 @@ impl RunReport {
     }
 }
 
-/// Input of the summary action: every source's outcome.
+/// Input of the summary action: the outcome of every source's drill in one execution (the
+/// report step's outputs, as the state machine's Map collected them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryRequest {
@@ -218,7 +225,8 @@ pub struct SummaryRequest {
     pub results: Vec<Value>,
 }
 
-/// The fleet verdict.
+/// The fleet verdict of one execution: how many sources passed and failed, and which step each
+/// failure was in. Not stored; it decides the one SNS alert ([`Summary::alert`]) of the night.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub execution: String,

@@ -1,6 +1,4 @@
-//! Shared by the `drill` command tests: finding the binary and running it.
-
-#![allow(dead_code)]
+//! The `drill` binary for command tests: finding it, running it, reading its output.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

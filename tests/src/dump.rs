@@ -1,14 +1,12 @@
-//! Shared helpers of the dump tests: loading data sets, and proving two databases equal with
+//! Helpers of the dump, validation and snapshot tests: loading data sets, and proving two databases equal with
 //! PostgreSQL's own tools (pg_dump), independently of the code under test.
-
-#![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::TestDb;
 use drill_engine::dump::{self, Database, ExportOptions, ExportOutcome, RestoreOptions};
 use drill_engine::store::Store;
-use drill_tests::TestDb;
 
 /// A PostgreSQL client program of the stack's installation.
 pub fn pg_program(name: &str) -> PathBuf {
@@ -133,7 +131,7 @@ pub fn schema_dump(url: &str) -> String {
 /// dumps servers of both majors; an older one refuses newer servers).
 pub fn schema_dump_with(url: &str, options: &[&str]) -> String {
     without_restrict(&run(
-        Command::new(drill_tests::newest_pg_dump())
+        Command::new(crate::newest_pg_dump())
             .args(["--schema-only", "-d", url])
             .args(options),
         "pg_dump --schema-only",
@@ -144,7 +142,7 @@ pub fn schema_dump_with(url: &str, options: &[&str]) -> String {
 /// chunks of one table load in parallel, so physical row order may differ, row content not.
 pub fn data_dump(url: &str) -> String {
     let dump = without_restrict(&run(
-        Command::new(drill_tests::newest_pg_dump()).args(["--data-only", "-d", url]),
+        Command::new(crate::newest_pg_dump()).args(["--data-only", "-d", url]),
         "pg_dump --data-only",
     ));
     let mut out = Vec::new();
@@ -270,15 +268,15 @@ pub fn assert_same_database(source: &str, restored: &str) {
 }
 
 pub async fn s3_store(url: &str) -> Store {
-    let cfg = drill_tests::aws_config().await;
-    Store::open(url, Some(&drill_tests::s3(&cfg))).unwrap()
+    let cfg = crate::aws_config().await;
+    Store::open(url, Some(&crate::s3(&cfg))).unwrap()
 }
 
 /// A new bucket in moto (optionally with Object Lock enabled).
 pub async fn create_bucket(object_lock: bool) -> String {
-    let cfg = drill_tests::aws_config().await;
-    let s3 = drill_tests::s3(&cfg);
-    let bucket = drill_tests::unique("dump-");
+    let cfg = crate::aws_config().await;
+    let s3 = crate::s3(&cfg);
+    let bucket = crate::unique("dump-");
     s3.create_bucket()
         .bucket(&bucket)
         .object_lock_enabled_for_bucket(object_lock)
@@ -297,14 +295,13 @@ pub async fn round_trip(
     let db = Database::from_url(&source.url).unwrap();
     // The deployment's pairing: the newest pg_dump, whatever the server's major.
     let mut options = options.clone();
-    options
-        .pg_dump
-        .get_or_insert_with(drill_tests::newest_pg_dump);
+    options.pg_dump.get_or_insert_with(crate::newest_pg_dump);
     let outcome = dump::export(&db, dest, &options).await.expect("export");
     let set_url = outcome.set_url.clone();
-    let set = match dest {
-        Store::S3 { .. } => s3_store(&set_url).await,
-        Store::File { .. } => Store::open(&set_url, None).unwrap(),
+    let set = if dest.is_s3() {
+        s3_store(&set_url).await
+    } else {
+        Store::open(&set_url, None).unwrap()
     };
     let target = source.sibling("dump_rt_").await;
     let restored = dump::restore(

@@ -12,7 +12,6 @@
 //! with the number of objects (scale 100 took 1.2-1.45x the RSS of scale 20).
 
 use std::io::{Read, Write};
-use std::sync::Mutex;
 
 use bytes::Bytes;
 use drill_core::manifest::{ObjectEntry, Observed};
@@ -22,17 +21,15 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 use zstd::zstd_safe::{CCtx, CParameter};
 
+mod pool;
+
 use super::count_rows;
 use crate::pg::error_text;
 use crate::store::{ObjectReader, ObjectWriter, StoreError};
+use pool::{give_buf, give_cctx, take_buf, take_cctx};
 
-const BATCH: usize = 256 << 10;
-/// Capacity of a pooled buffer: a batch plus room for the last message or zstd block that
-/// crosses the batch boundary, so a buffer rarely has to grow.
-const BUF_CAP: usize = BATCH + (64 << 10);
-/// More than the buffers in flight at `--jobs 8` (two channels of CHANNEL_DEPTH plus the ones in
-/// hand per worker); beyond this, returned buffers are freed.
-const POOL_MAX: usize = 96;
+/// Bytes of COPY output per batch handed to the compressor.
+pub(super) const BATCH: usize = 256 << 10;
 const CHANNEL_DEPTH: usize = 4;
 /// Export channels hold 2 batches: still double-buffered, and the memory bound (about 7 MiB per
 /// worker) is reached early, so peak RSS does not creep up with longer exports.
@@ -40,68 +37,6 @@ const EXPORT_DEPTH: usize = 2;
 /// zstd level 1: the fastest level that still shrinks real data well; higher levels make
 /// compression, not PostgreSQL, the bottleneck.
 const ZSTD_LEVEL: i32 = 1;
-
-/// Free things of one kind, shared by all workers of the process, at most `max` kept.
-struct Pool<T> {
-    free: Mutex<Vec<T>>,
-    max: usize,
-}
-
-impl<T> Pool<T> {
-    const fn new(max: usize) -> Self {
-        Pool {
-            free: Mutex::new(Vec::new()),
-            max,
-        }
-    }
-
-    fn take(&self) -> Option<T> {
-        self.free.lock().map(|mut p| p.pop()).unwrap_or(None)
-    }
-
-    fn give(&self, item: T) {
-        if let Ok(mut free) = self.free.lock() {
-            if free.len() < self.max {
-                free.push(item);
-            }
-        }
-    }
-}
-
-/// Free export buffers.
-static BUFFERS: Pool<Vec<u8>> = Pool::new(POOL_MAX);
-/// Free zstd compression contexts (one per concurrently compressed object).
-static CONTEXTS: Pool<CCtx<'static>> = Pool::new(16);
-
-fn take_cctx() -> CCtx<'static> {
-    let mut cctx = CONTEXTS.take().unwrap_or_else(CCtx::create);
-    // A context given back mid-frame (an upload that stopped) must not start the next object
-    // with stale data. `with_context` resets too, in zstd >= 0.13.4; this does not depend on it.
-    // Resetting the session only cannot fail.
-    let _ = cctx.reset(zstd::zstd_safe::ResetDirective::SessionOnly);
-    cctx
-}
-
-/// An empty buffer with at least `BUF_CAP` capacity, recycled when one is free.
-fn take_buf() -> Vec<u8> {
-    BUFFERS
-        .take()
-        .unwrap_or_else(|| Vec::with_capacity(BUF_CAP))
-}
-
-/// Returns a buffer to the pool. Buffers a huge row made grow (a multi-MB TOASTed value) are
-/// freed instead, so the pool never pins more than `POOL_MAX * 4 * BUF_CAP`.
-fn give_buf(mut buf: Vec<u8>) {
-    if !poolable(buf.capacity()) {
-        return;
-    }
-    buf.clear();
-    BUFFERS.give(buf);
-}
-
-fn poolable(capacity: usize) -> bool {
-    (BUF_CAP..=4 * BUF_CAP).contains(&capacity)
-}
 
 /// What one exported object turned out to be.
 #[derive(Debug, Clone)]
@@ -126,8 +61,7 @@ fn compress_loop(
 ) -> Result<Produced, PipeError> {
     let mut cctx = take_cctx();
     let result = compress_with(&mut cctx, rx, tx);
-    // A context left mid-frame by an error is reset when it is taken again.
-    CONTEXTS.give(cctx);
+    give_cctx(cctx);
     result
 }
 
@@ -435,14 +369,6 @@ pub(crate) async fn load_object(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pool_keeps_batch_sized_buffers_only() {
-        assert!(take_buf().capacity() >= BUF_CAP);
-        assert!(poolable(BUF_CAP) && poolable(2 * BUF_CAP) && poolable(4 * BUF_CAP));
-        // A small buffer would make the next batch grow; a huge one would pin memory.
-        assert!(!poolable(BATCH / 2) && !poolable(4 * BUF_CAP + 1));
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn compress_then_decompress_round_trips_and_hashes_the_stored_bytes() {
