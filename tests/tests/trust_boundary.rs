@@ -453,7 +453,7 @@ async fn run(url: &str, config: CheckConfig) -> drill_engine::validate::Validate
             drill_id: unique("d-"),
             drill_started_at: Utc::now(),
             backup: Some(BackupRef {
-                kind: "test".into(),
+                kind: drill_core::events::BackupKind::Cli,
                 id: "b1".into(),
                 taken_at: Utc::now(),
             }),

@@ -37,7 +37,7 @@ fn input(config: CheckConfig) -> ValidateInput {
         drill_id: drill_tests::unique("d-"),
         drill_started_at: Utc::now(),
         backup: Some(BackupRef {
-            kind: "test".into(),
+            kind: drill_core::events::BackupKind::Cli,
             id: "b1".into(),
             taken_at: Utc::now(),
         }),

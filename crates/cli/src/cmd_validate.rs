@@ -134,7 +134,7 @@ pub async fn run(args: ValidateArgs, globals: &Globals) -> CliResult {
         None => None,
     };
     let backup = args.more.backup_time.map(|taken_at| BackupRef {
-        kind: "cli".into(),
+        kind: drill_core::events::BackupKind::Cli,
         id: args
             .more
             .backup_id

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use drill_core::events::{
-    BackupRef, ConnectionSpec, DeleteOutcome, DrillContext, Refusal, RestoreStarted, StatusReport,
-    TempResource, TempState,
+    BackupKind, BackupRef, ConnectionSpec, DeleteOutcome, DrillContext, Refusal, RestoreStarted,
+    StatusReport, TempResource, TempState,
 };
 use drill_core::tempdb::{self, DropPolicy};
 use drill_core::{manifest, Classified, ErrorKind};
@@ -212,7 +212,7 @@ pub async fn restore(
             server: server.clone(),
         },
         backup: BackupRef {
-            kind: "backup-set".into(),
+            kind: BackupKind::BackupSet,
             id: set.url_of("").trim_end_matches('/').to_owned(),
             taken_at: manifest.data_as_of(),
         },

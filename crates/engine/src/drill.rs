@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use drill_core::checks::{CheckConfig, Fingerprint, Status};
-use drill_core::events::{BackupRef, ConnectionSpec, Refusal, SecretRef, TlsMode};
+use drill_core::events::{BackupKind, BackupRef, ConnectionSpec, Refusal, SecretRef, TlsMode};
 use drill_core::naming::NamingError;
 use drill_core::report::Report;
 use drill_core::tempdb::{self, DropPolicy, TempDbFacts};
@@ -708,7 +708,7 @@ async fn restore_and_validate(
         // would begin from this backup.
         drill_started_at: restore_started,
         backup: Some(BackupRef {
-            kind: "backup-set".into(),
+            kind: BackupKind::BackupSet,
             id: exported.set_url.clone(),
             taken_at: manifest.snapshot_at,
         }),

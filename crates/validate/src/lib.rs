@@ -238,7 +238,7 @@ fn manifest_of(
                 .id
                 .strip_prefix(store.trim_end_matches('/'))
                 .is_some_and(|rest| rest.starts_with('/'));
-            if backup.kind != "backup-set" || !inside {
+            if backup.kind != drill_core::events::BackupKind::BackupSet || !inside {
                 return Err(HandlerError::new(
                     drill_core::ErrorKind::GuardViolation,
                     format!(
