@@ -9,8 +9,8 @@ mod rds_common;
 use chrono::{Duration, Utc};
 use drill_core::checks::{CheckConfig, Status};
 use drill_core::events::{BackupRef, DrillContext, TempResource};
-use drill_engine::pg::ConnectOptions;
-use drill_engine::validate::{validate, Target, ValidateInput};
+use drill_engine::pg::Database;
+use drill_engine::validate::{validate, ValidateInput};
 use drill_tests::deployment::{configure_source, edit};
 use drill_tests::{aws_config, connect, pg_url, unique, with_database, TestDb};
 use rds_common::*;
@@ -447,7 +447,7 @@ fn assertion(query: &str) -> CheckConfig {
 
 async fn run(url: &str, config: CheckConfig) -> drill_engine::validate::Validated {
     validate(
-        &Target::Url(url.to_owned()),
+        &Database::from_url(url).unwrap(),
         ValidateInput {
             source_id: "app".into(),
             drill_id: unique("d-"),
@@ -460,7 +460,6 @@ async fn run(url: &str, config: CheckConfig) -> drill_engine::validate::Validate
             config,
             manifest: None,
             history: None,
-            connect: ConnectOptions::default(),
         },
     )
     .await

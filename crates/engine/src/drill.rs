@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use drill_core::checks::{CheckConfig, Fingerprint, Status};
-use drill_core::events::{BackupKind, BackupRef, ConnectionSpec, Refusal, SecretRef, TlsMode};
+use drill_core::events::{BackupKind, BackupRef, Refusal};
 use drill_core::naming::NamingError;
 use drill_core::report::Report;
 use drill_core::tempdb::{self, DropPolicy, TempDbFacts};
@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use crate::dump::{self, Database, DumpError, ExportOptions, RestoreOptions};
-use crate::pg::{self, quote_ident, ConnectOptions, Credentials, PgError};
+use crate::pg::{quote_ident, PgError};
 use crate::store::{Store, StoreError};
-use crate::validate::{self, Target, ValidateError, ValidateInput};
+use crate::validate::{self, ValidateError, ValidateInput};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DrillError {
@@ -93,86 +93,6 @@ impl DrillError {
             }
             _ => None,
         }
-    }
-}
-
-// ---------------------------------------------------------------- endpoints
-
-/// A database on a server, with resolved credentials (never printed: see [`Credentials`]).
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub spec: ConnectionSpec,
-    pub credentials: Credentials,
-}
-
-impl Endpoint {
-    /// From a `postgres://` URL (TLS as [`pg::url_tls_mode`] decides). The database defaults to
-    /// the user name, as in libpq.
-    pub fn from_url(url: &str) -> Result<Endpoint, PgError> {
-        let (config, tls) = pg::url_tls_mode(url)?;
-        let host = match config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".to_owned(),
-        };
-        let user = config
-            .get_user()
-            .ok_or_else(|| PgError::InvalidUrl("no user name in the URL".into()))?
-            .to_owned();
-        let password = config
-            .get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_default();
-        Ok(Endpoint {
-            spec: ConnectionSpec {
-                host,
-                port: config.get_ports().first().copied().unwrap_or(5432),
-                database: config.get_dbname().unwrap_or(&user).to_owned(),
-                // Credentials are already resolved; the reference is never looked up.
-                secret: SecretRef::Env { var: String::new() },
-                tls,
-            },
-            credentials: Credentials::new(user, password),
-        })
-    }
-
-    pub fn new(spec: ConnectionSpec, credentials: Credentials) -> Endpoint {
-        Endpoint { spec, credentials }
-    }
-
-    /// The same server and credentials, another database.
-    pub fn with_database(&self, database: &str) -> Endpoint {
-        let mut e = self.clone();
-        e.spec.database = database.to_owned();
-        e
-    }
-
-    pub fn database(&self) -> Database {
-        Database::from_spec(&self.spec, &self.credentials)
-    }
-
-    pub fn target(&self) -> Target {
-        Target::Spec(self.spec.clone(), self.credentials.clone())
-    }
-
-    /// `host:port/database`, never credentials.
-    pub fn describe(&self) -> String {
-        format!(
-            "{}:{}/{}",
-            self.spec.host, self.spec.port, self.spec.database
-        )
-    }
-
-    pub async fn connect(&self, application: &str) -> Result<Client, PgError> {
-        let options = ConnectOptions {
-            application_name: application.to_owned(),
-            ..ConnectOptions::default()
-        };
-        pg::connect(&self.spec, &self.credentials, &options).await
-    }
-
-    pub fn is_tls(&self) -> bool {
-        self.spec.tls == TlsMode::VerifyFull
     }
 }
 
@@ -328,10 +248,10 @@ pub struct DrillSpec {
     /// Prefix of the temporary database (guard `prefix`).
     pub prefix: String,
     /// The database to export.
-    pub source: Endpoint,
+    pub source: Database,
     /// An administrative database on the server where the temporary database is created (the
     /// role needs CREATEDB there).
-    pub restore_server: Endpoint,
+    pub restore_server: Database,
     /// Where backup sets are written (`file:///dir` or `s3://bucket/prefix`).
     pub store: Store,
     /// Report history of this source (night-over-night checks; run records for the charts).
@@ -512,8 +432,8 @@ fn drop_policy(spec: &DrillSpec) -> DropPolicy {
     DropPolicy {
         prefix: spec.prefix.clone(),
         drill_id: spec.drill_id.clone(),
-        source_database: spec.source.spec.database.clone(),
-        session_database: spec.restore_server.spec.database.clone(),
+        source_database: spec.source.database_name(),
+        session_database: spec.restore_server.database_name(),
         protected: spec.protected.clone(),
     }
 }
@@ -557,13 +477,12 @@ pub async fn run_labeled(spec: &DrillSpec, label: Option<String>) -> Result<RunR
     };
 
     // Export.
-    let source_db = spec.source.database();
-    let monitor = spec.source.connect("restore-drill progress").await?;
+    let monitor = spec.source.connect_as("restore-drill progress").await?;
     let total = estimated_rows(&monitor).await;
     let t = timer.start(Step::Export, total);
     let watch = watch_copy(
         monitor,
-        spec.source.spec.database.clone(),
+        spec.source.database_name(),
         Step::Export,
         spec.observer.clone(),
     );
@@ -572,7 +491,7 @@ pub async fn run_labeled(spec: &DrillSpec, label: Option<String>) -> Result<RunR
         source_label: Some(spec.source_id.clone()),
         ..ExportOptions::default()
     };
-    let exported = dump::export(&source_db, &spec.store, &options).await;
+    let exported = dump::export(&spec.source, &spec.store, &options).await;
     drop(watch);
     let exported = exported?;
     let totals = exported.manifest.totals();
@@ -587,7 +506,10 @@ pub async fn run_labeled(spec: &DrillSpec, label: Option<String>) -> Result<RunR
     let restore_started = Utc::now();
     let name =
         tempdb::temp_database_name(&spec.prefix, &spec.source_id, &spec.drill_id, started_at)?;
-    let admin = spec.restore_server.connect("restore-drill admin").await?;
+    let admin = spec
+        .restore_server
+        .connect_as("restore-drill admin")
+        .await?;
     let t = timer.start(Step::CreateTemp, None);
     create_temp(&admin, &name, &spec.drill_id).await?;
     timer.done(Step::CreateTemp, t, None, None);
@@ -657,7 +579,7 @@ async fn restore_and_validate(
 
     let monitor = spec
         .restore_server
-        .connect("restore-drill progress")
+        .connect_as("restore-drill progress")
         .await?;
     let t = timer.start(Step::Restore, Some(rows));
     let watch = watch_copy(
@@ -668,7 +590,7 @@ async fn restore_and_validate(
     );
     let restored = dump::restore(
         &set,
-        &temp.database(),
+        &temp,
         &RestoreOptions {
             jobs: spec.jobs,
             no_owner: false,
@@ -696,7 +618,7 @@ async fn restore_and_validate(
         .collect();
     let monitor = spec
         .restore_server
-        .connect("restore-drill progress")
+        .connect_as("restore-drill progress")
         .await?;
     let _ = admin; // the admin session stays open: the drop must not depend on a new login
     let t = timer.start(Step::Validate, Some(rows));
@@ -715,9 +637,8 @@ async fn restore_and_validate(
         config: spec.checks.clone(),
         manifest: Some(Fingerprint::from_manifest(manifest)),
         history: Some(spec.history.clone()),
-        connect: ConnectOptions::default(),
     };
-    let validated = validate::validate(&temp.target(), input).await;
+    let validated = validate::validate(&temp, input).await;
     drop(watch);
     let validated = validated?;
     let read_bytes: u64 = validated.report.tables.iter().map(|t| t.bytes).sum();
@@ -761,12 +682,15 @@ pub async fn prove_restorable(spec: &DrillSpec, set: &Store) -> Result<SetProof,
     let started = Instant::now();
     let name =
         tempdb::temp_database_name(&spec.prefix, &spec.source_id, &spec.drill_id, Utc::now())?;
-    let admin = spec.restore_server.connect("restore-drill admin").await?;
+    let admin = spec
+        .restore_server
+        .connect_as("restore-drill admin")
+        .await?;
     create_temp(&admin, &name, &spec.drill_id).await?;
     let temp = spec.restore_server.with_database(&name);
     let monitor = spec
         .restore_server
-        .connect("restore-drill progress")
+        .connect_as("restore-drill progress")
         .await?;
     let total = dump::read_manifest(set).await.ok().map(|m| m.totals().rows);
     (spec.observer)(Progress::Started {
@@ -776,7 +700,7 @@ pub async fn prove_restorable(spec: &DrillSpec, set: &Store) -> Result<SetProof,
     let watch = watch_copy(monitor, name.clone(), Step::Restore, spec.observer.clone());
     let restored = dump::restore(
         set,
-        &temp.database(),
+        &temp,
         &RestoreOptions {
             jobs: spec.jobs,
             no_owner: false,
@@ -844,20 +768,6 @@ pub async fn temp_databases_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_become_endpoints_without_printing_the_password() {
-        let e = Endpoint::from_url("postgres://app:s3cret@db.example.com:6543/shop").unwrap();
-        assert_eq!(e.describe(), "db.example.com:6543/shop");
-        assert!(e.is_tls());
-        assert_eq!(e.credentials.password(), "s3cret");
-        assert!(!format!("{e:?}").contains("s3cret"));
-        let local = Endpoint::from_url("postgres://u@127.0.0.1/").unwrap();
-        assert!(!local.is_tls());
-        assert_eq!(local.spec.database, "u");
-        assert_eq!(local.with_database("x").describe(), "127.0.0.1:5432/x");
-        assert!(Endpoint::from_url("http://nope").is_err());
-    }
 
     #[test]
     fn set_paths_are_relative_to_the_store() {
