@@ -5,13 +5,10 @@
 //! is allowed (which database may be dropped) is decided by [`drill_core::tempdb`]; this module
 //! only gathers the facts and carries out the decision.
 //!
-//! Progress is observed, not reported by the engines: a monitor connection polls
-//! `pg_stat_progress_copy` (export, restore) and `pg_stat_activity` (full read), so the export,
-//! restore and validation engines need no progress API of their own.
+//! Where things live: [`progress`] (observed progress), [`temp`] (the temp database behind the
+//! guards), [`record`] (run records); this file runs the steps.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -19,7 +16,7 @@ use drill_core::checks::{CheckConfig, Fingerprint, Status};
 use drill_core::events::{BackupKind, BackupRef, Refusal};
 use drill_core::naming::NamingError;
 use drill_core::report::Report;
-use drill_core::tempdb::{self, DropPolicy, TempDbFacts};
+use drill_core::tempdb::{self, DropPolicy};
 use drill_core::{Classified, ErrorKind};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
@@ -28,6 +25,15 @@ use crate::dump::{self, Database, DumpError, ExportOptions, RestoreOptions};
 use crate::pg::{quote_ident, PgError};
 use crate::store::{Store, StoreError};
 use crate::validate::{self, ValidateError, ValidateInput};
+
+mod progress;
+mod record;
+mod temp;
+
+pub use progress::{no_progress, Observer, Progress, Step};
+use progress::{watch_copy, watch_read};
+pub use record::{load_runs, RunRecord, StepRecord};
+pub use temp::{create_temp, drop_temp, temp_databases_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DrillError {
@@ -96,148 +102,6 @@ impl DrillError {
     }
 }
 
-// ---------------------------------------------------------------- progress
-
-/// A step of the drill, as shown in progress bars and the summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Export,
-    CreateTemp,
-    Restore,
-    Validate,
-    DropTemp,
-}
-
-impl Step {
-    pub fn label(self) -> &'static str {
-        match self {
-            Step::Export => "export",
-            Step::CreateTemp => "create temp database",
-            Step::Restore => "restore",
-            Step::Validate => "validate (full read)",
-            Step::DropTemp => "drop temp database",
-        }
-    }
-}
-
-/// What observers hear while a drill runs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Progress {
-    /// A step began; `total_rows` when known (estimated for the export).
-    Started { step: Step, total_rows: Option<u64> },
-    /// Rows and bytes processed so far in the step.
-    Advanced { step: Step, rows: u64, bytes: u64 },
-    /// The step ended; `rows` processed when known exactly.
-    Finished { step: Step, rows: Option<u64> },
-}
-
-pub type Observer = Arc<dyn Fn(Progress) + Send + Sync>;
-
-/// An observer that ignores everything.
-pub fn no_progress() -> Observer {
-    Arc::new(|_| {})
-}
-
-const POLL: Duration = Duration::from_millis(250);
-
-/// Polls `pg_stat_progress_copy` for COPY commands in `datname` and reports their summed rows and
-/// bytes. Each COPY is keyed by (pid, query start), so a finished one keeps its last count.
-fn watch_copy(client: Client, datname: String, step: Step, observer: Observer) -> Watch {
-    let handle = tokio::spawn(async move {
-        let mut seen: HashMap<(i32, String), (u64, u64)> = HashMap::new();
-        loop {
-            let rows = client
-                .query(
-                    "SELECT p.pid, a.query_start::text, p.tuples_processed, p.bytes_processed \
-                     FROM pg_catalog.pg_stat_progress_copy p \
-                     JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid \
-                     WHERE p.datname = $1",
-                    &[&datname],
-                )
-                .await;
-            // The view needs PostgreSQL 14+; without it there is simply no progress to show.
-            let Ok(rows) = rows else { return };
-            for r in rows {
-                let key = (
-                    r.get::<_, i32>(0),
-                    r.get::<_, Option<String>>(1).unwrap_or_default(),
-                );
-                let v = (
-                    r.get::<_, i64>(2).max(0) as u64,
-                    r.get::<_, i64>(3).max(0) as u64,
-                );
-                seen.insert(key, v);
-            }
-            let (rows, bytes) = seen
-                .values()
-                .fold((0, 0), |(r, b), (r2, b2)| (r + r2, b + b2));
-            observer(Progress::Advanced { step, rows, bytes });
-            tokio::time::sleep(POLL).await;
-        }
-    });
-    Watch(handle)
-}
-
-/// Polls which table the validation's read pass is on (`pg_stat_activity`) and reports the rows
-/// of the tables it has finished, from the manifest's counts.
-fn watch_read(
-    client: Client,
-    datname: String,
-    table_rows: Vec<(String, u64)>,
-    observer: Observer,
-) -> Watch {
-    let handle = tokio::spawn(async move {
-        let mut current: Option<usize> = None;
-        let mut done = vec![false; table_rows.len()];
-        loop {
-            let row = client
-                .query_opt(
-                    "SELECT query FROM pg_catalog.pg_stat_activity \
-                     WHERE datname = $1 AND application_name = 'restore-drill validate' \
-                       AND state = 'active' LIMIT 1",
-                    &[&datname],
-                )
-                .await;
-            let Ok(row) = row else { return };
-            let query: Option<String> = row.and_then(|r| r.get(0));
-            let now = query.as_deref().and_then(|q| {
-                table_rows
-                    .iter()
-                    .position(|(t, _)| q.contains(&format!("FROM ONLY {t} ")))
-            });
-            if now != current {
-                if let Some(prev) = current {
-                    done[prev] = true;
-                }
-                current = now;
-            }
-            let rows: u64 = table_rows
-                .iter()
-                .zip(&done)
-                .filter(|(_, d)| **d)
-                .map(|((_, r), _)| r)
-                .sum();
-            observer(Progress::Advanced {
-                step: Step::Validate,
-                rows,
-                bytes: 0,
-            });
-            tokio::time::sleep(POLL).await;
-        }
-    });
-    Watch(handle)
-}
-
-/// A running monitor; stops when dropped.
-struct Watch(tokio::task::JoinHandle<()>);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 // ---------------------------------------------------------------- the drill
 
 /// One local drill.
@@ -274,77 +138,6 @@ impl std::fmt::Debug for DrillSpec {
     }
 }
 
-/// Duration and volume of one step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepRecord {
-    pub step: Step,
-    pub seconds: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rows: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
-}
-
-/// A finished drill (passed or not): what the summary, `--json` and the HTML report show, and
-/// what is kept in the history as `runs/<time>-<drill>.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub source_id: String,
-    pub drill_id: String,
-    /// A label for charts (`night 1`), when the caller gives one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub backup_set: String,
-    pub manifest_sha256: String,
-    pub temp_database: String,
-    pub temp_dropped: bool,
-    pub steps: Vec<StepRecord>,
-    pub tables: u32,
-    pub rows: u64,
-    /// COPY text bytes exported.
-    pub raw_bytes: u64,
-    /// Bytes stored in the backup set (compressed).
-    pub backup_bytes: u64,
-    /// Restore start to the end of validation: how long getting a proven copy back takes.
-    pub rto_seconds: f64,
-    /// See [`drill_core::checks::measured_rpo`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpo_seconds: Option<u64>,
-    pub checks_passed: u32,
-    pub checks_failed: u32,
-    pub checks_errored: u32,
-    pub report: Report,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_url: Option<String>,
-}
-
-impl RunRecord {
-    pub fn passed(&self) -> bool {
-        self.report.passed
-    }
-
-    /// Key under the history store: sortable by time.
-    pub fn history_key(&self) -> String {
-        let id: String = self
-            .drill_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!(
-            "runs/{}-{id}.json",
-            self.finished_at.format("%Y%m%dT%H%M%S%3fZ")
-        )
-    }
-}
-
 /// Estimated rows of the user tables of the connected database (planner statistics).
 async fn estimated_rows(client: &Client) -> Option<u64> {
     let row = client
@@ -359,73 +152,6 @@ async fn estimated_rows(client: &Client) -> Option<u64> {
         .ok()?;
     let n = row.get::<_, i64>(0);
     (n > 0).then_some(n as u64)
-}
-
-/// Creates the temp database and marks it as this drill's.
-pub async fn create_temp(admin: &Client, name: &str, drill_id: &str) -> Result<(), DrillError> {
-    let create = format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(name));
-    admin
-        .batch_execute(&create)
-        .await
-        .map_err(|e| DrillError::CreateTemp {
-            name: name.to_owned(),
-            source: PgError::query("CREATE DATABASE")(e),
-        })?;
-    // The marker is the owner guard's fact; a database without it is never dropped by us.
-    // An E'' literal with backslashes and quotes escaped is safe whatever the server's
-    // standard_conforming_strings; the drill id comes from execution input.
-    let comment = format!(
-        "COMMENT ON DATABASE {} IS E'{}'",
-        quote_ident(name),
-        tempdb::ownership_marker(drill_id)
-            .replace('\\', "\\\\")
-            .replace('\'', "\\'")
-    );
-    admin
-        .batch_execute(&comment)
-        .await
-        .map_err(|e| DrillError::CreateTemp {
-            name: name.to_owned(),
-            source: PgError::query("COMMENT ON DATABASE")(e),
-        })?;
-    Ok(())
-}
-
-/// Drops a temp database only when every guard of [`tempdb::check_drop`] passes.
-pub async fn drop_temp(
-    admin: &Client,
-    name: &str,
-    policy: &DropPolicy,
-) -> Result<bool, DrillError> {
-    let row = admin
-        .query_opt(
-            "SELECT d.datname::text, pg_catalog.shobj_description(d.oid, 'pg_database'), \
-                    d.datistemplate, current_database()::text \
-             FROM pg_catalog.pg_database d WHERE d.datname = $1",
-            &[&name],
-        )
-        .await
-        .map_err(PgError::query("reading the temp database's catalog entry"))?;
-    let Some(row) = row else { return Ok(false) };
-    let facts = TempDbFacts {
-        name: row.get(0),
-        comment: row.get(1),
-        is_template: row.get(2),
-    };
-    let mut policy = policy.clone();
-    policy.session_database = row.get(3);
-    tempdb::check_drop(&facts, &policy).map_err(|refusals| DrillError::DropRefused {
-        name: name.to_owned(),
-        refusals,
-    })?;
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(PgError::query(format!("dropping {name}")))?;
-    Ok(true)
 }
 
 fn drop_policy(spec: &DrillSpec) -> DropPolicy {
@@ -722,47 +448,6 @@ pub async fn prove_restorable(spec: &DrillSpec, set: &Store) -> Result<SetProof,
         seconds: started.elapsed().as_secs_f64(),
         temp_dropped: dropped?,
     })
-}
-
-/// Every run record in a history store, oldest first. Unreadable records are skipped (logged).
-pub async fn load_runs(history: &Store) -> Result<Vec<RunRecord>, StoreError> {
-    let mut keys = history.list("runs/").await?;
-    keys.sort();
-    let mut out = Vec::new();
-    for key in keys.iter().filter(|k| k.ends_with(".json")) {
-        let body = history.get(key).await?;
-        match serde_json::from_slice::<RunRecord>(&body) {
-            Ok(r) => out.push(r),
-            Err(e) => tracing::warn!(key = %key, error = %e, "skipping unreadable run record"),
-        }
-    }
-    Ok(out)
-}
-
-/// Temp databases on the server that carry the ownership marker of one of `drill_ids` (to
-/// prove a cleanup complete; other drills' databases on a shared server are not counted).
-pub async fn temp_databases_of(
-    admin: &Client,
-    drill_ids: &[String],
-) -> Result<Vec<String>, PgError> {
-    let rows = admin
-        .query(
-            "SELECT datname::text, pg_catalog.shobj_description(oid, 'pg_database') \
-             FROM pg_catalog.pg_database ORDER BY 1",
-            &[],
-        )
-        .await
-        .map_err(PgError::query("listing temp databases"))?;
-    Ok(rows
-        .iter()
-        .filter(|r| {
-            r.get::<_, Option<String>>(1)
-                .as_deref()
-                .and_then(tempdb::marker_drill_id)
-                .is_some_and(|id| drill_ids.iter().any(|d| d == id))
-        })
-        .map(|r| r.get(0))
-        .collect())
 }
 
 #[cfg(test)]
