@@ -303,28 +303,8 @@ async fn restore_and_validate(
     let manifest = &exported.manifest;
     let rows = manifest.totals().rows;
 
-    let monitor = spec
-        .restore_server
-        .connect_as("restore-drill progress")
-        .await?;
     let t = timer.start(Step::Restore, Some(rows));
-    let watch = watch_copy(
-        monitor,
-        name.to_owned(),
-        Step::Restore,
-        spec.observer.clone(),
-    );
-    let restored = dump::restore(
-        &set,
-        &temp,
-        &RestoreOptions {
-            jobs: spec.jobs,
-            no_owner: false,
-        },
-    )
-    .await;
-    drop(watch);
-    let restored = restored?;
+    let restored = restore_watched(spec, &set, name).await?;
     let restore_secs = timer.done(
         Step::Restore,
         t,
@@ -381,6 +361,31 @@ async fn restore_and_validate(
     ))
 }
 
+/// Restores `set` into the temp database `name` on the restore server, its COPY progress
+/// observed from a monitor connection.
+async fn restore_watched(
+    spec: &DrillSpec,
+    set: &Store,
+    name: &str,
+) -> Result<dump::RestoreOutcome, DrillError> {
+    let monitor = spec
+        .restore_server
+        .connect_as("restore-drill progress")
+        .await?;
+    let _watch = watch_copy(
+        monitor,
+        name.to_owned(),
+        Step::Restore,
+        spec.observer.clone(),
+    );
+    let options = RestoreOptions {
+        jobs: spec.jobs,
+        no_owner: false,
+    };
+    let temp = spec.restore_server.with_database(name);
+    Ok(dump::restore(set, &temp, &options).await?)
+}
+
 /// The part of `set_url` below the store's own URL.
 fn set_path(store: &Store, set_url: &str) -> String {
     let base = store.url_of("");
@@ -413,27 +418,12 @@ pub async fn prove_restorable(spec: &DrillSpec, set: &Store) -> Result<SetProof,
         .connect_as("restore-drill admin")
         .await?;
     create_temp(&admin, &name, &spec.drill_id).await?;
-    let temp = spec.restore_server.with_database(&name);
-    let monitor = spec
-        .restore_server
-        .connect_as("restore-drill progress")
-        .await?;
     let total = dump::read_manifest(set).await.ok().map(|m| m.totals().rows);
     (spec.observer)(Progress::Started {
         step: Step::Restore,
         total_rows: total,
     });
-    let watch = watch_copy(monitor, name.clone(), Step::Restore, spec.observer.clone());
-    let restored = dump::restore(
-        set,
-        &temp,
-        &RestoreOptions {
-            jobs: spec.jobs,
-            no_owner: false,
-        },
-    )
-    .await;
-    drop(watch);
+    let restored = restore_watched(spec, set, &name).await;
     (spec.observer)(Progress::Finished {
         step: Step::Restore,
         rows: restored.as_ref().ok().map(|r| r.rows),
