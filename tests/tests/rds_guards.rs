@@ -242,11 +242,15 @@ async fn a_database_temp_without_this_drills_marker_is_refused_and_kept() {
         .await
         .unwrap();
     let settings = drill_engine::backupset::TempDbSettings::from_rds(&deps.config.rds);
-    let err: drill_engine::lambda::HandlerError =
-        drill_engine::backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings)
-            .await
-            .unwrap_err()
-            .into();
+    let err: drill_engine::lambda::HandlerError = drill_engine::backupset::delete(
+        &drill_engine::pg::Database::from_spec(&server, &credentials),
+        &drill.drill_id,
+        &name,
+        &settings,
+    )
+    .await
+    .unwrap_err()
+    .into();
     assert_eq!(err.error_type(), "Drill.GuardViolation", "{err}");
     assert!(err.message.contains("owner"), "{err}");
     let still = admin

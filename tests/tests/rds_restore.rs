@@ -49,7 +49,7 @@ async fn restore_sets_safe_parameters_and_tags_and_status_follows_it() {
         panic!("{:?}", started.temp)
     };
     assert!(identifier.starts_with("rdrill-"), "{identifier}");
-    assert_eq!(started.backup.kind, "rds-snapshot");
+    assert_eq!(started.backup.kind.as_str(), "rds-snapshot");
     assert!(
         started.backup.id.contains(&format!("rds:{source}")),
         "{}",

@@ -7,8 +7,8 @@
 use chrono::{Duration, Utc};
 use drill_core::checks::{CheckConfig, Status};
 use drill_core::events::{BackupRef, DrillContext, TempResource};
-use drill_engine::pg::ConnectOptions;
-use drill_engine::validate::{validate, Target, ValidateInput};
+use drill_engine::pg::Database;
+use drill_engine::validate::{validate, ValidateInput};
 use drill_tests::deployment::{configure_source, edit};
 use drill_tests::rds::*;
 use drill_tests::{aws_config, connect, pg_url, unique, with_database, TestDb};
@@ -445,20 +445,19 @@ fn assertion(query: &str) -> CheckConfig {
 
 async fn run(url: &str, config: CheckConfig) -> drill_engine::validate::Validated {
     validate(
-        &Target::Url(url.to_owned()),
+        &Database::from_url(url).unwrap(),
         ValidateInput {
             source_id: "app".into(),
             drill_id: unique("d-"),
             drill_started_at: Utc::now(),
             backup: Some(BackupRef {
-                kind: "test".into(),
+                kind: drill_core::events::BackupKind::Cli,
                 id: "b1".into(),
                 taken_at: Utc::now(),
             }),
             config,
             manifest: None,
             history: None,
-            connect: ConnectOptions::default(),
         },
     )
     .await

@@ -4,9 +4,9 @@
 use chrono::{Duration as ChronoDuration, Utc};
 use drill_core::checks::{CheckConfig, CheckResult, Outcome, Status};
 use drill_core::events::BackupRef;
-use drill_engine::pg::ConnectOptions;
+use drill_engine::pg::Database;
 use drill_engine::store::Store;
-use drill_engine::validate::{fingerprint, validate, Target, ValidateInput, Validated};
+use drill_engine::validate::{fingerprint, validate, ValidateInput, Validated};
 use drill_tests::{connect, TestDb};
 
 const SCHEMA: &str = "
@@ -37,14 +37,13 @@ fn input(config: CheckConfig) -> ValidateInput {
         drill_id: drill_tests::unique("d-"),
         drill_started_at: Utc::now(),
         backup: Some(BackupRef {
-            kind: "test".into(),
+            kind: drill_core::events::BackupKind::Cli,
             id: "b1".into(),
             taken_at: Utc::now(),
         }),
         config,
         manifest: None,
         history: None,
-        connect: ConnectOptions::default(),
     }
 }
 
@@ -87,7 +86,9 @@ async fn a_healthy_restore_passes_every_check_against_its_manifest() {
         "#,
     ));
     inp.manifest = Some(expected);
-    let v = validate(&Target::Url(db.url.clone()), inp).await.unwrap();
+    let v = validate(&Database::from_url(&db.url).unwrap(), inp)
+        .await
+        .unwrap();
     let r = &v.report;
     for c in &r.checks {
         assert_eq!(c.status, Status::Pass, "{c:#?}");
@@ -139,7 +140,9 @@ async fn row_counts_must_match_the_manifest_exactly() {
         .unwrap();
     let mut inp = input(config("[integrity]\nenabled = false"));
     inp.manifest = Some(expected);
-    let v = validate(&Target::Url(db.url.clone()), inp).await.unwrap();
+    let v = validate(&Database::from_url(&db.url).unwrap(), inp)
+        .await
+        .unwrap();
     let rc = check(&v, "row_counts");
     assert_eq!(rc.status, Status::Fail, "{rc:#?}");
     assert!(rc
@@ -153,7 +156,7 @@ async fn row_counts_must_match_the_manifest_exactly() {
 async fn a_truncated_table_is_data_loss_against_the_last_good_drill() {
     let db = app_db().await;
     let (_dir, store) = history();
-    let target = Target::Url(db.url.clone());
+    let target = Database::from_url(&db.url).unwrap();
     let cfg = || config("[integrity]\nenabled = false");
 
     let mut first = input(cfg());
@@ -206,7 +209,7 @@ async fn a_dropped_index_fails_schema_naming_it() {
     let client = connect(&db.url).await;
     let mut inp = input(config("[integrity]\nenabled = false"));
     inp.manifest = Some(fingerprint(&client).await.unwrap());
-    let target = Target::Url(db.url.clone());
+    let target = Database::from_url(&db.url).unwrap();
     let same = validate(&target, inp.clone()).await.unwrap();
     assert_eq!(check(&same, "schema").status, Status::Pass);
 
@@ -234,7 +237,7 @@ async fn rows_older_than_the_rpo_fail_freshness_with_the_lag() {
         max_lag_seconds = 3600
         tables = [{ table = "orders", column = "created_at" }]
     "#;
-    let target = Target::Url(db.url.clone());
+    let target = Database::from_url(&db.url).unwrap();
     let mut inp = input(config(cfg));
     // Backup taken 2 days after the newest order.
     inp.backup.as_mut().unwrap().taken_at = Utc::now() + ChronoDuration::days(2);
@@ -299,7 +302,7 @@ async fn sql_assertions_pass_fail_error_and_time_out() {
         "#,
     );
     let started = std::time::Instant::now();
-    let v = validate(&Target::Url(db.url.clone()), input(cfg))
+    let v = validate(&Database::from_url(&db.url).unwrap(), input(cfg))
         .await
         .unwrap();
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
@@ -340,7 +343,9 @@ async fn an_unreachable_server_is_could_not_run_and_the_report_is_kept() {
     let mut inp = input(config(""));
     inp.history = Some(store.clone());
     let url = format!("postgres://postgres:pw@127.0.0.1:{port}/app");
-    let v = validate(&Target::Url(url), inp).await.unwrap();
+    let v = validate(&Database::from_url(&url).unwrap(), inp)
+        .await
+        .unwrap();
     let c = check(&v, "connect");
     assert_eq!(c.status, Status::Error);
     assert!(

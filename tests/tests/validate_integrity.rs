@@ -6,8 +6,8 @@ use std::io::{Seek, SeekFrom, Write};
 use chrono::Utc;
 use drill_core::checks::{CheckConfig, Outcome, Status};
 use drill_engine::localpg::{ClusterOptions, LocalCluster};
-use drill_engine::pg::ConnectOptions;
-use drill_engine::validate::{validate, Target, ValidateInput, Validated};
+use drill_engine::pg::Database;
+use drill_engine::validate::{validate, ValidateInput, Validated};
 use drill_tests::connect;
 
 fn input() -> ValidateInput {
@@ -19,7 +19,6 @@ fn input() -> ValidateInput {
         config: CheckConfig::default(),
         manifest: None,
         history: None,
-        connect: ConnectOptions::default(),
     }
 }
 
@@ -86,7 +85,9 @@ async fn corrupt_index_fails_integrity_and_corrupt_heap_page_fails_full_read() {
     drop(admin);
 
     // Healthy first: both checks pass (and amcheck is installed and removed again).
-    let healthy = validate(&Target::Url(url.clone()), input()).await.unwrap();
+    let healthy = validate(&Database::from_url(&url).unwrap(), input())
+        .await
+        .unwrap();
     assert_eq!(
         status(&healthy, "integrity"),
         Status::Pass,
@@ -117,7 +118,9 @@ async fn corrupt_index_fails_integrity_and_corrupt_heap_page_fails_full_read() {
     cluster.restart().unwrap();
     let url = cluster.url("app");
 
-    let v = validate(&Target::Url(url.clone()), input()).await.unwrap();
+    let v = validate(&Database::from_url(&url).unwrap(), input())
+        .await
+        .unwrap();
     assert_eq!(
         status(&v, "integrity"),
         Status::Fail,
@@ -166,7 +169,9 @@ async fn integrity_stays_within_its_time_budget() {
         .unwrap();
     let mut inp = input();
     inp.config.integrity.time_budget_seconds = 0;
-    let v = validate(&Target::Url(url), inp).await.unwrap();
+    let v = validate(&Database::from_url(&url).unwrap(), inp)
+        .await
+        .unwrap();
     let c = v
         .report
         .checks

@@ -7,8 +7,8 @@ use std::process::Command;
 use chrono::Utc;
 use drill_core::checks::{CheckConfig, Outcome, Status};
 use drill_engine::localpg::{ClusterOptions, LocalCluster};
-use drill_engine::pg::{connect_url, ConnectOptions};
-use drill_engine::validate::{validate, Target, ValidateInput};
+use drill_engine::pg::{ConnectOptions, Database};
+use drill_engine::validate::{validate, ValidateInput};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -134,7 +134,12 @@ async fn verify_full_accepts_the_right_ca_and_refuses_the_rds_bundle() {
         ..ConnectOptions::default()
     };
 
-    let client = connect_url(&url, &test_ca).await.unwrap();
+    let client = Database::from_url(&url)
+        .unwrap()
+        .with_options(test_ca.clone())
+        .connect()
+        .await
+        .unwrap();
     let ssl: bool = client
         .query_one(
             "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
@@ -150,7 +155,13 @@ async fn verify_full_accepts_the_right_ca_and_refuses_the_rds_bundle() {
         ca_bundle: None,
         ..ConnectOptions::default()
     };
-    let err = connect_url(&url, &rds).await.unwrap_err().to_string();
+    let err = Database::from_url(&url)
+        .unwrap()
+        .with_options(rds.clone())
+        .connect()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("UnknownIssuer") || err.contains("certificate"),
         "{err}"
@@ -159,7 +170,7 @@ async fn verify_full_accepts_the_right_ca_and_refuses_the_rds_bundle() {
 
     // The same through the validation engine: connect passes with the right CA, and is
     // "could not run" with the wrong one.
-    let input = |connect: ConnectOptions| ValidateInput {
+    let input = || ValidateInput {
         source_id: "tls".into(),
         drill_id: drill_tests::unique("d-"),
         drill_started_at: Utc::now(),
@@ -171,14 +182,21 @@ async fn verify_full_accepts_the_right_ca_and_refuses_the_rds_bundle() {
         .unwrap(),
         manifest: None,
         history: None,
-        connect,
     };
-    let ok = validate(&Target::Url(url.clone()), input(test_ca))
-        .await
-        .unwrap();
+    let ok = validate(
+        &Database::from_url(&url).unwrap().with_options(test_ca),
+        input(),
+    )
+    .await
+    .unwrap();
     assert_eq!(ok.report.checks[0].status, Status::Pass);
     assert!(ok.report.passed, "{}", ok.report.render_table());
-    let refused = validate(&Target::Url(url), input(rds)).await.unwrap();
+    let refused = validate(
+        &Database::from_url(&url).unwrap().with_options(rds),
+        input(),
+    )
+    .await
+    .unwrap();
     assert_eq!(refused.report.checks[0].status, Status::Error);
     assert_eq!(refused.report.outcome, Outcome::CouldNotRun);
 }

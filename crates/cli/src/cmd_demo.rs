@@ -13,8 +13,9 @@ use drill_core::checks::Status;
 use drill_core::naming::DEFAULT_PREFIX;
 use drill_core::{ErrorKind, ExitCode};
 use drill_engine::demo_data;
-use drill_engine::drill::{self, DrillSpec, Endpoint, RunRecord, SetProof};
+use drill_engine::drill::{self, DrillSpec, RunRecord, SetProof};
 use drill_engine::localpg::{ClusterOptions, LocalCluster};
+use drill_engine::pg::Database;
 use drill_engine::store::Store;
 use serde::Serialize;
 
@@ -159,7 +160,7 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
 pub async fn run(args: DemoArgs, globals: &Globals) -> CliResult {
     // Check everything the user typed before starting anything.
     let given = match &args.source {
-        Some(url) => Some(Endpoint::from_url(url).map_err(|e| drill_error(e.into()))?),
+        Some(url) => Some(Database::from_url(url).map_err(|e| drill_error(e.into()))?),
         None => None,
     };
     if !args
@@ -206,7 +207,7 @@ pub async fn run(args: DemoArgs, globals: &Globals) -> CliResult {
                 c.port(),
                 c.data_dir().display()
             ));
-            let e = Endpoint::from_url(&c.url("postgres")).map_err(|e| drill_error(e.into()))?;
+            let e = Database::from_url(&c.url("postgres")).map_err(|e| drill_error(e.into()))?;
             cluster = Some(c);
             e
         }
@@ -225,7 +226,7 @@ pub async fn run(args: DemoArgs, globals: &Globals) -> CliResult {
 
     // Cleanup, whatever happened.
     let mut leftovers = Vec::new();
-    if let Ok(client) = admin.connect("restore-drill demo cleanup").await {
+    if let Ok(client) = admin.connect_as("restore-drill demo cleanup").await {
         leftovers = drill::temp_databases_of(&client, &ids)
             .await
             .unwrap_or_default();
@@ -341,12 +342,12 @@ async fn nights(
     args: &DemoArgs,
     globals: &Globals,
     dir: &Path,
-    admin: &Endpoint,
+    admin: &Database,
     bars: &std::sync::Arc<Bars>,
     ids: &[String; 3],
 ) -> Result<Nights, CliError> {
     let client = admin
-        .connect("restore-drill demo")
+        .connect_as("restore-drill demo")
         .await
         .map_err(|e| drill_error(e.into()))?;
     demo_data::create_database(&client, &args.database)

@@ -6,8 +6,9 @@ use clap::Args;
 use drill_core::events::SecretRef;
 use drill_core::runconfig::RunConfig;
 use drill_core::ExitCode;
-use drill_engine::drill::{self, DrillSpec, Endpoint};
+use drill_engine::drill::{self, DrillSpec};
 use drill_engine::pg::resolve_secret;
+use drill_engine::pg::Database;
 use drill_engine::store::Store;
 
 use crate::cmd_export::open_store;
@@ -83,7 +84,7 @@ pub struct RunArgs {
 
 /// Resolves a connection spec's secret (environment variable, or Secrets Manager through the
 /// default AWS configuration).
-pub async fn endpoint(spec: &drill_core::events::ConnectionSpec) -> Result<Endpoint, CliError> {
+pub async fn endpoint(spec: &drill_core::events::ConnectionSpec) -> Result<Database, CliError> {
     let secrets = match spec.secret {
         SecretRef::SecretsManager { .. } => {
             let aws = drill_engine::aws::load_config().await;
@@ -100,7 +101,7 @@ pub async fn endpoint(spec: &drill_core::events::ConnectionSpec) -> Result<Endpo
                  of an RDS secret), or fix the Secrets Manager secret id.",
             )
         })?;
-    Ok(Endpoint::new(spec.clone(), credentials))
+    Ok(Database::from_spec(spec, &credentials))
 }
 
 pub async fn run(args: RunArgs, globals: &Globals) -> CliResult {

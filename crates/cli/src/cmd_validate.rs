@@ -8,9 +8,9 @@ use clap::Args;
 use drill_core::checks::{CheckConfig, Outcome};
 use drill_core::events::BackupRef;
 use drill_core::{ErrorKind, ExitCode};
-use drill_engine::pg::ConnectOptions;
+use drill_engine::pg::{ConnectOptions, Database};
 use drill_engine::store::Store;
-use drill_engine::validate::{load_fingerprint, validate, Target, ValidateInput};
+use drill_engine::validate::{load_fingerprint, validate, ValidateInput};
 
 use crate::output::{CliError, CliResult, Globals};
 
@@ -113,7 +113,7 @@ pub async fn run(args: ValidateArgs, globals: &Globals) -> CliResult {
         None => CheckConfig::default(),
     };
     // Reject a malformed URL as a usage error before anything else happens.
-    drill_engine::pg::url_tls_mode(&args.target)?;
+    let target = Database::from_url(&args.target)?;
 
     let needs_s3 = [&args.history, &args.manifest]
         .iter()
@@ -134,7 +134,7 @@ pub async fn run(args: ValidateArgs, globals: &Globals) -> CliResult {
         None => None,
     };
     let backup = args.more.backup_time.map(|taken_at| BackupRef {
-        kind: "cli".into(),
+        kind: drill_core::events::BackupKind::Cli,
         id: args
             .more
             .backup_id
@@ -161,9 +161,8 @@ pub async fn run(args: ValidateArgs, globals: &Globals) -> CliResult {
         config,
         manifest,
         history,
-        connect,
     };
-    let target = Target::Url(args.target.clone());
+    let target = target.with_options(connect);
     let validated = validate(&target, input).await?;
     let report = &validated.report;
     if globals.json {

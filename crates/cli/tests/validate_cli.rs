@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use drill_engine::pg::{connect_url, ConnectOptions};
+use drill_engine::pg::Database;
 
 fn drill() -> Command {
     Command::new(env!("CARGO_BIN_EXE_drill"))
@@ -46,7 +46,9 @@ fn an_unreachable_server_exits_3_and_a_bad_config_exits_2() {
 
 #[tokio::test]
 async fn a_passing_restore_exits_0_and_a_failed_assertion_exits_1() {
-    let admin = connect_url(&stack_url(), &ConnectOptions::default())
+    let admin = Database::from_url(&stack_url())
+        .unwrap()
+        .connect()
         .await
         .unwrap();
     let name = format!("vcli_{}", std::process::id());
@@ -57,7 +59,9 @@ async fn a_passing_restore_exits_0_and_a_failed_assertion_exits_1() {
         admin.batch_execute(&sql).await.unwrap();
     }
     let url = format!("{}/{name}", stack_url().rsplit_once('/').unwrap().0);
-    connect_url(&url, &ConnectOptions::default())
+    Database::from_url(&url)
+        .unwrap()
+        .connect()
         .await
         .unwrap()
         .batch_execute(
@@ -118,7 +122,9 @@ async fn a_passing_restore_exits_0_and_a_failed_assertion_exits_1() {
         .ends_with(".pass.json"));
 
     drop(admin);
-    let admin = connect_url(&stack_url(), &ConnectOptions::default())
+    let admin = Database::from_url(&stack_url())
+        .unwrap()
+        .connect()
         .await
         .unwrap();
     let _ = admin

@@ -110,12 +110,40 @@ pub enum SourceSpec {
     },
 }
 
+/// What kind of backup a drill restored (the wire strings are the JSON of events and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupKind {
+    /// An RDS DB snapshot (automated, manual or a drill-made copy).
+    RdsSnapshot,
+    /// A logical backup set in a backup store (`manifest.json` and its objects).
+    BackupSet,
+    /// A backup named on the command line (`drill validate --backup-id`): not checked further.
+    Cli,
+}
+
+impl BackupKind {
+    /// The wire string (`rds-snapshot`, `backup-set`, `cli`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupKind::RdsSnapshot => "rds-snapshot",
+            BackupKind::BackupSet => "backup-set",
+            BackupKind::Cli => "cli",
+        }
+    }
+}
+
+impl std::fmt::Display for BackupKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The backup a drill restored, as recorded in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupRef {
-    /// `rds-snapshot` or `backup-set`.
-    pub kind: String,
+    pub kind: BackupKind,
     /// Snapshot identifier/ARN, or the backup set URL.
     pub id: String,
     /// When the backup's data was taken (snapshot create time / export snapshot time): RPO is
@@ -375,6 +403,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn backup_kinds_keep_their_wire_strings() {
+        for (kind, wire) in [
+            (BackupKind::RdsSnapshot, "rds-snapshot"),
+            (BackupKind::BackupSet, "backup-set"),
+            (BackupKind::Cli, "cli"),
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), wire);
+            assert_eq!(kind.to_string(), wire);
+            let back: BackupKind = serde_json::from_value(wire.into()).unwrap();
+            assert_eq!(back, kind);
+        }
+        let err = serde_json::from_str::<BackupRef>(
+            r#"{"kind":"tape","id":"x","taken_at":"2026-01-01T00:00:00Z"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("tape"), "{err}");
     }
 
     #[test]

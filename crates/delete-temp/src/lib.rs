@@ -158,8 +158,8 @@ async fn delete(
             let secrets = drill_engine::aws::secrets_client(&deps.aws);
             let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
             let settings = TempDbSettings::from_rds(&deps.config.rds);
-            let outcome =
-                backupset::delete(&server, &credentials, &drill.drill_id, &name, &settings).await?;
+            let server = drill_engine::pg::Database::from_spec(&server, &credentials);
+            let outcome = backupset::delete(&server, &drill.drill_id, &name, &settings).await?;
             serde_json::to_value(&outcome).map_err(ser_err)
         }
     }

@@ -20,8 +20,8 @@ use std::time::Instant;
 use drill_core::checks::{self, CheckResult, QueryOutcome, SqlAssertion};
 use tokio_postgres::Client;
 
-use crate::pg::{quote_ident, ConnectOptions, Credentials};
-use crate::validate::{is_timeout, pg_message, Target};
+use crate::pg::{quote_ident, Credentials, Database};
+use crate::validate::{is_timeout, pg_message};
 
 /// The throwaway read-only login role of one validation.
 struct Reader {
@@ -79,21 +79,10 @@ impl Reader {
         }
     }
 
-    async fn connect(&self, target: &Target, options: &ConnectOptions) -> Result<Client, String> {
-        let target = match target {
-            Target::Spec(spec, _) => {
-                Target::Spec(spec.clone(), Credentials::new(&self.name, &self.password))
-            }
-            Target::Url(url) => {
-                let mut u = url::Url::parse(url).map_err(|e| e.to_string())?;
-                u.set_username(&self.name)
-                    .and_then(|_| u.set_password(Some(&self.password)))
-                    .map_err(|_| "the target URL cannot carry credentials".to_owned())?;
-                Target::Url(u.to_string())
-            }
-        };
+    async fn connect(&self, target: &Database) -> Result<Client, String> {
         target
-            .connect(options)
+            .with_credentials(&Credentials::new(&self.name, &self.password))
+            .connect()
             .await
             .map_err(|e| format!("could not connect as the read-only role: {e}"))
     }
@@ -101,8 +90,7 @@ impl Reader {
 
 /// Runs every assertion as a fresh read-only role; appends one result per assertion.
 pub(crate) async fn run_all(
-    target: &Target,
-    options: &ConnectOptions,
+    target: &Database,
     admin: &Client,
     assertions: &[SqlAssertion],
     out: &mut Vec<CheckResult>,
@@ -122,7 +110,7 @@ pub(crate) async fn run_all(
         Ok(r) => r,
         Err(why) => return failed_all(out, &why),
     };
-    match reader.connect(target, options).await {
+    match reader.connect(target).await {
         Err(why) => failed_all(out, &why),
         Ok(mut client) => {
             for a in assertions {

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use drill_core::events::{
-    BackupRef, ConnectionSpec, DeleteOutcome, DrillContext, Refusal, RestoreStarted, StatusReport,
+    BackupKind, BackupRef, DeleteOutcome, DrillContext, Refusal, RestoreStarted, StatusReport,
     TempResource, TempState,
 };
 use drill_core::tempdb::{self, DropPolicy};
@@ -13,7 +13,7 @@ use drill_core::{manifest, Classified, ErrorKind};
 
 use crate::drill::{create_temp, drop_temp, DrillError};
 use crate::dump::{self, Database, DumpError, RestoreOptions};
-use crate::pg::{self, ConnectOptions, Credentials, PgError};
+use crate::pg::PgError;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,8 @@ pub enum BackupSetError {
         "temporary database {name} exists and is not this drill's ({reason}); refusing to touch it"
     )]
     NotOurs { name: String, reason: String },
+    #[error("server {server} was given without a secret reference: the temp database it reports could not name one")]
+    NoSecretRef { server: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -51,6 +53,7 @@ impl Classified for BackupSetError {
                 ErrorKind::BackupInvalid
             }
             BackupSetError::NotOurs { .. } => ErrorKind::GuardViolation,
+            BackupSetError::NoSecretRef { .. } => ErrorKind::InvalidInput,
             BackupSetError::Store(e) => e.kind(),
             BackupSetError::Dump(e) => e.kind(),
             BackupSetError::Drill(e) => e.kind(),
@@ -58,12 +61,6 @@ impl Classified for BackupSetError {
             BackupSetError::Naming(_) => ErrorKind::InvalidInput,
         }
     }
-}
-
-/// The newest complete set among `keys` (paths relative to a source's store) whose drill did not
-/// fail ([`manifest::choose_newest_set`]); a set without a manifest is incomplete and never chosen.
-pub fn newest_set(keys: &[String]) -> Option<String> {
-    manifest::choose_newest_set(keys).set
 }
 
 /// Marks a set whose drill failed (a new object beside its manifest; the set itself is
@@ -107,19 +104,12 @@ impl TempDbSettings {
     }
 }
 
-async fn admin(
-    server: &ConnectionSpec,
-    credentials: &Credentials,
-) -> Result<tokio_postgres::Client, PgError> {
-    pg::connect(server, credentials, &ConnectOptions::default()).await
-}
-
-fn policy(settings: &TempDbSettings, drill_id: &str, server: &ConnectionSpec) -> DropPolicy {
+fn policy(settings: &TempDbSettings, drill_id: &str, server: &Database) -> DropPolicy {
     DropPolicy {
         prefix: settings.prefix.clone(),
         drill_id: drill_id.to_owned(),
         source_database: String::new(),
-        session_database: server.database.clone(),
+        session_database: server.database_name(),
         protected: settings.protected.clone(),
     }
 }
@@ -141,42 +131,44 @@ async fn comment_of(
 
 /// Restores the newest set under `store` into a new temp database on `server`. On any failure
 /// after the database was created, it is dropped again (through the guards) before the error is
-/// returned: the state machine has nothing to clean up after a failed restore.
-#[allow(clippy::too_many_arguments)]
+/// returned: the state machine has nothing to clean up after a failed restore. `server` must
+/// come from a [`drill_core::events::ConnectionSpec`] (the temp it reports names the server's secret).
 pub async fn restore(
     store: &Store,
-    server: &ConnectionSpec,
-    credentials: &Credentials,
+    server: &Database,
     drill: &DrillContext,
     settings: &TempDbSettings,
     max_age_hours: Option<u32>,
     no_owner: bool,
     now: DateTime<Utc>,
 ) -> Result<RestoreStarted, BackupSetError> {
-    let keys = store.list("").await?;
-    let set_key = newest_set(&keys).ok_or_else(|| BackupSetError::NoBackupSet {
-        store: store.url_of(""),
+    let server_spec = server.spec().ok_or_else(|| BackupSetError::NoSecretRef {
+        server: server.describe(),
     })?;
+    let keys = store.list("").await?;
+    let set_key =
+        manifest::choose_newest_set(&keys)
+            .set
+            .ok_or_else(|| BackupSetError::NoBackupSet {
+                store: store.url_of(""),
+            })?;
     let set = store.child(&set_key);
     let manifest = dump::read_manifest(&set).await?;
-    if let Some(max_hours) = max_age_hours {
-        let age = now - manifest.data_as_of();
-        if age > Duration::hours(i64::from(max_hours)) {
-            return Err(BackupSetError::TooOld {
-                set: set.url_of(""),
-                taken_at: manifest.data_as_of(),
-                age_hours: age.num_hours(),
-                max_hours,
-            });
+    manifest::check_max_age(manifest.data_as_of(), now, max_age_hours).map_err(|old| {
+        BackupSetError::TooOld {
+            set: set.url_of(""),
+            taken_at: old.taken_at,
+            age_hours: old.age_hours,
+            max_hours: old.max_hours,
         }
-    }
+    })?;
     let name = tempdb::temp_database_name(
         &settings.prefix,
         &drill.source_id,
         &drill.drill_id,
         drill.started_at,
     )?;
-    let admin = admin(server, credentials).await?;
+    let admin = server.connect().await?;
     let policy = policy(settings, &drill.drill_id, server);
     // A retried invocation finds its own half-done database: start again from scratch.
     match comment_of(&admin, &name).await? {
@@ -195,9 +187,7 @@ pub async fn restore(
         None => {}
     }
     create_temp(&admin, &name, &drill.drill_id).await?;
-    let mut spec = server.clone();
-    spec.database = name.clone();
-    let target = Database::from_spec(&spec, credentials);
+    let target = server.with_database(&name);
     let jobs = settings.jobs;
     if let Err(e) = dump::restore(&set, &target, &RestoreOptions { jobs, no_owner }).await {
         if let Err(drop_err) = drop_temp(&admin, &name, &policy).await {
@@ -209,10 +199,10 @@ pub async fn restore(
     Ok(RestoreStarted {
         temp: TempResource::Database {
             name,
-            server: server.clone(),
+            server: server_spec,
         },
         backup: BackupRef {
-            kind: "backup-set".into(),
+            kind: BackupKind::BackupSet,
             id: set.url_of("").trim_end_matches('/').to_owned(),
             taken_at: manifest.data_as_of(),
         },
@@ -223,14 +213,13 @@ pub async fn restore(
 
 /// The status of a temp database: available once it exists with this drill's marker.
 pub async fn status(
-    server: &ConnectionSpec,
-    credentials: &Credentials,
+    server: &Database,
     drill: &DrillContext,
     name: &str,
     since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<StatusReport, BackupSetError> {
-    let admin = admin(server, credentials).await?;
+    let admin = server.connect().await?;
     let elapsed_seconds = (now - since.unwrap_or(drill.started_at))
         .num_seconds()
         .max(0) as u64;
@@ -239,9 +228,8 @@ pub async fn status(
         Some(c)
             if c.as_deref().and_then(tempdb::marker_drill_id) == Some(drill.drill_id.as_str()) =>
         {
-            let mut spec = server.clone();
-            spec.database = name.to_owned();
-            (TempState::Available, "restored".to_owned(), Some(spec))
+            let spec = server.with_database(name).spec();
+            (TempState::Available, "restored".to_owned(), spec)
         }
         Some(_) => (
             TempState::Failed,
@@ -259,13 +247,12 @@ pub async fn status(
 
 /// Drops the temp database behind every guard. Already gone is success.
 pub async fn delete(
-    server: &ConnectionSpec,
-    credentials: &Credentials,
+    server: &Database,
     drill_id: &str,
     name: &str,
     settings: &TempDbSettings,
 ) -> Result<DeleteOutcome, BackupSetError> {
-    let admin = admin(server, credentials).await?;
+    let admin = server.connect().await?;
     let mut outcome = DeleteOutcome::default();
     match drop_temp(&admin, name, &policy(settings, drill_id, server)).await {
         Ok(true) => outcome.deleted.push(name.to_owned()),
@@ -289,29 +276,5 @@ pub fn refusals_of(err: &BackupSetError) -> Vec<Refusal> {
     match err {
         BackupSetError::Drill(DrillError::DropRefused { refusals, .. }) => refusals.clone(),
         _ => Vec::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::newest_set;
-
-    #[test]
-    fn newest_complete_set_wins_and_incomplete_sets_are_never_chosen() {
-        let keys: Vec<String> = [
-            "app/20261120T030000Z-aaaa/manifest.json",
-            "app/20261121T030000Z-bbbb/manifest.json",
-            "app/20261122T030000Z-cccc/data/public.t.0000.copy.zst", // no manifest: incomplete
-            "other/20261121T040000Z-dddd/manifest.json",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect();
-        assert_eq!(
-            newest_set(&keys).as_deref(),
-            Some("other/20261121T040000Z-dddd")
-        );
-        assert_eq!(newest_set(&keys[2..3]), None);
-        assert_eq!(newest_set(&[]), None);
     }
 }

@@ -12,7 +12,7 @@ use drill_core::checks::{CheckConfig, Expectation, FreshnessTable, Scalar, SqlAs
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::drill::Endpoint;
+use crate::pg::Database;
 use crate::pg::PgError;
 
 /// Comment marking a database as the demo's source, so the demo only ever drops its own.
@@ -274,10 +274,10 @@ impl drill_core::Classified for DemoError {
 }
 
 /// Fills the (empty) demo database at `db` with about `total` rows.
-pub async fn generate(db: &Endpoint, total: u64) -> Result<Generated, DemoError> {
+pub async fn generate(db: &Database, total: u64) -> Result<Generated, DemoError> {
     let sizes = Sizes::for_total(total);
-    let a = db.connect("restore-drill demo").await?;
-    let b = db.connect("restore-drill demo").await?;
+    let a = db.connect_as("restore-drill demo").await?;
+    let b = db.connect_as("restore-drill demo").await?;
     let setup = "SET synchronous_commit = off; SET maintenance_work_mem = '128MB'";
     exec(&a, setup, "session setup").await?;
     exec(&b, setup, "session setup").await?;
@@ -336,8 +336,8 @@ pub async fn generate(db: &Endpoint, total: u64) -> Result<Generated, DemoError>
 
 /// The incident's second night: a destructive DELETE of most homework submissions (everything
 /// older than 30 days). Returns the rows deleted.
-pub async fn simulate_incident(db: &Endpoint) -> Result<u64, DemoError> {
-    let client = db.connect("restore-drill demo").await?;
+pub async fn simulate_incident(db: &Database) -> Result<u64, DemoError> {
+    let client = db.connect_as("restore-drill demo").await?;
     let n = client
         .execute(
             "DELETE FROM homework_submissions WHERE submitted_at < now() - interval '30 days'",

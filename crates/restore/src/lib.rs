@@ -140,8 +140,7 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                     let settings = TempDbSettings::from_rds(&deps.config.rds);
                     let started = backupset::restore(
                         &store,
-                        &server,
-                        &credentials,
+                        &drill_engine::pg::Database::from_spec(&server, &credentials),
                         &drill,
                         &settings,
                         max_age_hours,
@@ -173,8 +172,8 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
             }
             TempResource::Database { name, server } => {
                 let credentials = server_credentials(deps, &server).await?;
-                let report =
-                    backupset::status(&server, &credentials, &drill, &name, since, now).await?;
+                let server = drill_engine::pg::Database::from_spec(&server, &credentials);
+                let report = backupset::status(&server, &drill, &name, since, now).await?;
                 serde_json::to_value(&report).map_err(ser_err)
             }
         },

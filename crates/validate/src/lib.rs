@@ -16,9 +16,9 @@ use drill_core::checks::CheckConfig;
 use drill_core::events::{SourceSpec, ValidateRequest};
 use drill_core::run_report::{ReportRequest, RunReport, Summary, SummaryRequest};
 use drill_engine::lambda::{parse_event, HandlerError};
-use drill_engine::pg::{resolve_secret, ConnectOptions};
+use drill_engine::pg::{resolve_secret, Database};
 use drill_engine::store::Store;
-use drill_engine::validate::{load_fingerprint, validate, Target, ValidateInput};
+use drill_engine::validate::{load_fingerprint, validate, ValidateInput};
 use serde_json::Value;
 
 /// Typed configuration from the function's environment.
@@ -182,7 +182,7 @@ async fn validate_action(deps: &Deps, payload: Value) -> Result<Value, HandlerEr
     let secrets = drill_engine::aws::secrets_client(&deps.aws);
     drill_engine::lambda::require_tls(&request.target, deps.config.allow_plaintext)?;
     let credentials = resolve_secret(&request.target.secret, Some(&secrets)).await?;
-    let target = Target::Spec(request.target.clone(), credentials);
+    let target = Database::from_spec(&request.target, &credentials);
     let input = ValidateInput {
         source_id: request.drill.source_id.clone(),
         drill_id: request.drill.drill_id.clone(),
@@ -191,7 +191,6 @@ async fn validate_action(deps: &Deps, payload: Value) -> Result<Value, HandlerEr
         config,
         manifest,
         history: Some(history),
-        connect: ConnectOptions::default(),
     };
     let validated = validate(&target, input).await?;
     let url = validated.report_url.unwrap_or_default();
@@ -226,32 +225,11 @@ struct HistoryRequest {
     history: String,
 }
 
-/// A restored backup set must match its own manifest exactly; the set must lie in the store
-/// the source is configured with.
+/// The manifest a restored backup is validated against ([`drill_core::manifest::manifest_url_of`]).
 fn manifest_of(
     source: &SourceSpec,
     backup: &drill_core::events::BackupRef,
 ) -> Result<Option<String>, HandlerError> {
-    match source {
-        SourceSpec::BackupSet { store, .. } => {
-            let inside = backup
-                .id
-                .strip_prefix(store.trim_end_matches('/'))
-                .is_some_and(|rest| rest.starts_with('/'));
-            if backup.kind != "backup-set" || !inside {
-                return Err(HandlerError::new(
-                    drill_core::ErrorKind::GuardViolation,
-                    format!(
-                        "refused: backup {:?} is not a backup set of the configured store {store}",
-                        backup.id
-                    ),
-                ));
-            }
-            Ok(Some(format!(
-                "{}/manifest.json",
-                backup.id.trim_end_matches('/')
-            )))
-        }
-        SourceSpec::RdsSnapshot { .. } => Ok(None),
-    }
+    drill_core::manifest::manifest_url_of(source, backup)
+        .map_err(|e| HandlerError::new(drill_core::ErrorKind::GuardViolation, e.to_string()))
 }

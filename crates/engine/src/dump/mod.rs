@@ -16,19 +16,17 @@ mod pipe;
 mod restore;
 mod schema;
 
-use std::path::PathBuf;
-
-use drill_core::events::{ConnectionSpec, TlsMode};
+use crate::pg::{self, PgError};
+use crate::store::StoreError;
 use drill_core::manifest::{ManifestError, Mismatch};
 use drill_core::{Classified, ErrorKind};
-use tokio_postgres::Client;
-
-use crate::pg::{self, ConnectOptions, Credentials, PgError};
-use crate::store::StoreError;
 
 pub use export::{export, ExportOptions, ExportOutcome};
 pub use restore::{read_manifest, restore, RestoreOptions, RestoreOutcome};
 pub use schema::{strip_ownership, strip_psql_meta};
+
+/// The database exported from or restored into: the one connection descriptor.
+pub use crate::pg::Database;
 
 /// Default heap bytes per data chunk: big tables are split so that no task is unbounded and two
 /// workers can share one big table.
@@ -112,112 +110,6 @@ impl Classified for DumpError {
     }
 }
 
-/// A database to export from or restore into: connection settings with the password held
-/// privately (never printed), reusable for many worker connections and for `pg_dump`.
-#[derive(Clone)]
-pub struct Database {
-    config: tokio_postgres::Config,
-    tls: TlsMode,
-    options: ConnectOptions,
-}
-
-impl std::fmt::Debug for Database {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database")
-            .field("target", &self.describe())
-            .field("tls", &self.tls)
-            .finish()
-    }
-}
-
-impl Database {
-    /// From a `postgres://` URL (TLS as [`pg::url_tls_mode`] decides).
-    pub fn from_url(url: &str) -> Result<Self, PgError> {
-        let (config, tls) = pg::url_tls_mode(url)?;
-        Ok(Database {
-            config,
-            tls,
-            options: ConnectOptions::default(),
-        })
-    }
-
-    /// From a connection spec and resolved credentials.
-    pub fn from_spec(spec: &ConnectionSpec, credentials: &Credentials) -> Self {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host(&spec.host)
-            .port(spec.port)
-            .dbname(&spec.database)
-            .user(&credentials.username)
-            .password(credentials.password());
-        Database {
-            config,
-            tls: spec.tls,
-            options: ConnectOptions::default(),
-        }
-    }
-
-    pub fn with_options(mut self, options: ConnectOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// `host:port/database`, no credentials.
-    pub fn describe(&self) -> String {
-        pg::describe(&self.config)
-    }
-
-    pub fn database_name(&self) -> String {
-        self.config.get_dbname().unwrap_or("postgres").to_owned()
-    }
-
-    pub async fn connect(&self) -> Result<Client, PgError> {
-        pg::connect_config(self.config.clone(), self.tls, &self.options).await
-    }
-
-    /// libpq environment for client programs (`pg_dump`): the password goes through
-    /// `PGPASSWORD`, never the command line (visible in `ps`).
-    fn libpq_env(&self, ca_file: Option<&std::path::Path>) -> Vec<(String, String)> {
-        let mut env = Vec::new();
-        if let Some(h) = self.config.get_hosts().first() {
-            let host = match h {
-                tokio_postgres::config::Host::Tcp(h) => h.clone(),
-                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-            };
-            env.push(("PGHOST".into(), host));
-        }
-        if let Some(p) = self.config.get_ports().first() {
-            env.push(("PGPORT".into(), p.to_string()));
-        }
-        if let Some(u) = self.config.get_user() {
-            env.push(("PGUSER".into(), u.to_owned()));
-        }
-        if let Some(p) = self.config.get_password() {
-            env.push(("PGPASSWORD".into(), String::from_utf8_lossy(p).into_owned()));
-        }
-        env.push(("PGDATABASE".into(), self.database_name()));
-        env.push(("PGAPPNAME".into(), "restore-drill pg_dump".into()));
-        env.push((
-            "PGCONNECT_TIMEOUT".into(),
-            self.options.connect_timeout.as_secs().max(1).to_string(),
-        ));
-        match self.tls {
-            TlsMode::Disable => env.push(("PGSSLMODE".into(), "disable".into())),
-            TlsMode::VerifyFull => {
-                env.push(("PGSSLMODE".into(), "verify-full".into()));
-                if let Some(ca) = ca_file {
-                    env.push(("PGSSLROOTCERT".into(), ca.display().to_string()));
-                }
-            }
-        }
-        env
-    }
-
-    fn ca_bundle(&self) -> Option<PathBuf> {
-        self.options.ca_bundle.clone()
-    }
-}
-
 /// Session settings for every data connection, so text COPY output is the same whatever the
 /// server's or role's defaults (date order, float digits, bytea format, time zone).
 pub(crate) const SESSION_SETUP: &str = "SET statement_timeout = 0; \
@@ -280,22 +172,6 @@ pub(crate) fn count_rows(buf: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn libpq_env_carries_the_password_only_in_pgpassword() {
-        let db = Database::from_url("postgres://u:s3cret@db.example.com:6543/app").unwrap();
-        let env = db.libpq_env(Some(std::path::Path::new("/ca.pem")));
-        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        assert_eq!(get("PGPASSWORD").as_deref(), Some("s3cret"));
-        assert_eq!(get("PGSSLMODE").as_deref(), Some("verify-full"));
-        assert_eq!(get("PGSSLROOTCERT").as_deref(), Some("/ca.pem"));
-        assert_eq!(get("PGPORT").as_deref(), Some("6543"));
-        assert!(env
-            .iter()
-            .filter(|(k, _)| k != "PGPASSWORD")
-            .all(|(_, v)| !v.contains("s3cret")));
-        assert!(!format!("{db:?}").contains("s3cret"));
-    }
 
     #[test]
     fn rows_are_newlines() {

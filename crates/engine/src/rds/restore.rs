@@ -71,7 +71,7 @@ pub async fn restore(
     let expires_at = now + Duration::hours(i64::from(settings.temp_ttl_hours));
     let snapshot_ref = snap.arn.clone().unwrap_or_else(|| snap.id.clone());
     let backup = BackupRef {
-        kind: "rds-snapshot".into(),
+        kind: drill_core::events::BackupKind::RdsSnapshot,
         id: snapshot_ref.clone(),
         taken_at: snap.taken_at.unwrap_or(now),
     };

@@ -11,6 +11,15 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod sets;
+mod verify;
+
+pub use sets::{
+    check_max_age, choose_newest_set, manifest_url_of, set_name, ManifestUrlError, SetChoice,
+    TooOld,
+};
+pub use verify::{verify_object, verify_table_rows, Mismatch, Observed};
+
 /// Version of the backup set layout this build writes and reads. Bump it when a reader of the old
 /// version would misread a new set.
 pub const FORMAT_VERSION: u32 = 1;
@@ -127,40 +136,6 @@ pub struct MatView {
     pub schema: String,
     pub name: String,
     pub populated: bool,
-}
-
-/// Which set of a source's store to restore: the newest complete one (with a manifest) whose
-/// drill did not fail. Set directories start with a UTC timestamp, so name order is time order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SetChoice {
-    /// Path of the chosen set relative to the store.
-    pub set: Option<String>,
-    /// Newer complete sets passed over because their drill failed, newest first.
-    pub skipped_failed: Vec<String>,
-}
-
-/// Chooses among `keys` (every key under a source's store) as [`SetChoice`] says.
-pub fn choose_newest_set(keys: &[String]) -> SetChoice {
-    let failed: HashSet<&str> = keys
-        .iter()
-        .filter_map(|k| k.strip_suffix(&format!("/{DRILL_FAILED_KEY}")))
-        .collect();
-    let mut complete: Vec<&str> = keys
-        .iter()
-        .filter_map(|k| k.strip_suffix(&format!("/{MANIFEST_KEY}")))
-        .collect();
-    let last = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
-    complete.sort_by(|a, b| last(b).cmp(&last(a)).then_with(|| b.cmp(a)));
-    let mut choice = SetChoice::default();
-    for set in complete {
-        if failed.contains(set) {
-            choice.skipped_failed.push(set.to_owned());
-        } else {
-            choice.set = Some(set.to_owned());
-            break;
-        }
-    }
-    choice
 }
 
 /// Orders `nodes` so that every node comes after the nodes it depends on (`edges`: dependent ->
@@ -341,84 +316,6 @@ pub fn check(m: &Manifest) -> Result<(), ManifestError> {
     Ok(())
 }
 
-/// What was actually read from an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observed {
-    pub sha256: String,
-    pub compressed_bytes: u64,
-    pub raw_bytes: u64,
-    /// Rows counted in the decoded stream, for data objects.
-    pub rows: Option<u64>,
-}
-
-/// An object whose bytes are not what the manifest says.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("object {key}: {what}")]
-pub struct Mismatch {
-    pub key: String,
-    pub what: String,
-}
-
-/// Compares an object as read against its manifest entry. The size is compared first (a
-/// truncated object says "truncated"), then the hash, then the decoded size and row count.
-pub fn verify_object(expected: &ObjectEntry, seen: &Observed) -> Result<(), Mismatch> {
-    let fail = |what: String| {
-        Err(Mismatch {
-            key: expected.key.clone(),
-            what,
-        })
-    };
-    if seen.compressed_bytes != expected.compressed_bytes {
-        let how = if seen.compressed_bytes < expected.compressed_bytes {
-            "truncated"
-        } else {
-            "too long"
-        };
-        return fail(format!(
-            "{how}: {} bytes stored, manifest says {}",
-            seen.compressed_bytes, expected.compressed_bytes
-        ));
-    }
-    if seen.sha256 != expected.sha256 {
-        return fail(format!(
-            "sha256 mismatch: stored object hashes to {}, manifest says {}",
-            seen.sha256, expected.sha256
-        ));
-    }
-    if seen.raw_bytes != expected.raw_bytes {
-        return fail(format!(
-            "decoded size {} differs from manifest {}",
-            seen.raw_bytes, expected.raw_bytes
-        ));
-    }
-    if let (Some(want), Some(got)) = (expected.rows, seen.rows) {
-        if want != got {
-            return fail(format!("holds {got} rows, manifest says {want}"));
-        }
-    }
-    Ok(())
-}
-
-/// Compares the rows the server loaded for a table with the manifest.
-pub fn verify_table_rows(table: &TableEntry, loaded: u64) -> Result<(), Mismatch> {
-    if loaded == table.rows {
-        Ok(())
-    } else {
-        Err(Mismatch {
-            key: table
-                .objects
-                .first()
-                .map(|o| o.key.clone())
-                .unwrap_or_default(),
-            what: format!(
-                "table {} loaded {loaded} rows, manifest says {}",
-                table.display_name(),
-                table.rows
-            ),
-        })
-    }
-}
-
 /// Key of a data object: `data/<schema>.<table>.<chunk>.copy.zst`. Names are percent-encoded
 /// where they are not plain ASCII letters/digits/`_`, so any identifier (quotes, slashes,
 /// non-ASCII) gives a safe, unique key.
@@ -430,7 +327,7 @@ pub fn data_key(schema: &str, table: &str, chunk: u32) -> String {
     )
 }
 
-fn encode_name(name: &str) -> String {
+pub(crate) fn encode_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
@@ -442,21 +339,12 @@ fn encode_name(name: &str) -> String {
     out
 }
 
-/// Name of a new backup set below a store: `<source>/<UTC timestamp>-<short id>`.
-pub fn set_name(source: &str, at: DateTime<Utc>, short_id: &str) -> String {
-    let mut src = encode_name(source);
-    if src.is_empty() {
-        src.push_str("db");
-    }
-    format!("{src}/{}-{short_id}", at.format("%Y%m%dT%H%M%SZ"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn obj(key: &str, rows: Option<u64>) -> ObjectEntry {
+    pub(super) fn obj(key: &str, rows: Option<u64>) -> ObjectEntry {
         ObjectEntry {
             key: key.into(),
             raw_bytes: 10,
@@ -478,7 +366,7 @@ mod tests {
         assert_eq!(m.data_as_of(), m.snapshot_at);
     }
 
-    fn manifest() -> Manifest {
+    pub(super) fn manifest() -> Manifest {
         let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
         Manifest {
             format_version: FORMAT_VERSION,
@@ -574,62 +462,6 @@ mod tests {
     }
 
     #[test]
-    fn object_verification_names_the_object_and_the_difference() {
-        let want = obj("data/x.0000.copy.zst", Some(3));
-        let good = Observed {
-            sha256: want.sha256.clone(),
-            compressed_bytes: 5,
-            raw_bytes: 10,
-            rows: Some(3),
-        };
-        assert_eq!(verify_object(&want, &good), Ok(()));
-        let cases = [
-            (
-                Observed {
-                    compressed_bytes: 4,
-                    ..good.clone()
-                },
-                "truncated",
-            ),
-            (
-                Observed {
-                    sha256: "b".repeat(64),
-                    ..good.clone()
-                },
-                "sha256 mismatch",
-            ),
-            (
-                Observed {
-                    raw_bytes: 11,
-                    ..good.clone()
-                },
-                "decoded size",
-            ),
-            (
-                Observed {
-                    rows: Some(2),
-                    ..good.clone()
-                },
-                "2 rows",
-            ),
-        ];
-        for (seen, needle) in cases {
-            let err = verify_object(&want, &seen).unwrap_err();
-            assert_eq!(err.key, want.key);
-            assert!(err.to_string().contains(needle), "{err}");
-            assert!(err.to_string().contains("data/x.0000.copy.zst"), "{err}");
-        }
-    }
-
-    #[test]
-    fn table_rows_are_verified() {
-        let m = manifest();
-        assert!(verify_table_rows(&m.tables[0], 7).is_ok());
-        let err = verify_table_rows(&m.tables[0], 6).unwrap_err().to_string();
-        assert!(err.contains("public.t") && err.contains("6"), "{err}");
-    }
-
-    #[test]
     fn data_keys_are_safe_for_any_identifier() {
         assert_eq!(data_key("public", "t", 3), "data/public.t.0003.copy.zst");
         let odd = data_key("Sales Ünï", "a/b\"c.d", 0);
@@ -640,49 +472,11 @@ mod tests {
     }
 
     #[test]
-    fn set_names_sort_by_time() {
-        let a = set_name(
-            "app",
-            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
-            "ab12",
-        );
-        let b = set_name(
-            "app",
-            Utc.with_ymd_and_hms(2026, 1, 10, 0, 0, 0).unwrap(),
-            "0000",
-        );
-        assert_eq!(a, "app/20260102T030405Z-ab12");
-        assert!(a < b);
-    }
-
-    #[test]
     fn dependencies_come_first_and_ties_keep_their_order() {
         // 0 depends on 2, 2 on 1, 3 on nothing.
         assert_eq!(dependency_order(4, &[(0, 2), (2, 1)]), vec![1, 2, 0, 3]);
         assert_eq!(dependency_order(3, &[]), vec![0, 1, 2]);
         // A cycle does not lose nodes.
         assert_eq!(dependency_order(3, &[(0, 1), (1, 0)]), vec![2, 0, 1]);
-    }
-
-    #[test]
-    fn the_newest_set_whose_drill_did_not_fail_is_chosen() {
-        let keys: Vec<String> = [
-            "app/20260101T000000Z-aaaa/manifest.json",
-            "app/20260102T000000Z-bbbb/manifest.json",
-            "app/20260103T000000Z-cccc/manifest.json",
-            "app/20260103T000000Z-cccc/drill-failed.json",
-            // incomplete: no manifest
-            "app/20260104T000000Z-dddd/schema/pre-data.sql",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let c = choose_newest_set(&keys);
-        assert_eq!(c.set.as_deref(), Some("app/20260102T000000Z-bbbb"));
-        assert_eq!(
-            c.skipped_failed,
-            vec!["app/20260103T000000Z-cccc".to_owned()]
-        );
-        assert_eq!(choose_newest_set(&keys[3..]), SetChoice::default());
     }
 }
