@@ -11,7 +11,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
-use drill_engine::lambda::HandlerError;
+use drill_engine::lambda::{FromVars, HandlerError};
 
 /// One in-process Lambda: name in, JSON in, JSON or error out.
 pub trait Invoke: Send + Sync + 'static {

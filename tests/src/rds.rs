@@ -3,7 +3,6 @@
 //! waiting on a condition instead of sleeping, and handler dependencies aimed at moto.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::{aws_config, moto_url, unique};
 use aws_sdk_rds::types::Tag;

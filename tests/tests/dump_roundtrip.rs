@@ -233,17 +233,16 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
         None,
     );
     let cfg = drill_tests::aws_config().await;
-    let deps = export::Deps {
-        config: export::Config {
+    let deps = export::Deps::new(
+        export::Config {
             jobs: 2,
             chunk_mb: 64,
             pg_dump: None,
             allow_plaintext: true,
             config_url: Some(drill_tests::deployment::url()),
         },
-        s3: drill_tests::s3(&cfg),
-        aws: cfg,
-    };
+        cfg,
+    );
     let event = serde_json::json!({
         "drill": drill,
         "source": {"host": host, "port": port, "database": name, "secret": {"env": {"var": var}}, "tls": "disable"},

@@ -11,7 +11,7 @@
 //! the nightly schedule sends, `{"sources": [...]}` from the console, and the sample events of
 //! `cargo lambda invoke` through the Lambda Invoke path.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use drill_engine::dump::{self, Database, ExportOptions};

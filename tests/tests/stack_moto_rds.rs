@@ -34,13 +34,20 @@ async fn every_instance_has_its_own_resource_id_and_the_filter_finds_only_it() {
         assert!(
             rid.len() == 29
                 && rid.starts_with("db-")
-                && rid[3..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+                && rid[3..]
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
             "{rid} is not in AWS's form"
         );
     }
     let found = client
         .describe_db_instances()
-        .filters(Filter::builder().name("dbi-resource-id").values(&rid_b).build().unwrap())
+        .filters(
+            Filter::builder()
+                .name("dbi-resource-id")
+                .values(&rid_b)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -57,7 +64,10 @@ async fn every_instance_has_its_own_resource_id_and_the_filter_finds_only_it() {
         .send()
         .await
         .unwrap();
-    assert_eq!(again.db_instances()[0].dbi_resource_id(), Some(rid_a.as_str()));
+    assert_eq!(
+        again.db_instances()[0].dbi_resource_id(),
+        Some(rid_a.as_str())
+    );
     for id in [&a, &b] {
         client
             .delete_db_instance()

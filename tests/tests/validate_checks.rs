@@ -432,15 +432,15 @@ mod lambda {
         std::env::set_var(&var, drill_tests::pg_url());
         let (dir, _) = history();
         let sets = tempfile::tempdir().unwrap();
-        let deps = validate::Deps {
-            config: validate::Config {
+        let deps = validate::Deps::new(
+            validate::Config {
                 allow_plaintext: true,
                 reports_url: Some(format!("file://{}", dir.path().display())),
                 config_url: Some(drill_tests::deployment::url()),
                 ..Default::default()
             },
-            aws: drill_tests::aws_config().await,
-        };
+            drill_tests::aws_config().await,
+        );
         // Reports of a source live under its id, as the configuration says.
         let store = Store::open(
             &format!("file://{}/app-logical", dir.path().display()),

@@ -9,14 +9,20 @@
 //! Action `expire_copies`: a source's expired drill snapshot copies, behind the copy guards
 //! (never an automated or untagged snapshot; the newest `keep_newest` copies always stay).
 //!
-//! `main.rs` only builds [`Deps`] once and hands every invocation to [`handle`]; tests and the
-//! local Lambda host call [`handle`] in process.
+//! `main.rs` only serves [`handle`]; tests and the local Lambda host call [`handle`] in process.
+//! The handler reaches AWS through [`DeleteAws`] ([`aws`]), so [`dispatch`] is unit-tested
+//! with a fake.
 
-use drill_core::events::{DeleteRequest, SourceSpec, TempResource};
+pub mod aws;
+#[cfg(test)]
+mod tests;
+
+pub use aws::DeleteAws;
+
+use chrono::{DateTime, Utc};
+use drill_core::events::{DeleteRequest, DrillContext, SourceSpec, TempResource};
 use drill_core::ErrorKind;
-use drill_engine::backupset::{self, TempDbSettings};
-use drill_engine::lambda::{parse_event, HandlerError};
-use drill_engine::pg::resolve_secret;
+use drill_engine::lambda::{parse_event, FromVars, HandlerError, Vars};
 use drill_engine::rds::{self, RdsSettings};
 use serde_json::Value;
 
@@ -31,71 +37,57 @@ pub struct Config {
     pub config_url: Option<String>,
 }
 
-impl Config {
-    /// Reads the configuration through `var`: the process environment in Lambda, the function's
-    /// configured environment in the local Lambda host.
-    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, HandlerError> {
+impl FromVars for Config {
+    fn from_vars(var: Vars<'_>) -> Result<Self, HandlerError> {
+        let env = drill_engine::lambda::FunctionEnv::from_vars(var)?;
         Ok(Config {
             rds: RdsSettings::from_vars(var)?,
-            allow_plaintext: drill_engine::lambda::allow_plaintext(var),
-            config_url: var(drill_engine::deployment::CONFIG_URL_VAR),
+            allow_plaintext: env.allow_plaintext,
+            config_url: env.config_url,
         })
     }
-
-    pub fn from_env() -> Result<Self, HandlerError> {
-        Self::from_vars(&|k| std::env::var(k).ok())
-    }
 }
 
-/// Everything a handler needs, built once per cold start.
-#[derive(Debug, Clone)]
-pub struct Deps {
-    pub config: Config,
-    pub aws: aws_config::SdkConfig,
-    pub rds: rds::Client,
+/// Everything the handler needs, built once per cold start.
+pub type Deps = drill_engine::lambda::Deps<Config>;
+
+/// Handles one invocation with the SDK-backed [`Deps`].
+pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
+    dispatch(deps, payload, rds::utc_now()).await
 }
 
-impl Deps {
-    pub fn new(config: Config, aws: aws_config::SdkConfig) -> Self {
-        let rds = drill_engine::aws::rds_client(&aws);
-        Deps { config, aws, rds }
-    }
-
-    pub async fn from_env() -> Result<Self, HandlerError> {
-        Ok(Deps::new(
-            Config::from_env()?,
-            drill_engine::aws::load_config().await,
-        ))
-    }
-}
-
-fn ser_err(e: serde_json::Error) -> HandlerError {
-    HandlerError::new(ErrorKind::CouldNotRun, format!("serialize output: {e}"))
+/// The clock the janitor judges expiry by ([`drill_core::guards::janitor::sweep_time`]): a
+/// replayed `now` from the event may lie in the past, never far in the future.
+pub fn janitor_now(
+    requested: Option<DateTime<Utc>>,
+    real_now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, HandlerError> {
+    drill_core::guards::janitor::sweep_time(requested, real_now)
+        .map_err(|e| HandlerError::new(ErrorKind::InvalidInput, e.to_string()))
 }
 
 /// Handles one invocation. The payload is parsed here rather than by the runtime so that a bad
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
 /// What may be deleted is derived from the deployment configuration by the drill's source id: a
 /// `temp` that is not the one this drill's restore created is refused before any call.
-pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
-    let request: DeleteRequest = parse_event(payload)?;
-    let config = || async {
-        let s3 = drill_engine::aws::s3_client(&deps.aws);
-        drill_engine::deployment::load(deps.config.config_url.as_deref(), Some(&s3)).await
-    };
-    match request {
+pub async fn dispatch(
+    aws: &impl DeleteAws,
+    payload: Value,
+    real_now: DateTime<Utc>,
+) -> Result<Value, HandlerError> {
+    match parse_event(payload)? {
         DeleteRequest::Delete { drill, temp } => {
-            let temp = config().await?.check_temp(&drill, &temp)?;
-            delete(deps, &drill, temp).await
+            let temp = aws.deployment().await?.check_temp(&drill, &temp)?;
+            delete(aws, &drill, temp).await
         }
         DeleteRequest::CleanupRestore { drill } => {
-            let config = config().await?;
+            let config = aws.deployment().await?;
             let source = config.source(&drill.source_id)?;
             let temp = config.expected_temp(source, &drill)?;
-            delete(deps, &drill, temp).await
+            delete(aws, &drill, temp).await
         }
         DeleteRequest::ExpireCopies { drill } => {
-            let config = config().await?;
+            let config = aws.deployment().await?;
             let source = config.source(&drill.source_id)?;
             let (
                 SourceSpec::RdsSnapshot {
@@ -110,57 +102,22 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
                     format!("source {:?} has no snapshot_copy configured", source.id),
                 ));
             };
-            let client = rds::client_for_region(&deps.rds, copy.region.as_deref());
-            let outcome = rds::expire_copies(
-                &client,
-                &deps.config.rds,
-                instance_identifier,
-                copy.keep_newest,
-                rds::utc_now(),
-            )
-            .await?;
-            tracing::info!(
-                expired = outcome.expired.len(),
-                kept = outcome.kept.len(),
-                refused = outcome.refused.len(),
-                "snapshot copies expired"
-            );
-            serde_json::to_value(&outcome).map_err(ser_err)
+            aws.expire_copies(instance_identifier, copy, real_now).await
         }
-        DeleteRequest::Janitor { now } => {
-            let now = drill_core::guards::janitor::sweep_time(now, rds::utc_now())
-                .map_err(|e| HandlerError::new(ErrorKind::InvalidInput, e.to_string()))?;
-            let outcome = rds::janitor(&deps.rds, &deps.config.rds, now).await?;
-            tracing::info!(
-                deleted = outcome.deleted.len(),
-                refused = outcome.refused.len(),
-                not_due = outcome.not_due.len(),
-                "janitor done"
-            );
-            serde_json::to_value(&outcome).map_err(ser_err)
-        }
+        DeleteRequest::Janitor { now } => aws.janitor(janitor_now(now, real_now)?).await,
     }
 }
 
 /// Deletes exactly `temp` (the identifier checked against the configuration) behind the guards.
 async fn delete(
-    deps: &Deps,
-    drill: &drill_core::events::DrillContext,
+    aws: &impl DeleteAws,
+    drill: &DrillContext,
     temp: TempResource,
 ) -> Result<Value, HandlerError> {
     match temp {
         TempResource::RdsInstance { identifier, .. } => {
-            let outcome = rds::delete_temp(&deps.rds, &deps.config.rds, drill, &identifier).await?;
-            serde_json::to_value(&outcome).map_err(ser_err)
+            aws.delete_instance(drill, &identifier).await
         }
-        TempResource::Database { name, server } => {
-            drill_engine::lambda::require_tls(&server, deps.config.allow_plaintext)?;
-            let secrets = drill_engine::aws::secrets_client(&deps.aws);
-            let credentials = resolve_secret(&server.secret, Some(&secrets)).await?;
-            let settings = TempDbSettings::from_rds(&deps.config.rds);
-            let server = drill_engine::pg::Database::from_spec(&server, &credentials);
-            let outcome = backupset::delete(&server, &drill.drill_id, &name, &settings).await?;
-            serde_json::to_value(&outcome).map_err(ser_err)
-        }
+        TempResource::Database { name, server } => aws.delete_database(drill, &server, &name).await,
     }
 }

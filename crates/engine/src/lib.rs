@@ -5,16 +5,17 @@
 pub mod assertions;
 pub mod aws;
 pub mod backupset;
-pub mod demo_data;
-// Only the functions read the deployment configuration (and it answers in their error type).
+// The deployment configuration is read by the functions only (it answers in their errors).
 #[cfg(feature = "lambda")]
 pub mod deployment;
 pub mod drill;
 pub mod dump;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "localpg")]
 pub mod localpg;
 pub mod pg;
+pub mod pgbin;
 pub mod plan_probe;
 pub mod rds;
 pub mod rds_secret;

@@ -4,7 +4,8 @@
 //! corrupt it, stop it, or make it unreachable). `initdb` and `postgres` refuse to run as root, so
 //! as root they run as the `postgres` user. A cluster stops and its directory is removed on drop,
 //! including when a test panics; a cluster left by a killed process is found by `scripts/stack`
-//! through the `postmaster.pid` under its directory.
+//! through the `postmaster.pid` under its directory. Feature `localpg`: never compiled into the
+//! Lambda functions.
 
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
@@ -28,38 +29,9 @@ impl drill_core::Classified for LocalPgError {
     }
 }
 
-/// The directory holding `initdb`, `pg_ctl`, `pg_dump`, ...: `DRILL_PG_BIN`, then
-/// `pg_config --bindir`, then the newest `/usr/lib/postgresql/*/bin`.
+/// The directory holding `initdb`, `pg_ctl`, `pg_dump`, ... (see [`crate::pgbin::pg_bindir`]).
 pub fn pg_bindir() -> Result<PathBuf, LocalPgError> {
-    for var in ["DRILL_PG_BIN", "DRILL_TEST_PG_BIN"] {
-        if let Some(dir) = std::env::var_os(var) {
-            let dir = PathBuf::from(dir);
-            if dir.join("initdb").exists() {
-                return Ok(dir);
-            }
-        }
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if out.status.success() && dir.join("initdb").exists() {
-            return Ok(dir);
-        }
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    found.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    found.pop().ok_or(LocalPgError::NoBinaries)
+    crate::pgbin::pg_bindir().map_err(|_| LocalPgError::NoBinaries)
 }
 
 /// A free TCP port on 127.0.0.1 (the listener is dropped; the tiny race is acceptable for tests).

@@ -1,13 +1,4 @@
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    drill_engine::lambda::init_tracing();
-    let deps = restore::Deps::from_env().await?;
-    let deps = &deps;
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        restore::handle(deps, event.payload).await
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    drill_engine::lambda::serve(restore::Deps::from_env(), restore::handle).await
 }

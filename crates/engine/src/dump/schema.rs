@@ -14,7 +14,7 @@ pub(crate) fn pg_dump_program(explicit: Option<&PathBuf>) -> PathBuf {
     if let Some(p) = std::env::var_os("DRILL_PG_DUMP") {
         return PathBuf::from(p);
     }
-    if let Ok(dir) = crate::localpg::pg_bindir() {
+    if let Ok(dir) = crate::pgbin::pg_bindir() {
         let p = dir.join("pg_dump");
         if p.exists() {
             return p;

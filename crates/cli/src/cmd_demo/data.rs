@@ -12,8 +12,8 @@ use drill_core::checks::{CheckConfig, Expectation, FreshnessTable, Scalar, SqlAs
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::pg::Database;
-use crate::pg::PgError;
+use drill_engine::pg::Database;
+use drill_engine::pg::PgError;
 
 /// Comment marking a database as the demo's source, so the demo only ever drops its own.
 pub const SOURCE_MARKER: &str = "restore-drill demo source database (safe to drop)";
@@ -212,7 +212,7 @@ async fn exec(client: &Client, sql: &str, what: &str) -> Result<(), PgError> {
 /// database of that name, never anything else), marked with [`SOURCE_MARKER`].
 pub async fn create_database(admin: &Client, name: &str) -> Result<(), DemoError> {
     drop_database(admin, name).await?;
-    let q = crate::pg::quote_ident(name);
+    let q = drill_engine::pg::quote_ident(name);
     exec(
         admin,
         &format!("CREATE DATABASE {q} TEMPLATE template0"),
@@ -248,7 +248,7 @@ pub async fn drop_database(admin: &Client, name: &str) -> Result<bool, DemoError
         admin,
         &format!(
             "DROP DATABASE {} WITH (FORCE)",
-            crate::pg::quote_ident(name)
+            drill_engine::pg::quote_ident(name)
         ),
         "dropping the demo database",
     )

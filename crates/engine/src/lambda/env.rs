@@ -1,0 +1,124 @@
+//! Typed configuration from a function's environment, and the [`Deps`] a function builds once per
+//! cold start. Every function reads its environment through a [`Vars`] lookup: the process
+//! environment in Lambda, the function's configured environment in the local Lambda host.
+
+use drill_core::deployment::DeploymentConfig;
+use drill_core::ErrorKind;
+
+use super::HandlerError;
+
+/// How a function looks up one environment variable.
+pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A function's configuration, read from its environment.
+pub trait FromVars: Sized {
+    fn from_vars(var: Vars<'_>) -> Result<Self, HandlerError>;
+
+    /// From the process environment (a deployed function).
+    fn from_env() -> Result<Self, HandlerError> {
+        Self::from_vars(&|k| std::env::var(k).ok())
+    }
+}
+
+/// The settings every function reads: whether plaintext is allowed, and where the deployment
+/// configuration lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionEnv {
+    /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
+    pub allow_plaintext: bool,
+    /// `DRILL_CONFIG_URL`: the deployment configuration (every source's settings).
+    pub config_url: Option<String>,
+}
+
+impl FromVars for FunctionEnv {
+    fn from_vars(var: Vars<'_>) -> Result<Self, HandlerError> {
+        Ok(FunctionEnv {
+            allow_plaintext: super::allow_plaintext(var),
+            config_url: var(crate::deployment::CONFIG_URL_VAR),
+        })
+    }
+}
+
+/// `name` as a number in `1..=max`, `default` when unset; anything else is `Drill.InvalidInput`
+/// naming the variable.
+pub fn env_number(var: Vars<'_>, name: &str, default: u64, max: u64) -> Result<u64, HandlerError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(HandlerError::new(
+                ErrorKind::InvalidInput,
+                format!("{name}={v:?} must be a number between 1 and {max}"),
+            )),
+        },
+    }
+}
+
+/// Everything a function needs, built once per cold start: its configuration `C` and the SDK
+/// clients (building a client makes no call).
+#[derive(Debug, Clone)]
+pub struct Deps<C> {
+    pub config: C,
+    pub aws: aws_config::SdkConfig,
+    pub rds: aws_sdk_rds::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl<C> Deps<C> {
+    pub fn new(config: C, aws: aws_config::SdkConfig) -> Self {
+        Deps {
+            config,
+            rds: crate::aws::rds_client(&aws),
+            s3: crate::aws::s3_client(&aws),
+            aws,
+        }
+    }
+
+    /// The deployment configuration at `config_url`, read on every invocation.
+    pub async fn deployment(
+        &self,
+        config_url: Option<&str>,
+    ) -> Result<DeploymentConfig, HandlerError> {
+        crate::deployment::load(config_url, Some(&self.s3)).await
+    }
+}
+
+impl<C: FromVars> Deps<C> {
+    /// The configuration from the process environment and the SDK's default chain.
+    pub async fn from_env() -> Result<Self, HandlerError> {
+        Ok(Deps::new(C::from_env()?, crate::aws::load_config().await))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_checked_and_named() {
+        let unset = |_: &str| None;
+        assert_eq!(env_number(&unset, "N", 2, 64).unwrap(), 2);
+        assert_eq!(env_number(&|_| Some(" 8 ".into()), "N", 2, 64).unwrap(), 8);
+        for bad in ["0", "65", "two", ""] {
+            let err = env_number(&|_| Some(bad.into()), "DRILL_N", 2, 64).unwrap_err();
+            assert_eq!(err.error_type(), "Drill.InvalidInput");
+            assert!(err.message.contains("DRILL_N"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_common_settings_come_from_the_environment() {
+        let env = FunctionEnv::from_vars(&|k| match k {
+            "DRILL_ALLOW_PLAINTEXT" => Some("true".into()),
+            "DRILL_CONFIG_URL" => Some("s3://b/config/drill.json".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(env.allow_plaintext);
+        assert_eq!(env.config_url.as_deref(), Some("s3://b/config/drill.json"));
+        assert_eq!(
+            FunctionEnv::from_vars(&|_| None).unwrap(),
+            FunctionEnv::default()
+        );
+    }
+}
