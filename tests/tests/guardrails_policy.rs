@@ -194,8 +194,9 @@ fn guardrail_policies_lint_clean_and_deny_what_they_must() {
     );
     let tag = statement(&policy, "NeverSetOrRemoveTheDrillTag");
     assert_eq!(
-        tag["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"],
-        json!("drill:role")
+        tag["Condition"]["ForAnyValue:StringEqualsIgnoreCase"]["aws:TagKeys"],
+        json!("drill:role"),
+        "tag keys match in any case, as condition key names (aws:ResourceTag/<key>) do: {tag}"
     );
 
     // The backup bucket: no delete, no weakening, no version deletes, no bypass.
@@ -248,12 +249,38 @@ fn guardrail_policies_lint_clean_and_deny_what_they_must() {
         json!(arn.as_str())
     );
     assert!(as_list(&detach["Action"]).contains(&"iam:DetachRolePolicy".to_owned()));
-    let drop = statement(&policy, "NeverDropThisBoundary");
-    assert_eq!(
-        drop["Condition"]["ArnEquals"]["iam:PermissionsBoundary"],
-        json!(arn.as_str())
+    let drop = statement(&policy, "NeverDropABoundary");
+    assert_eq!(drop["Resource"], json!("*"));
+    assert!(
+        drop.get("Condition").is_none(),
+        "no boundary may be dropped: {drop}"
     );
-    assert!(as_list(&drop["Action"]).contains(&"iam:DeleteRolePermissionsBoundary".to_owned()));
+    for a in [
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:DeleteUserPermissionsBoundary",
+    ] {
+        assert!(as_list(&drop["Action"]).contains(&a.to_owned()), "{drop}");
+    }
+    // New or re-bounded roles and users carry this policy as their boundary; a negated operator,
+    // so a create without any boundary (key absent) is denied too.
+    let bound = statement(&policy, "OnlyThisBoundaryOnNewOrReboundedPrincipals");
+    assert_eq!(bound["Resource"], json!("*"));
+    assert_eq!(
+        bound["Condition"]["ArnNotEquals"]["iam:PermissionsBoundary"],
+        json!(arn.as_str()),
+        "{bound}"
+    );
+    for a in [
+        "iam:CreateRole",
+        "iam:CreateUser",
+        "iam:PutRolePermissionsBoundary",
+        "iam:PutUserPermissionsBoundary",
+    ] {
+        assert!(as_list(&bound["Action"]).contains(&a.to_owned()), "{bound}");
+    }
+    // The boundary variant holds the same statements.
+    statement(&boundary, "OnlyThisBoundaryOnNewOrReboundedPrincipals");
+    statement(&boundary, "NeverDropABoundary");
 
     // The linter is live: an action that does not exist, and a condition key that does not
     // apply to its action, are each reported.

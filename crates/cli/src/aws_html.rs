@@ -1,9 +1,10 @@
-//! The deployed drill's run reports as the records the existing HTML report (nights table,
-//! trend charts) draws.
+//! The deployed drill's run reports as the records `drill run`'s summary and the HTML report
+//! (nights table, trend charts) draw.
 
+use drill_core::operate::ProgressLine;
 use drill_core::report::Report;
 use drill_core::run_report::RunReport;
-use drill_engine::drill::RunRecord;
+use drill_engine::drill::{RunRecord, Step, StepRecord};
 use drill_engine::store::Store;
 use serde_json::{json, Value};
 
@@ -69,6 +70,44 @@ pub async fn records(reports: &Store, nights: &[RunReport]) -> Vec<RunRecord> {
             report,
             report_url: (!url.is_empty()).then(|| url.to_owned()),
         });
+    }
+    out
+}
+
+/// As [`records`], with each record's steps timed from the execution's progress lines.
+pub async fn records_with_steps(
+    reports: &Store,
+    nights: &[RunReport],
+    lines: &[ProgressLine],
+) -> Vec<RunRecord> {
+    let mut out = records(reports, nights).await;
+    for r in &mut out {
+        r.steps = steps_of(lines, &r.source_id, r.rows);
+    }
+    out
+}
+
+/// The deployed steps as `drill run`'s: the restore and its wait are one restore, the report
+/// step has no counterpart.
+fn steps_of(lines: &[ProgressLine], source: &str, rows: u64) -> Vec<StepRecord> {
+    let mut out: Vec<StepRecord> = Vec::new();
+    for l in lines.iter().filter(|l| l.source == source) {
+        let step = match l.step.as_str() {
+            "restore" | "wait" => Step::Restore,
+            "validate" => Step::Validate,
+            "export" => Step::Export,
+            "delete-temp" => Step::DropTemp,
+            _ => continue,
+        };
+        match out.iter_mut().find(|s| s.step == step) {
+            Some(s) => s.seconds += l.seconds,
+            None => out.push(StepRecord {
+                step,
+                seconds: l.seconds,
+                rows: (step == Step::Validate && rows > 0).then_some(rows),
+                bytes: None,
+            }),
+        }
     }
     out
 }

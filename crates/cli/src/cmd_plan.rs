@@ -26,7 +26,8 @@ never approvable) or when a data-bearing resource is deleted, replaced or loses 
 no valid signed approval names this exact plan. Bad input exits 2; AWS not answering exits 3.
 The existence check needs read-only AWS credentials: rds:DescribeDBInstances,
 rds:DescribeDBClusters, rds:DescribeDBSnapshots, rds:DescribeDBClusterSnapshots, s3:ListBucket
-(HeadBucket), dynamodb:DescribeTable (infra/examples/plan-gate/plan-check-readonly.json).";
+(HeadBucket), dynamodb:DescribeTable, elasticfilesystem:DescribeFileSystems,
+backup:DescribeBackupVault, kms:ListAliases (infra/examples/plan-gate/plan-check-readonly.json).";
 
 const APPROVE_AFTER: &str = "\
 Example:

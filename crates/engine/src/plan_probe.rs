@@ -5,7 +5,8 @@
 //! Read-only actions used (the shipped policy `infra/examples/plan-gate/plan-check-readonly.json`):
 //! `rds:DescribeDBInstances`, `rds:DescribeDBClusters`, `rds:DescribeDBSnapshots`,
 //! `rds:DescribeDBClusterSnapshots`, `s3:ListBucket` (what HeadBucket needs),
-//! `dynamodb:DescribeTable`.
+//! `dynamodb:DescribeTable`, `elasticfilesystem:DescribeFileSystems`, `backup:DescribeBackupVault`,
+//! `kms:ListAliases`.
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
@@ -205,6 +206,64 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
                     Ok(None)
                 }
                 Err(e) => Err(sdk_error(p, what, &e)),
+            }
+        }
+        Identity::EfsFileSystem(token) => {
+            // Filtered by creation token, AWS answers a (possibly empty) list, not a 404.
+            let what = "DescribeFileSystems";
+            let efs = aws_sdk_efs::Client::new(config);
+            match efs
+                .describe_file_systems()
+                .creation_token(token)
+                .send()
+                .await
+            {
+                Ok(r) => match r.file_systems().first() {
+                    Some(fs) => Ok(Some(format!("{what} found {}", fs.file_system_id()))),
+                    None => Ok(None),
+                },
+                Err(e) => Err(sdk_error(p, what, &e)),
+            }
+        }
+        Identity::BackupVault(name) => {
+            let what = "DescribeBackupVault";
+            let backup = aws_sdk_backup::Client::new(config);
+            match backup
+                .describe_backup_vault()
+                .backup_vault_name(name)
+                .send()
+                .await
+            {
+                Ok(_) => found(what),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(sdk_error(p, what, &e)),
+            }
+        }
+        Identity::KmsAlias(name) => {
+            // ListAliases rather than DescribeKey("alias/..."): it needs no right on the key
+            // itself, and an alias of a key scheduled for deletion still blocks the create.
+            let what = "ListAliases";
+            let kms = aws_sdk_kms::Client::new(config);
+            let mut marker = None;
+            loop {
+                let r = kms
+                    .list_aliases()
+                    .set_marker(marker.take())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(p, what, &e))?;
+                if r.aliases().iter().any(|a| a.alias_name() == Some(name)) {
+                    return found(what);
+                }
+                match r.next_marker().filter(|_| r.truncated()) {
+                    Some(m) => marker = Some(m.to_owned()),
+                    None => return Ok(None),
+                }
             }
         }
     }

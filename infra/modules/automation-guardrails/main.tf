@@ -100,8 +100,10 @@ data "aws_iam_policy_document" "guardrails" {
     effect    = "Deny"
     actions   = ["rds:AddTagsToResource", "rds:RemoveTagsFromResource"]
     resources = ["*"]
+    # Condition key names, and so the tag key in aws:ResourceTag/<key>, match regardless of case,
+    # while StringEquals on aws:TagKeys would not: "DRILL-TEMP" must be refused as well.
     condition {
-      test     = "ForAnyValue:StringEquals"
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
       variable = "aws:TagKeys"
       values   = [var.drill_tag_key]
     }
@@ -193,16 +195,33 @@ data "aws_iam_policy_document" "guardrails" {
     }
   }
 
+  # No principal loses its boundary through the automation: with this boundary dropped (or any
+  # other), a role the automation can pass or assume would act without guardrails.
   statement {
-    sid    = "NeverDropThisBoundary"
+    sid    = "NeverDropABoundary"
     effect = "Deny"
     actions = [
       "iam:DeleteRolePermissionsBoundary",
       "iam:DeleteUserPermissionsBoundary",
     ]
     resources = ["*"]
+  }
+
+  # Roles and users the automation creates, or re-bounds, carry these guardrails as their
+  # boundary; otherwise it could create an unguarded role and act through it. A negated operator
+  # is true when the key is absent, so a create without any boundary is denied too.
+  statement {
+    sid    = "OnlyThisBoundaryOnNewOrReboundedPrincipals"
+    effect = "Deny"
+    actions = [
+      "iam:CreateRole",
+      "iam:CreateUser",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutUserPermissionsBoundary",
+    ]
+    resources = ["*"]
     condition {
-      test     = "ArnEquals"
+      test     = "ArnNotEquals"
       variable = "iam:PermissionsBoundary"
       values   = [local.policy_arn]
     }
