@@ -7,19 +7,15 @@ use aws_sdk_rds::Client;
 use drill_tests::{aws_config, unique};
 
 async fn create(client: &Client, id: &str) -> String {
-    let db = client
-        .create_db_instance()
+    drill_tests::rds::create_instance(client, id, false, vec![]).await;
+    let found = client
+        .describe_db_instances()
         .db_instance_identifier(id)
-        .db_instance_class("db.t3.micro")
-        .engine("postgres")
-        .master_username("drill_admin")
-        .manage_master_user_password(true)
-        .allocated_storage(20)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("create {id}: {e:?}"));
-    db.db_instance()
-        .and_then(|d| d.dbi_resource_id())
+        .unwrap();
+    found.db_instances()[0]
+        .dbi_resource_id()
         .expect("a new instance has a resource id")
         .to_owned()
 }

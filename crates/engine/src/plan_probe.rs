@@ -58,6 +58,28 @@ where
     }
 }
 
+/// The answer of one describe call: found when `listed` says the reply names the resource, `None`
+/// when AWS answers with its own "no such resource" error (`not_found`), a [`ProbeError`] on any
+/// other failure.
+fn answer<T, E, R>(
+    p: &Probe,
+    what: &str,
+    result: Result<T, SdkError<E, R>>,
+    listed: impl FnOnce(&T) -> bool,
+    not_found: impl FnOnce(&E) -> bool,
+) -> Result<Option<String>, ProbeError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(r) if listed(&r) => Ok(Some(format!("{what} found"))),
+        Ok(_) => Ok(None),
+        Err(e) if e.as_service_error().is_some_and(not_found) => Ok(None),
+        Err(e) => Err(sdk_error(p, what, &e)),
+    }
+}
+
 fn config_for(base: &SdkConfig, region: Option<&str>) -> SdkConfig {
     match region {
         Some(r) => base.to_builder().region(Region::new(r.to_owned())).build(),
@@ -92,82 +114,66 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
         Identity::DbInstance(id) => {
             let what = "DescribeDBInstances";
             let rds = crate::aws::rds_client(config);
-            match rds
+            let result = rds
                 .describe_db_instances()
                 .db_instance_identifier(id)
                 .send()
-                .await
-            {
-                Ok(r) if !r.db_instances().is_empty() => found(what),
-                Ok(_) => Ok(None),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(sdk_error(p, what, &e)),
-            }
+                .await;
+            answer(
+                p,
+                what,
+                result,
+                |r| !r.db_instances().is_empty(),
+                |e| e.is_db_instance_not_found_fault(),
+            )
         }
         Identity::DbCluster(id) => {
             let what = "DescribeDBClusters";
             let rds = crate::aws::rds_client(config);
-            match rds
+            let result = rds
                 .describe_db_clusters()
                 .db_cluster_identifier(id)
                 .send()
-                .await
-            {
-                Ok(r) if !r.db_clusters().is_empty() => found(what),
-                Ok(_) => Ok(None),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(sdk_error(p, what, &e)),
-            }
+                .await;
+            answer(
+                p,
+                what,
+                result,
+                |r| !r.db_clusters().is_empty(),
+                |e| e.is_db_cluster_not_found_fault(),
+            )
         }
         Identity::DbSnapshot(id) => {
             let what = "DescribeDBSnapshots";
             let rds = crate::aws::rds_client(config);
-            match rds
+            let result = rds
                 .describe_db_snapshots()
                 .db_snapshot_identifier(id)
                 .send()
-                .await
-            {
-                Ok(r) if !r.db_snapshots().is_empty() => found(what),
-                Ok(_) => Ok(None),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_db_snapshot_not_found_fault()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(sdk_error(p, what, &e)),
-            }
+                .await;
+            answer(
+                p,
+                what,
+                result,
+                |r| !r.db_snapshots().is_empty(),
+                |e| e.is_db_snapshot_not_found_fault(),
+            )
         }
         Identity::DbClusterSnapshot(id) => {
             let what = "DescribeDBClusterSnapshots";
             let rds = crate::aws::rds_client(config);
-            match rds
+            let result = rds
                 .describe_db_cluster_snapshots()
                 .db_cluster_snapshot_identifier(id)
                 .send()
-                .await
-            {
-                Ok(r) if !r.db_cluster_snapshots().is_empty() => found(what),
-                Ok(_) => Ok(None),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_db_cluster_snapshot_not_found_fault()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(sdk_error(p, what, &e)),
-            }
+                .await;
+            answer(
+                p,
+                what,
+                result,
+                |r| !r.db_cluster_snapshots().is_empty(),
+                |e| e.is_db_cluster_snapshot_not_found_fault(),
+            )
         }
         Identity::S3Bucket(name) => {
             let what = "HeadBucket";
@@ -197,16 +203,14 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
         Identity::DynamodbTable(name) => {
             let what = "DescribeTable";
             let ddb = aws_sdk_dynamodb::Client::new(config);
-            match ddb.describe_table().table_name(name).send().await {
-                Ok(_) => found(what),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(sdk_error(p, what, &e)),
-            }
+            let result = ddb.describe_table().table_name(name).send().await;
+            answer(
+                p,
+                what,
+                result,
+                |_| true,
+                |e| e.is_resource_not_found_exception(),
+            )
         }
         Identity::EfsFileSystem(token) => {
             // Filtered by creation token, AWS answers a (possibly empty) list, not a 404.
@@ -228,21 +232,18 @@ async fn exists(config: &SdkConfig, p: &Probe) -> Result<Option<String>, ProbeEr
         Identity::BackupVault(name) => {
             let what = "DescribeBackupVault";
             let backup = aws_sdk_backup::Client::new(config);
-            match backup
+            let result = backup
                 .describe_backup_vault()
                 .backup_vault_name(name)
                 .send()
-                .await
-            {
-                Ok(_) => found(what),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(sdk_error(p, what, &e)),
-            }
+                .await;
+            answer(
+                p,
+                what,
+                result,
+                |_| true,
+                |e| e.is_resource_not_found_exception(),
+            )
         }
         Identity::KmsAlias(name) => {
             // ListAliases rather than DescribeKey("alias/..."): it needs no right on the key
