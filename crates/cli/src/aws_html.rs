@@ -52,7 +52,8 @@ pub async fn records(reports: &Store, nights: &[RunReport]) -> Vec<RunRecord> {
             temp_database: r
                 .temp
                 .as_ref()
-                .and_then(|t| t.get("identifier"))
+                // An RDS temp is named by `identifier`, a temp database by `name`.
+                .and_then(|t| t.get("identifier").or_else(|| t.get("name")))
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned(),
