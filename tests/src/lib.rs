@@ -5,7 +5,9 @@
 pub mod cli;
 pub mod deployment;
 pub mod dump;
+pub mod e2e;
 pub mod infra;
+pub mod infra_state;
 pub mod lambda_host;
 pub mod rds;
 pub mod wait;

@@ -1,7 +1,7 @@
 """moto server with restore-drill's local fixes.
 
 Each fix below works around one moto 5.2.x behaviour listed in ../shared/notes/local-aws.md and is
-covered by a test in tests/tests/stack_moto.rs. Only this launcher is patched; moto itself is the
+covered by a test in tests/tests/stack_moto.rs or stack_moto_rds.rs. Only this launcher is patched; moto itself is the
 pinned release from requirements.txt in the project virtualenv.
 
 Usage: python moto_server.py PORT
