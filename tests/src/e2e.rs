@@ -247,25 +247,9 @@ impl Drill {
             .unwrap()
             .execution_arn()
             .to_owned();
-        let (sfn, arn) = (&sfn, &arn);
-        let (status, why) = wait::until(
-            "the execution to end",
-            Duration::from_secs(240),
-            Duration::from_millis(250),
-            || async move {
-                let d = sfn
-                    .describe_execution()
-                    .execution_arn(arn)
-                    .send()
-                    .await
-                    .unwrap();
-                (d.status().as_str() != "RUNNING").then(|| {
-                    let why = format!("{} {}", d.error().unwrap_or(""), d.cause().unwrap_or(""));
-                    (d.status().as_str().to_owned(), why)
-                })
-            },
-        )
-        .await;
+        let d = wait::execution_end(&sfn, &arn, Duration::from_secs(240)).await;
+        let status = d.status().as_str().to_owned();
+        let why = format!("{} {}", d.error().unwrap_or(""), d.cause().unwrap_or(""));
         (status, exec_name, why)
     }
 

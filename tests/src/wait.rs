@@ -51,3 +51,26 @@ pub async fn clock_past(t: chrono::DateTime<chrono::Utc>) {
     )
     .await
 }
+
+/// Waits until the Step Functions execution `arn` is no longer RUNNING; returns its description.
+pub async fn execution_end(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    timeout: Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    until(
+        "the execution to end",
+        timeout,
+        Duration::from_millis(100),
+        || async move {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            (d.status().as_str() != "RUNNING").then_some(d)
+        },
+    )
+    .await
+}

@@ -197,28 +197,12 @@ async fn state_machine_runs_our_handler_and_catches_its_error_type_by_name() {
                 .unwrap()
                 .execution_arn()
                 .to_owned();
-            let (sfn, exec) = (&sfn, &exec);
-            wait::until(
-                "the execution to end",
-                Duration::from_secs(30),
-                Duration::from_millis(100),
-                || async move {
-                    let d = sfn
-                        .describe_execution()
-                        .execution_arn(exec)
-                        .send()
-                        .await
-                        .unwrap();
-                    (d.status().as_str() != "RUNNING").then(|| {
-                        let out: Value = d
-                            .output()
-                            .map(|o| serde_json::from_str(o).unwrap())
-                            .unwrap_or(Value::Null);
-                        (d.status().as_str().to_owned(), out)
-                    })
-                },
-            )
-            .await
+            let d = wait::execution_end(&sfn, &exec, Duration::from_secs(30)).await;
+            let out: Value = d
+                .output()
+                .map(|o| serde_json::from_str(o).unwrap())
+                .unwrap_or(Value::Null);
+            (d.status().as_str().to_owned(), out)
         }
     };
 
