@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod deployment;
+pub mod diff;
 pub mod error;
 pub mod events;
 pub mod guards;
