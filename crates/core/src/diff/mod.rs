@@ -188,6 +188,15 @@ impl Verdict {
         }
     }
 
+    /// The `drill` exit code.
+    pub const fn exit(self) -> crate::ExitCode {
+        match self {
+            Verdict::NoChange => crate::ExitCode::Ok,
+            Verdict::Changes => crate::ExitCode::DiffChanges,
+            Verdict::Destructive => crate::ExitCode::DiffDestructive,
+        }
+    }
+
     pub const fn label(self) -> &'static str {
         match self {
             Verdict::NoChange => "no change",
