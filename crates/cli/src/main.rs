@@ -11,6 +11,7 @@ mod cmd_plan;
 mod cmd_rds;
 mod cmd_restore;
 mod cmd_run;
+mod cmd_sandbox;
 mod cmd_validate;
 mod html;
 mod output;
@@ -83,6 +84,10 @@ enum Command {
     /// Operate the deployed drill: start and follow an execution, read what happened, list a
     /// source's nights from the report store.
     Aws(cmd_aws::AwsArgs),
+    /// A disposable copy of production for a risky change, and the diff to read before
+    /// applying it: create, connect, diff (exit 0 no change / 10 changes / 11 destructive),
+    /// list, delete, janitor.
+    Sandbox(cmd_sandbox::SandboxArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,6 +120,7 @@ fn main() -> std::process::ExitCode {
             Command::PlanCheck(args) => cmd_plan::check(args, &globals).await,
             Command::PlanApprove(args) => cmd_plan::approve(args, &globals).await,
             Command::Aws(args) => cmd_aws::run(args, &globals).await,
+            Command::Sandbox(args) => cmd_sandbox::run(args, &globals).await,
         }
     });
     let code = match result {

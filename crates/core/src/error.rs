@@ -73,6 +73,10 @@ pub enum ExitCode {
     CouldNotRun = 3,
     /// A safety guard refused a destructive action.
     GuardViolation = 4,
+    /// `drill sandbox diff`: the sandbox changed, nothing destructive ([`crate::diff`]).
+    DiffChanges = crate::diff::EXIT_CHANGES,
+    /// `drill sandbox diff`: a destructive change (table emptied or dropped, ...).
+    DiffDestructive = crate::diff::EXIT_DESTRUCTIVE,
 }
 
 impl ExitCode {

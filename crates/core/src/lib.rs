@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod deployment;
+pub mod diff;
 pub mod error;
 pub mod events;
 pub mod guards;
@@ -19,6 +20,7 @@ pub mod posture;
 pub mod report;
 pub mod run_report;
 pub mod runconfig;
+pub mod sandboxdb;
 pub mod snapshots;
 pub mod temp_readiness;
 pub mod tempdb;

@@ -50,6 +50,9 @@ pub struct RunConfig {
     pub restore_server: Option<ConnectionSpec>,
     #[serde(default)]
     pub checks: CheckConfig,
+    /// `[sandbox]`: lifetime cap and the diff's destructive share (`drill sandbox`).
+    #[serde(default)]
+    pub sandbox: crate::sandboxdb::SandboxSettings,
 }
 
 fn default_prefix() -> String {

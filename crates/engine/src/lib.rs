@@ -5,6 +5,7 @@
 pub mod assertions;
 pub mod aws;
 pub mod backupset;
+pub mod diff;
 // The deployment configuration is read by the functions only (it answers in their errors).
 #[cfg(feature = "lambda")]
 pub mod deployment;
@@ -19,6 +20,7 @@ pub mod pgbin;
 pub mod plan_probe;
 pub mod rds;
 pub mod rds_secret;
+pub mod sandbox;
 pub mod sfn;
 pub mod ssh_sig;
 pub mod store;

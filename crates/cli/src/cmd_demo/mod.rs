@@ -12,6 +12,7 @@
 
 mod data;
 mod dir;
+mod load;
 mod nights;
 mod server;
 mod story;
@@ -83,6 +84,11 @@ pub struct DemoArgs {
     /// Parallel COPY workers for export and restore. Example: --jobs 4
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(super) jobs: u16,
+
+    /// Only fill this (empty) database with the learning platform and its QA test data, then
+    /// exit: a source for trying `drill sandbox`. Example: --load-into postgres://u:p@h/db
+    #[arg(long, hide = true, value_name = "POSTGRES_URL")]
+    pub(super) load_into: Option<String>,
 }
 
 /// The demo database's name: a plain identifier, checked before anything starts.
@@ -100,6 +106,9 @@ fn check_database_name(name: &str) -> Result<(), CliError> {
 }
 
 pub async fn run(args: DemoArgs, globals: &Globals) -> CliResult {
+    if let Some(url) = &args.load_into {
+        return load::run(url, args.rows, globals).await;
+    }
     // Check everything the user typed before starting anything.
     let given = match &args.source {
         Some(url) => Some(Database::from_url(url).map_err(|e| drill_error(e.into()))?),

@@ -1,0 +1,59 @@
+//! Sandboxes: on-demand copies of a source's newest validated backup, for trying a risky change
+//! and reading its diff before production ([`crate::diff`]). [`local`]: a database on a
+//! configured PostgreSQL server.
+
+pub mod local;
+
+use drill_core::events::Refusal;
+use drill_core::{Classified, ErrorKind};
+
+use crate::diff::DiffError;
+use crate::drill::DrillError;
+use crate::dump::DumpError;
+use crate::pg::PgError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(
+        "no validated backup set: no drill in the history {history} passed (run `drill run` first)"
+    )]
+    NoValidatedSet { history: String },
+    #[error("no sandbox {name} in the registry {dir} (`drill sandbox list` shows them)")]
+    Unknown { name: String, dir: String },
+    #[error("sandbox registry {path}: {reason}")]
+    Registry { path: String, reason: String },
+    #[error("refused to drop {name}: {}", .refusals.iter().map(|r| format!("guard {} ({})", r.guard, r.reason)).collect::<Vec<_>>().join("; "))]
+    DropRefused {
+        name: String,
+        refusals: Vec<Refusal>,
+    },
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error(transparent)]
+    Diff(#[from] DiffError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Drill(#[from] DrillError),
+    #[error(transparent)]
+    Naming(#[from] drill_core::naming::NamingError),
+}
+
+impl Classified for SandboxError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SandboxError::NoValidatedSet { .. } => ErrorKind::BackupInvalid,
+            SandboxError::Unknown { .. } | SandboxError::Naming(_) => ErrorKind::InvalidInput,
+            SandboxError::Registry { .. } => ErrorKind::CouldNotRun,
+            SandboxError::DropRefused { .. } => ErrorKind::GuardViolation,
+            SandboxError::Pg(e) => e.kind(),
+            SandboxError::Dump(e) => e.kind(),
+            SandboxError::Diff(e) => e.kind(),
+            SandboxError::Store(e) => e.kind(),
+            SandboxError::Drill(e) => e.kind(),
+        }
+    }
+}
