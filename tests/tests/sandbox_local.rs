@@ -30,9 +30,9 @@ impl Env<'_> {
     fn run(&self, user: &str, args: &[&str]) -> (Option<i32>, String, String) {
         let out: Output = drill()
             .arg("sandbox")
-            .args(args)
             .arg("--state-dir")
             .arg(self.state)
+            .args(args)
             .env("USER", user)
             .env("DRILL_SOURCE_URL", self.password_url)
             .output()
@@ -139,7 +139,9 @@ async fn the_incident_on_a_copy_first() {
     // No validated backup yet: nothing to copy, said so (backup invalid, exit 1).
     let (code, _, stderr) = env.run(
         "tester",
-        &["create", "--config", cfg, "--source", "learning"],
+        &[
+            "create", "--config", cfg, "--source", "learning", "--ttl", "1h",
+        ],
     );
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("no validated backup set"), "{stderr}");
