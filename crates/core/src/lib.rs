@@ -22,5 +22,6 @@ pub mod runconfig;
 pub mod snapshots;
 pub mod temp_readiness;
 pub mod tempdb;
+pub mod units;
 
 pub use error::{Classified, ErrorKind, ExitCode};
