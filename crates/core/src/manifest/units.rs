@@ -33,6 +33,31 @@ pub fn unit_data_key(schema: &str, table: &str, chunk: u32, attempt: &str) -> St
     )
 }
 
+/// Whether `set_url` (from an untrusted event) names a set below `destination`, the configured
+/// export destination of the source, as [`super::set_name`] names them (`<label>/<time>-<id>`).
+pub fn check_set_url(destination: &str, set_url: &str) -> Result<(), String> {
+    let base = format!("{}/", destination.trim_end_matches('/'));
+    let name = set_url
+        .strip_prefix(&base)
+        .map(|rest| rest.trim_end_matches('/'))
+        .unwrap_or_default();
+    let segments: Vec<&str> = name.split('/').collect();
+    let ok = segments.len() == 2
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && !s.starts_with('.')
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.%".contains(&b))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "backup set {set_url:?} is not a set below the configured destination {destination:?}"
+        ))
+    }
+}
+
 /// One table as the plan saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -149,3 +149,25 @@ fn a_result_with_other_chunks_than_planned_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn only_a_set_below_the_destination_is_accepted() {
+    let d = "s3://b/backups/app";
+    let name = crate::manifest::set_name("app", Utc::now(), "1a2b3c4d");
+    assert!(check_set_url(d, &format!("{d}/{name}/")).is_ok(), "{name}");
+    assert!(check_set_url(d, &format!("{d}/{name}")).is_ok());
+    for bad in [
+        "s3://b/backups/app/",
+        "s3://b/backups/app",
+        "s3://b/backups/app/../other/x",
+        "s3://b/backups/app/x",
+        "s3://b/backups/app/x/y/z",
+        "s3://b/backups/app/../y",
+        "s3://b/backups/apple/x",
+        "s3://other/backups/app/x",
+        "s3://b/backups/app/..",
+    ] {
+        let err = check_set_url(d, bad).unwrap_err();
+        assert!(err.contains(bad), "{err}");
+    }
+}
