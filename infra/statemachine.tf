@@ -19,6 +19,11 @@ resource "aws_sfn_state_machine" "drill" {
     wait_seconds             = var.wait_seconds
     restore_budget_seconds   = var.restore_budget_seconds
     max_concurrency          = var.max_concurrency
+    unit_concurrency         = local.unit_concurrency
+    # The Distributed Map's results go under reports/ of the drill bucket: outside backups/,
+    # where the bucket policy demands write-once, locked puts the ResultWriter does not make.
+    map_results_bucket = aws_s3_bucket.backups.bucket
+    map_results_prefix = local.map_results_prefix
   })
 
   logging_configuration {

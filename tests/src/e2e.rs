@@ -142,6 +142,7 @@ impl Drill {
         vars.insert("delete_temp_function_arn", arns["delete-temp"].clone());
         vars.insert("wait_seconds", options.wait_seconds.to_string());
         vars.insert("restore_budget_seconds", "120".into());
+        vars.insert("map_results_bucket", bucket.clone());
         let sfn = aws_sdk_sfn::Client::new(&config);
         let state_machine = sfn
             .create_state_machine()
@@ -162,6 +163,29 @@ impl Drill {
             server,
             backups_url,
         }
+    }
+
+    /// Sends this deployment's `function` invocations to a test's own Lambda host at `url`
+    /// (moto_server.py forwards by the `drill:local-invoke-url` tag).
+    pub async fn forward(&self, function: &str, url: &str) {
+        let lambda = aws_sdk_lambda::Client::new(&self.config);
+        let arn = lambda
+            .get_function()
+            .function_name(format!("{}-{function}", self.name))
+            .send()
+            .await
+            .unwrap()
+            .configuration()
+            .and_then(|c| c.function_arn())
+            .unwrap()
+            .to_owned();
+        lambda
+            .tag_resource()
+            .resource(arn)
+            .tags("drill:local-invoke-url", url)
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Writes the deployment configuration with these sources, as Terraform does.

@@ -147,6 +147,12 @@ pub fn sample_template_vars() -> BTreeMap<&'static str, String> {
         ("wait_seconds", "60".into()),
         ("restore_budget_seconds", "7200".into()),
         ("max_concurrency", "2".into()),
+        ("unit_concurrency", "4".into()),
+        (
+            "map_results_bucket",
+            "restore-drill-backups-123456789012".into(),
+        ),
+        ("map_results_prefix", "reports/map-runs".into()),
     ])
 }
 

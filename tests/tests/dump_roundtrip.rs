@@ -240,6 +240,7 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
             pg_dump: None,
             allow_plaintext: true,
             config_url: Some(drill_tests::deployment::url()),
+            planner: Default::default(),
         },
         cfg,
     );

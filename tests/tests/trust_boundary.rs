@@ -319,6 +319,7 @@ async fn export_setup(lock_days: u32) -> ExportSetup {
             pg_dump: None,
             allow_plaintext: true,
             config_url: Some(drill_tests::deployment::url()),
+            planner: Default::default(),
         },
         cfg,
     );

@@ -332,6 +332,61 @@ pub struct ExportSummary {
     pub manifest_sha256: String,
 }
 
+/// Input of the `export` Lambda's work-unit actions (a Distributed Map runs `export_unit` once per
+/// unit). `set` is checked to be a set directly below this source's configured destination, and
+/// the plan inside it to belong to this drill; `source` must be this drill's temp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action", deny_unknown_fields)]
+pub enum ExportUnitsRequest {
+    /// Size the units, capture the schema, make the temp read-only, write the unit list.
+    PlanUnits {
+        drill: DrillContext,
+        source: ConnectionSpec,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data_taken_at: Option<DateTime<Utc>>,
+    },
+    /// Export one unit of the planned set.
+    ExportUnit {
+        drill: DrillContext,
+        source: ConnectionSpec,
+        set: String,
+        unit: u32,
+    },
+    /// Every unit reported: write the manifest (last).
+    Finish { drill: DrillContext, set: String },
+}
+
+/// Where the ItemReader finds the unit list (`s3:getObject` parameters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct S3Location {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// Output of `plan_units`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedUnits {
+    pub set: String,
+    /// `None` for a store that is not S3 (local runs have no Distributed Map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<S3Location>,
+    pub units: u32,
+    pub budget_bytes: u64,
+    pub total_bytes: u64,
+}
+
+/// Output of `export_unit` (kept small: a Distributed Map writes every result to S3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitSummary {
+    pub unit: u32,
+    pub objects: u32,
+    pub rows: u64,
+    pub compressed_bytes: u64,
+}
+
 // ---------------------------------------------------------------- delete-temp
 
 /// Input of the `delete-temp` Lambda.

@@ -24,5 +24,6 @@ pub mod sandboxdb;
 pub mod snapshots;
 pub mod temp_readiness;
 pub mod tempdb;
+pub mod units;
 
 pub use error::{Classified, ErrorKind, ExitCode};

@@ -2,7 +2,7 @@
 //! dispatch is unit-tested with a fake; [`ExportAws`] for [`Deps`] is the SDK-backed one.
 
 use drill_core::deployment::DeploymentConfig;
-use drill_core::events::ExportRequest;
+use drill_core::events::{ExportRequest, ExportUnitsRequest};
 use drill_engine::dump::{self, ExportOptions};
 use drill_engine::lambda::{database, to_output, HandlerError};
 use drill_engine::store::{Retention, Store};
@@ -24,9 +24,25 @@ pub trait ExportAws {
         destination: &str,
         lock_days: u32,
     ) -> Result<Value, HandlerError>;
+    /// Runs a checked work-unit action (`crate::units`).
+    async fn units(
+        &self,
+        request: ExportUnitsRequest,
+        destination: &str,
+        lock_days: u32,
+    ) -> Result<Value, HandlerError>;
 }
 
 impl ExportAws for Deps {
+    async fn units(
+        &self,
+        request: ExportUnitsRequest,
+        destination: &str,
+        lock_days: u32,
+    ) -> Result<Value, HandlerError> {
+        crate::units::units_action(self, request, destination, lock_days).await
+    }
+
     async fn deployment(&self) -> Result<DeploymentConfig, HandlerError> {
         Deps::deployment(self, self.config.config_url.as_deref()).await
     }

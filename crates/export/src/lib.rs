@@ -7,12 +7,14 @@
 pub mod aws;
 #[cfg(test)]
 mod tests;
+mod units;
 
 pub use aws::ExportAws;
 
 use std::path::PathBuf;
 
-use drill_core::events::ExportRequest;
+use drill_core::events::{ExportRequest, ExportUnitsRequest};
+use drill_core::units::PlannerSettings;
 use drill_engine::lambda::{env_number, parse_event, FromVars, FunctionEnv, HandlerError, Vars};
 use serde_json::Value;
 
@@ -29,6 +31,9 @@ pub struct Config {
     pub allow_plaintext: bool,
     /// `DRILL_CONFIG_URL`: the deployment configuration (destination, Object Lock days).
     pub config_url: Option<String>,
+    /// How `plan_units` sizes work units: `DRILL_UNIT_THROUGHPUT_MIBPS` (MiB/s one invocation
+    /// exports), `DRILL_UNIT_INVOCATION_SECONDS` (the function's timeout), `DRILL_UNIT_FILL_PERCENT`.
+    pub planner: PlannerSettings,
 }
 
 impl FromVars for Config {
@@ -42,8 +47,30 @@ impl FromVars for Config {
                 .map(PathBuf::from),
             allow_plaintext: env.allow_plaintext,
             config_url: env.config_url,
+            planner: planner(var)?,
         })
     }
+}
+
+fn planner(var: Vars<'_>) -> Result<PlannerSettings, HandlerError> {
+    let d = PlannerSettings::default();
+    let settings = PlannerSettings {
+        throughput_bytes_per_second: env_number(
+            var,
+            "DRILL_UNIT_THROUGHPUT_MIBPS",
+            d.throughput_bytes_per_second >> 20,
+            1 << 14,
+        )? << 20,
+        invocation_seconds: env_number(
+            var,
+            "DRILL_UNIT_INVOCATION_SECONDS",
+            d.invocation_seconds,
+            900,
+        )?,
+        fill_percent: env_number(var, "DRILL_UNIT_FILL_PERCENT", d.fill_percent, 90)?,
+    };
+    settings.check().map_err(HandlerError::invalid_input)?;
+    Ok(settings)
 }
 
 /// Everything the handler needs, built once per cold start.
@@ -57,6 +84,12 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
 /// Handles one invocation. The payload is parsed here rather than by the runtime so that a bad
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
 pub async fn dispatch(aws: &impl ExportAws, payload: Value) -> Result<Value, HandlerError> {
+    // With an action: one step of the work-unit export; without: the whole export in one go.
+    if payload.get("action").is_some() {
+        let request: ExportUnitsRequest = parse_event(payload)?;
+        let (request, destination, lock_days) = units::checked(aws, request).await?;
+        return aws.units(request, &destination, lock_days).await;
+    }
     let request: ExportRequest = parse_event(payload)?;
     // Destination, lock mode and days are the deployment's, by source id; the connection must be
     // this drill's temp.

@@ -2,7 +2,7 @@
 //! sample deployment configuration.
 
 use drill_core::deployment::DeploymentConfig;
-use drill_core::events::ExportRequest;
+use drill_core::events::{ExportRequest, ExportUnitsRequest};
 use drill_core::ErrorKind;
 use drill_engine::lambda::testing::{sample_config, sample_event, Recorder};
 use drill_engine::lambda::{FromVars, HandlerError};
@@ -16,6 +16,21 @@ struct Fake {
 }
 
 impl ExportAws for Fake {
+    async fn units(
+        &self,
+        request: ExportUnitsRequest,
+        destination: &str,
+        lock_days: u32,
+    ) -> Result<Value, HandlerError> {
+        let what = match &request {
+            ExportUnitsRequest::PlanUnits { source, .. } => format!("plan {}", source.database),
+            ExportUnitsRequest::ExportUnit { set, unit, .. } => format!("unit {unit} of {set}"),
+            ExportUnitsRequest::Finish { set, .. } => format!("finish {set}"),
+        };
+        self.calls
+            .call(format!("{what} -> {destination} locked {lock_days} days"))
+    }
+
     async fn deployment(&self) -> Result<DeploymentConfig, HandlerError> {
         Ok(sample_config())
     }
@@ -125,4 +140,46 @@ fn the_configuration_is_read_and_checked() {
     let err = Config::from_vars(&|k| (k == "DRILL_EXPORT_JOBS").then(|| "0".into())).unwrap_err();
     assert_eq!(err.error_type(), "Drill.InvalidInput");
     assert!(err.message.contains("DRILL_EXPORT_JOBS"), "{err}");
+}
+
+#[tokio::test]
+async fn unit_actions_run_checked_against_the_deployment() {
+    let fake = Fake::default();
+    let dest = "s3://restore-drill-backups-123456789012/backups/prod-app";
+    let set = format!("{dest}/prod-app/20261122T031500Z-1a2b3c4d/");
+    for (event, call) in [
+        ("plan_units", "plan app".to_owned()),
+        ("export_unit", format!("unit 3 of {set}")),
+        ("finish", format!("finish {set}")),
+    ] {
+        dispatch(&fake, sample_event("export", event))
+            .await
+            .unwrap();
+        assert_eq!(
+            fake.calls.calls().last().unwrap(),
+            &format!("{call} -> {dest} locked 36 days"),
+            "{event}"
+        );
+    }
+    assert_eq!(fake.calls.calls().len(), 3);
+}
+
+#[tokio::test]
+async fn a_unit_action_on_a_set_elsewhere_or_another_temp_is_refused_without_a_call() {
+    let fake = Fake::default();
+    let mut elsewhere = sample_event("export", "export_unit");
+    elsewhere["set"] = "s3://restore-drill-backups-123456789012/backups/other/x/y/".into();
+    let mut finish = sample_event("export", "finish");
+    finish["set"] = "s3://attacker/prod-app/x/y/".into();
+    let mut prod = sample_event("export", "plan_units");
+    prod["source"]["host"] = "prod-app.abcdefghijkl.us-east-1.rds.amazonaws.com".into();
+    for event in [elsewhere, finish, prod] {
+        let err = dispatch(&fake, event.clone()).await.unwrap_err();
+        assert_eq!(err.error_type(), "Drill.GuardViolation", "{event}: {err}");
+    }
+    let mut unknown = sample_event("export", "finish");
+    unknown["action"] = "export_everything".into();
+    let err = dispatch(&fake, unknown).await.unwrap_err();
+    assert_eq!(err.error_type(), "Drill.InvalidInput", "{err}");
+    assert!(fake.calls.calls().is_empty(), "{:?}", fake.calls.calls());
 }

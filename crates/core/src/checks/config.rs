@@ -28,7 +28,8 @@ pub struct CheckConfig {
 impl Default for CheckConfig {
     fn default() -> Self {
         Self {
-            statement_timeout_seconds: 3600,
+            // Below the 900 s Lambda limit with the amcheck budget (units::check_timeouts).
+            statement_timeout_seconds: 300,
             exclude_schemas: Vec::new(),
             schema: SchemaConfig::default(),
             row_counts: RowCountConfig::default(),
@@ -148,7 +149,7 @@ impl Default for IntegrityConfig {
             enabled: true,
             heap: true,
             heapallindexed: false,
-            time_budget_seconds: 1800,
+            time_budget_seconds: 480,
         }
     }
 }

@@ -12,11 +12,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod sets;
+mod units;
 mod verify;
 
 pub use sets::{
     check_max_age, choose_newest_set, manifest_url_of, set_name, ManifestUrlError, SetChoice,
     TooOld,
+};
+pub use units::{
+    assemble, check_set_url, unit_data_key, unit_result_key, AssembleError, ChunkObject,
+    ExportPlan, PlannedTable, UnitResult, ITEMS_KEY, PLAN_KEY,
 };
 pub use verify::{verify_object, verify_table_rows, Mismatch, Observed};
 

@@ -21,7 +21,9 @@ use crate::store::StoreError;
 use drill_core::manifest::{ManifestError, Mismatch};
 use drill_core::{Classified, ErrorKind};
 
-pub use export::{export, ExportOptions, ExportOutcome};
+pub use export::{
+    export, export_unit, finish_units, plan_units, ExportOptions, ExportOutcome, PlannedSet,
+};
 pub use restore::{read_manifest, restore, RestoreOptions, RestoreOutcome};
 pub use schema::{strip_ownership, strip_psql_meta};
 

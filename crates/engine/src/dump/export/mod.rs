@@ -6,7 +6,10 @@
 
 mod catalog;
 mod tasks;
+mod units;
 mod worker;
+
+pub use units::{export_unit, finish_units, plan_units, PlannedSet};
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -220,6 +223,39 @@ async fn export_data(
     pages_per_chunk: u64,
 ) -> Result<Vec<Vec<ObjectEntry>>, DumpError> {
     let tasks = tasks::plan(&tables, pages_per_chunk);
+    let done = run_tasks(
+        source,
+        set,
+        Some(snapshot),
+        None,
+        tables.clone(),
+        tasks,
+        options,
+    )
+    .await?;
+    let mut objects: Vec<Vec<(u32, ObjectEntry)>> = vec![Vec::new(); tables.len()];
+    for (t, c, o) in done {
+        objects[t].push((c, o));
+    }
+    Ok(objects
+        .into_iter()
+        .map(|mut objs| {
+            objs.sort_by_key(|(c, _)| *c);
+            objs.into_iter().map(|(_, o)| o).collect()
+        })
+        .collect())
+}
+
+/// Runs `tasks` on `jobs` workers (joined to `snapshot` if given); returns every object written.
+async fn run_tasks(
+    source: &Database,
+    set: &Store,
+    snapshot: Option<&str>,
+    attempt: Option<&str>,
+    tables: Vec<TableInfo>,
+    tasks: Vec<tasks::Task>,
+    options: &ExportOptions,
+) -> Result<Vec<worker::Done>, DumpError> {
     let workers = options.jobs.min(tasks.len()).max(1);
     let queue = Arc::new(Mutex::new(VecDeque::from(tasks)));
     let tables = Arc::new(tables);
@@ -231,23 +267,16 @@ async fn export_data(
             tables: tables.clone(),
             source: source.clone(),
             set: set.clone(),
-            snapshot: snapshot.to_owned(),
+            snapshot: snapshot.map(str::to_owned),
             retention: options.retention.clone(),
+            attempt: attempt.map(str::to_owned),
         };
         set_workers.spawn(worker.run());
     }
-    let mut objects: Vec<Vec<(u32, ObjectEntry)>> = vec![Vec::new(); tables.len()];
-    for done in super::join_workers(set_workers, "export").await? {
-        for (t, c, o) in done {
-            objects[t].push((c, o));
-        }
-    }
-    Ok(objects
+    Ok(super::join_workers(set_workers, "export")
+        .await?
         .into_iter()
-        .map(|mut objs| {
-            objs.sort_by_key(|(c, _)| *c);
-            objs.into_iter().map(|(_, o)| o).collect()
-        })
+        .flatten()
         .collect())
 }
 

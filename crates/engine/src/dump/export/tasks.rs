@@ -37,34 +37,30 @@ pub(super) fn copy_sql(t: &TableInfo, range: Option<(u64, Option<u64>)>) -> Stri
     }
 }
 
-/// Splits tables into tasks, biggest tables first so the long tasks start early.
+/// Splits tables into tasks, biggest tables first so the long tasks start early (the chunks of
+/// [`drill_core::units::chunks`], so a work unit's chunks are the same tasks).
 pub(super) fn plan(tables: &[TableInfo], pages_per_chunk: u64) -> Vec<Task> {
-    let mut order: Vec<usize> = (0..tables.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(tables[i].pages));
-    let mut tasks = Vec::new();
-    for i in order {
-        let pages = tables[i].pages;
-        let chunks = pages.div_ceil(pages_per_chunk.max(1)).max(1);
-        if chunks == 1 {
-            tasks.push(Task {
-                table: i,
-                chunk: 0,
-                range: None,
-            });
-            continue;
-        }
-        for c in 0..chunks {
-            let start = c * pages_per_chunk;
-            // The last chunk is open-ended: never miss a row in a page counted late.
-            let end = (c + 1 < chunks).then_some((c + 1) * pages_per_chunk);
-            tasks.push(Task {
-                table: i,
-                chunk: c as u32,
-                range: Some((start, end)),
-            });
+    drill_core::units::chunks(&sizes(tables), pages_per_chunk)
+        .into_iter()
+        .map(Task::from)
+        .collect()
+}
+
+pub(super) fn sizes(tables: &[TableInfo]) -> Vec<drill_core::units::TableSize> {
+    tables
+        .iter()
+        .map(|t| drill_core::units::TableSize { pages: t.pages })
+        .collect()
+}
+
+impl From<drill_core::units::Chunk> for Task {
+    fn from(c: drill_core::units::Chunk) -> Self {
+        Task {
+            table: c.table,
+            chunk: c.chunk,
+            range: c.pages,
         }
     }
-    tasks
 }
 
 #[cfg(test)]

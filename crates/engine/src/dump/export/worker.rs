@@ -20,8 +20,12 @@ pub(super) struct Worker {
     pub(super) tables: Arc<Vec<TableInfo>>,
     pub(super) source: Database,
     pub(super) set: Store,
-    pub(super) snapshot: String,
+    /// The exported snapshot to join; `None` for a work unit (see `units.rs`: the temp has no
+    /// writers, so a transaction of its own sees the same data).
+    pub(super) snapshot: Option<String>,
     pub(super) retention: Option<Retention>,
+    /// A work unit attempt's key suffix (sets are write-once: a retry writes new keys).
+    pub(super) attempt: Option<String>,
 }
 
 /// An object written for chunk `.1` of table `.0`.
@@ -32,10 +36,13 @@ impl Worker {
     pub(super) async fn run(self) -> Result<Vec<Done>, DumpError> {
         let client = self.source.connect().await?;
         setup_session(&client, "export worker").await?;
+        let join = match &self.snapshot {
+            Some(id) => format!("; SET TRANSACTION SNAPSHOT '{id}'"),
+            None => String::new(),
+        };
         client
             .batch_execute(&format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
-                self.snapshot
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY{join}"
             ))
             .await
             .map_err(PgError::query(format!(
@@ -61,7 +68,10 @@ impl Worker {
         task: &Task,
     ) -> Result<ObjectEntry, DumpError> {
         let t = &self.tables[task.table];
-        let key = manifest::data_key(&t.schema, &t.name, task.chunk);
+        let key = match &self.attempt {
+            Some(a) => manifest::unit_data_key(&t.schema, &t.name, task.chunk, a),
+            None => manifest::data_key(&t.schema, &t.name, task.chunk),
+        };
         let writer = self.set.writer(&key, self.retention.as_ref()).await?;
         let sql = copy_sql(t, task.range);
         let produced = copy_out_to_store(client, &sql, writer).await.map_err(|e| {
