@@ -12,7 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::events::BackupRef;
 use crate::guards::tag;
+use crate::run_report::RunReport;
 
 /// The `drill:role` of a sandbox instance.
 pub const ROLE_SANDBOX: &str = "sandbox";
@@ -52,7 +54,9 @@ impl CallerProof {
     /// Rejects a proof that is not a SigV4 signature of STS in `region` before sending it.
     pub fn check(&self, region: &str) -> Result<(), SandboxError> {
         let scope = format!("/{region}/sts/aws4_request");
-        let ok = self.authorization.starts_with("AWS4-HMAC-SHA256 Credential=")
+        let ok = self
+            .authorization
+            .starts_with("AWS4-HMAC-SHA256 Credential=")
             && self.authorization.contains(&scope)
             && self.amz_date.len() == 16
             && !self.authorization.contains(['\r', '\n'])
@@ -137,6 +141,19 @@ pub enum SandboxError {
     /// STS did not confirm the caller.
     #[error("caller not authenticated: {0}")]
     Unauthenticated(String),
+    /// STS could not be reached; worth a retry.
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl crate::Classified for SandboxError {
+    fn kind(&self) -> crate::ErrorKind {
+        match self {
+            SandboxError::Invalid(_) => crate::ErrorKind::InvalidInput,
+            SandboxError::Unauthenticated(_) => crate::ErrorKind::GuardViolation,
+            SandboxError::Transient(_) => crate::ErrorKind::Transient,
+        }
+    }
 }
 
 /// The lifetime of a new sandbox: `asked` hours (default [`DEFAULT_TTL_HOURS`], capped to the
@@ -159,7 +176,10 @@ pub fn ttl(asked: Option<u32>, max_hours: u32) -> Result<Duration, SandboxError>
 /// minute, and a short hash of owner and time (two people asking in the same minute differ).
 /// Valid for RDS (letters, digits, hyphens; at most 63; no double or trailing hyphen).
 pub fn identifier(prefix: &str, source_id: &str, owner: &str, now: DateTime<Utc>) -> String {
-    let digest = Sha256::digest(format!("{owner}\n{}", now.timestamp_nanos_opt().unwrap_or(0)));
+    let digest = Sha256::digest(format!(
+        "{owner}\n{}",
+        now.timestamp_nanos_opt().unwrap_or(0)
+    ));
     let hash = hex::encode(&digest[..4]);
     let stamp = now.format("%Y%m%d%H%M").to_string();
     let mut src: String = source_id
@@ -200,36 +220,33 @@ pub fn tags(
     .collect()
 }
 
-/// The caller's ARN from STS's `GetCallerIdentityResponse` (XML of the query protocol).
-pub fn caller_arn(xml: &str) -> Result<String, SandboxError> {
-    let inner = between(xml, "<GetCallerIdentityResult>", "</GetCallerIdentityResult>")
-        .ok_or_else(|| SandboxError::Unauthenticated(sts_error(xml)))?;
-    let arn = between(inner, "<Arn>", "</Arn>")
+/// The newest backup a drill run restored and validated: the backup of a run report that passed
+/// (every step, validation included), newest by its data's time. A sandbox is made only from
+/// such a backup, never from one the drill has not proven restorable.
+pub fn newest_validated(reports: &[RunReport]) -> Option<BackupRef> {
+    reports
+        .iter()
+        .filter(|r| r.passed && r.validation.is_some() && r.failure.is_none())
+        .filter_map(|r| serde_json::from_value::<BackupRef>(r.backup.clone()?).ok())
+        .max_by_key(|b| b.taken_at)
+}
+
+/// The owner of a sandbox: the ARN STS answered for the caller's signed `GetCallerIdentity`,
+/// if it is an IAM principal's.
+pub fn principal(arn: Option<&str>) -> Result<String, SandboxError> {
+    let arn = arn
         .map(str::trim)
         .ok_or_else(|| SandboxError::Unauthenticated("STS answered without an Arn".into()))?;
-    let principal = arn.starts_with("arn:aws")
+    let ok = arn.starts_with("arn:aws")
         && (arn.contains(":iam::") || arn.contains(":sts::"))
         && arn.len() <= 256
-        && !arn.contains(['<', '>', '&']);
-    if principal {
+        && arn.chars().all(|c| c.is_ascii_graphic());
+    if ok {
         Ok(arn.to_owned())
     } else {
         Err(SandboxError::Unauthenticated(format!(
             "STS answered an Arn that is not an IAM principal: {arn:?}"
         )))
-    }
-}
-
-fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let start = text.find(open)? + open.len();
-    let end = text[start..].find(close)? + start;
-    Some(&text[start..end])
-}
-
-fn sts_error(xml: &str) -> String {
-    match (between(xml, "<Code>", "</Code>"), between(xml, "<Message>", "</Message>")) {
-        (Some(c), m) => format!("STS refused the caller's signature ({c}: {})", m.unwrap_or("")),
-        _ => "STS gave no GetCallerIdentityResult".into(),
     }
 }
 
@@ -274,16 +291,45 @@ mod tests {
         assert_eq!(crate::guards::expires_at(&tags), Some(t(4)));
     }
 
+    fn report(passed: bool, snapshot: &str, taken: u32) -> RunReport {
+        let mut r: RunReport = serde_json::from_value(serde_json::json!({
+            "format_version": 1, "source_id": "prod", "drill_id": "d", "started_at": t(taken + 1),
+            "finished_at": t(taken + 2), "passed": passed, "failed_step": null, "failure": null,
+            "cleanup_failure": null, "snapshot_copy": null, "snapshot_copy_failure": null,
+            "backup": {"kind": "rds-snapshot", "id": snapshot, "taken_at": t(taken)},
+            "temp": null, "validation": {"passed": passed}, "export": null, "cleanup": null,
+            "rto_seconds": null, "rpo_seconds": null, "rows": null, "backup_bytes": null
+        }))
+        .unwrap();
+        if !passed {
+            r.failed_step = Some("validate".into());
+        }
+        r
+    }
+
     #[test]
-    fn caller_arn_comes_from_sts_answer_only() {
-        let ok = "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/alice</Arn>\
-                  <UserId>AID</UserId><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>";
-        assert_eq!(caller_arn(ok).unwrap(), "arn:aws:iam::123456789012:user/alice");
-        let denied = "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>bad</Message></Error></ErrorResponse>";
-        let err = caller_arn(denied).unwrap_err().to_string();
-        assert!(err.contains("SignatureDoesNotMatch"), "{err}");
-        let odd = "<GetCallerIdentityResult><Arn>alice</Arn></GetCallerIdentityResult>";
-        assert!(caller_arn(odd).is_err());
+    fn only_a_passed_run_makes_a_backup_validated() {
+        let reports = [
+            report(true, "snap-old", 0),
+            report(false, "snap-newest-failed", 10),
+            report(true, "snap-good", 5),
+        ];
+        assert_eq!(newest_validated(&reports).unwrap().id, "snap-good");
+        assert_eq!(newest_validated(&reports[1..2]), None);
+        let mut unvalidated = report(true, "snap-x", 20);
+        unvalidated.validation = None;
+        assert_eq!(newest_validated(&[unvalidated]), None);
+    }
+
+    #[test]
+    fn the_principal_is_an_iam_or_sts_arn() {
+        let alice = "arn:aws:iam::123456789012:user/alice";
+        assert_eq!(principal(Some(alice)).unwrap(), alice);
+        let role = "arn:aws:sts::123456789012:assumed-role/dev/alice";
+        assert_eq!(principal(Some(role)).unwrap(), role);
+        assert!(principal(None).is_err());
+        assert!(principal(Some("alice")).is_err());
+        assert!(principal(Some("arn:aws:iam::1:user/a b")).is_err());
     }
 
     #[test]
@@ -316,6 +362,8 @@ mod tests {
         let owner_claim = serde_json::json!({"action": "sandbox_list", "owner": "arn:aws:iam::1:user/x",
             "caller": {"authorization": "a", "amz_date": "d"}});
         assert!(serde_json::from_value::<SandboxRequest>(owner_claim).is_err());
-        assert!(!SandboxRequest::is_sandbox_action(&serde_json::json!({"action": "restore"})));
+        assert!(!SandboxRequest::is_sandbox_action(
+            &serde_json::json!({"action": "restore"})
+        ));
     }
 }

@@ -19,6 +19,7 @@ pub mod pgbin;
 pub mod plan_probe;
 pub mod rds;
 pub mod rds_secret;
+pub mod sandbox;
 pub mod sfn;
 pub mod ssh_sig;
 pub mod store;

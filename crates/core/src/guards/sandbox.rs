@@ -183,7 +183,10 @@ mod tests {
         let mut drill_temp = temp();
         drill_temp.identifier = "rsbx-looks-like-a-temp".into();
         let got = failed(&check_sandbox(&policy(), &alice(), &drill_temp));
-        assert!(got.contains(&Guard::RoleTag) && got.contains(&Guard::Owner), "{got:?}");
+        assert!(
+            got.contains(&Guard::RoleTag) && got.contains(&Guard::Owner),
+            "{got:?}"
+        );
         let prod = InstanceFacts {
             identifier: "prod-db".into(),
             tags: Default::default(),
