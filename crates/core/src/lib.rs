@@ -20,6 +20,7 @@ pub mod posture;
 pub mod report;
 pub mod run_report;
 pub mod runconfig;
+pub mod sandbox;
 pub mod sandboxdb;
 pub mod snapshots;
 pub mod temp_readiness;

@@ -14,6 +14,7 @@
 //! with a fake.
 
 pub mod aws;
+pub mod sandbox;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +55,9 @@ pub type Deps = drill_engine::lambda::Deps<Config>;
 
 /// Handles one invocation with the SDK-backed [`Deps`].
 pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> {
+    if sandbox::routes(&payload) {
+        return sandbox::handle(deps, payload).await;
+    }
     dispatch(deps, payload, rds::utc_now()).await
 }
 

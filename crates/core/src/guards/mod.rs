@@ -23,6 +23,7 @@
 
 mod checks;
 pub mod janitor;
+pub mod sandbox;
 pub mod tag;
 
 #[cfg(test)]

@@ -1,8 +1,14 @@
 //! Sandboxes: on-demand copies of a source's newest validated backup, for trying a risky change
 //! and reading its diff before production ([`crate::diff`]). [`local`]: a database on a
-//! configured PostgreSQL server.
+//! configured PostgreSQL server. [`aws`]: sandbox RDS instances owned by the IAM caller, served by
+//! the deployed functions ([`identity`]: who the caller is, from STS; [`rds`]: the guarded RDS calls).
 
+pub mod aws;
+pub mod identity;
 pub mod local;
+pub mod rds;
+
+pub use aws::{newest_validated_backup, SandboxSettings};
 
 use drill_core::events::Refusal;
 use drill_core::{Classified, ErrorKind};

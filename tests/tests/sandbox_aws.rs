@@ -1,0 +1,367 @@
+//! Sandboxes in AWS against moto, through the sandbox actions of the restore and delete-temp
+//! binaries: create from the newest validated backup, list, delete, the janitor, and the guard
+//! matrix (another user's sandbox, a drill temp, a production look-alike: only the caller's own
+//! sandbox goes). Callers are two IAM users with their own keys; the owner is what STS answers
+//! for their signature, never a value of the event.
+
+use chrono::{Duration, Utc};
+use drill_core::events::DeleteOutcome;
+use drill_core::guards::tag;
+use drill_core::sandbox::{self, CallerProof, SandboxInfo};
+use drill_engine::sandbox::identity::sign_caller_proof;
+use drill_engine::sandbox::SandboxSettings;
+use drill_tests::rds::*;
+use drill_tests::{aws_config, moto_url, unique};
+use serde_json::{json, Value};
+
+/// A new IAM user with its own access key, and an SDK config acting as that user.
+async fn iam_user(name: &str) -> (String, aws_config::SdkConfig) {
+    let iam = aws_sdk_iam::Client::new(&aws_config().await);
+    let user = iam.create_user().user_name(name).send().await.unwrap();
+    let arn = user.user().unwrap().arn().to_owned();
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    let creds = aws_sdk_iam::config::Credentials::new(
+        key.access_key_id(),
+        key.secret_access_key(),
+        None,
+        None,
+        "iam-user",
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .endpoint_url(moto_url())
+        .credentials_provider(creds)
+        .load()
+        .await;
+    (arn, config)
+}
+
+async fn proof(user: &aws_config::SdkConfig) -> Value {
+    let p: CallerProof = sign_caller_proof(user, &moto_url(), "us-east-1")
+        .await
+        .unwrap();
+    serde_json::to_value(p).unwrap()
+}
+
+fn sandbox_settings(reports: &std::path::Path) -> SandboxSettings {
+    SandboxSettings {
+        prefix: "rsbx-".into(),
+        max_ttl_hours: 8,
+        sts_endpoint: moto_url(),
+        sts_region: "us-east-1".into(),
+        reports_url: Some(format!("file://{}", reports.display())),
+        only: true,
+    }
+}
+
+/// A source instance in moto (with its automated snapshot), configured in the deployment, and
+/// a passed drill run of that snapshot in the report store; returns (source, snapshot id).
+async fn validated_source(
+    client: &aws_sdk_rds::Client,
+    reports: &std::path::Path,
+) -> (String, String) {
+    let source = unique("src-");
+    create_instance(client, &source, true, vec![]).await;
+    let snapshot = snapshot_ids(client, &source).await.remove(0);
+    drill_tests::deployment::configure_source(
+        &source,
+        json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
+        None,
+        None,
+    );
+    let runs = reports.join(&source).join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let now = Utc::now();
+    let run = |passed: bool, id: &str, taken: chrono::DateTime<Utc>| {
+        json!({
+            "format_version": 1, "source_id": source, "drill_id": unique("d-"), "started_at": taken,
+            "finished_at": taken, "passed": passed, "failed_step": null, "failure": null,
+            "cleanup_failure": null, "snapshot_copy": null, "snapshot_copy_failure": null,
+            "backup": {"kind": "rds-snapshot", "id": id, "taken_at": taken},
+            "temp": null, "validation": {"passed": passed}, "export": null, "cleanup": null,
+            "rto_seconds": null, "rpo_seconds": null, "rows": null, "backup_bytes": null
+        })
+    };
+    // The newest run failed: its backup must not be the one a sandbox is made from.
+    for (name, r) in [
+        ("a.json", run(true, &snapshot, now - Duration::hours(2))),
+        ("b.json", run(false, "rds:not-validated", now)),
+    ] {
+        std::fs::write(runs.join(name), serde_json::to_vec(&r).unwrap()).unwrap();
+    }
+    (source, snapshot)
+}
+
+async fn create(
+    deps: &restore::Deps,
+    settings: &SandboxSettings,
+    user: &aws_config::SdkConfig,
+    source: &str,
+) -> SandboxInfo {
+    let event = json!({"action": "sandbox_create", "source_id": source, "ttl_hours": 2,
+        "caller": proof(user).await});
+    let out = restore::sandbox::dispatch(deps, settings, event, Utc::now())
+        .await
+        .expect("sandbox created");
+    assert!(
+        !out.to_string().to_lowercase().contains("password"),
+        "{out}"
+    );
+    serde_json::from_value(out).unwrap()
+}
+
+async fn delete(
+    deps: &delete_temp::Deps,
+    settings: &SandboxSettings,
+    user: &aws_config::SdkConfig,
+    identifier: &str,
+) -> Result<DeleteOutcome, drill_engine::lambda::HandlerError> {
+    let event = json!({"action": "sandbox_delete", "identifier": identifier,
+        "caller": proof(user).await});
+    delete_temp::sandbox::dispatch(deps, settings, event, Utc::now())
+        .await
+        .map(|v| serde_json::from_value(v).unwrap())
+}
+
+#[tokio::test]
+async fn sandboxes_are_owned_listed_and_deleted_by_their_caller_only() {
+    let client = rds().await;
+    let net = network(&client).await;
+    let reports = tempfile::tempdir().unwrap();
+    let settings = sandbox_settings(reports.path());
+    let (source, snapshot) = validated_source(&client, reports.path()).await;
+    let deps = restore_deps(settings_for(&net), aws_config().await);
+    let (alice_arn, alice) = iam_user(&unique("alice-")).await;
+    let (bob_arn, bob) = iam_user(&unique("bob-")).await;
+
+    let mine = create(&deps, &settings, &alice, &source).await;
+    let theirs = create(&deps, &settings, &bob, &source).await;
+    assert_eq!(mine.owner, alice_arn);
+    assert_eq!(theirs.owner, bob_arn);
+    assert_ne!(mine.identifier, theirs.identifier);
+    assert!(mine.identifier.starts_with("rsbx-"), "{}", mine.identifier);
+    let tags = instance_tags(&client, &mine.identifier).await;
+    assert_eq!(tags[tag::ROLE], sandbox::ROLE_SANDBOX);
+    assert_eq!(tags[sandbox::OWNER], alice_arn);
+    assert!(tags[tag::RESTORED_FROM].contains(&snapshot), "{tags:?}");
+    let expires = drill_core::guards::expires_at(&tags).unwrap();
+    assert!(expires <= Utc::now() + Duration::hours(2), "{expires}");
+    assert!(expires > Utc::now() + Duration::minutes(110), "{expires}");
+    let db = drill_engine::rds::describe_instance(&client, &mine.identifier)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(db.publicly_accessible(), Some(false));
+    assert_eq!(
+        db.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
+        Some(net.subnet_group.as_str())
+    );
+
+    let list = |user| {
+        let deps = &deps;
+        let settings = &settings;
+        async move {
+            let event = json!({"action": "sandbox_list", "caller": proof(user).await});
+            let out = restore::sandbox::dispatch(deps, settings, event, Utc::now())
+                .await
+                .unwrap();
+            serde_json::from_value::<Vec<SandboxInfo>>(out)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.identifier)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(&alice).await, vec![mine.identifier.clone()]);
+    assert_eq!(list(&bob).await, vec![theirs.identifier.clone()]);
+
+    // The guard matrix, as alice: bob's sandbox, a drill temp, a production look-alike.
+    let del = delete_deps(settings_for(&net), aws_config().await);
+    let drill = drill(&source, Utc::now());
+    let temp = unique("rdrill-temp-");
+    create_instance(
+        &client,
+        &temp,
+        false,
+        temp_tags(&drill, Utc::now() + Duration::hours(1)),
+    )
+    .await;
+    let lookalike = unique("rsbx-prod-");
+    create_instance(
+        &client,
+        &lookalike,
+        false,
+        vec![t(sandbox::OWNER, &alice_arn)],
+    )
+    .await;
+    for (id, guard) in [
+        (&theirs.identifier, "owner"),
+        (&temp, "prefix"),
+        (&lookalike, "role-tag"),
+        (&source, "not-protected"),
+    ] {
+        let err = delete(&del, &settings, &alice, id).await.unwrap_err();
+        assert_eq!(err.error_type(), "Drill.GuardViolation", "{id}: {err}");
+        assert!(
+            err.message.contains(&format!("guard {guard}")),
+            "{id}: {err}"
+        );
+        assert!(exists(&client, id).await, "{id} was deleted");
+    }
+    let out = delete(&del, &settings, &alice, &mine.identifier)
+        .await
+        .unwrap();
+    assert_eq!(out.deleted, vec![mine.identifier.clone()]);
+    assert!(!exists(&client, &mine.identifier).await);
+    assert!(exists(&client, &theirs.identifier).await);
+}
+
+#[tokio::test]
+async fn untrusted_events_cannot_claim_an_owner_a_longer_life_or_another_sts() {
+    let client = rds().await;
+    let net = network(&client).await;
+    let reports = tempfile::tempdir().unwrap();
+    let settings = sandbox_settings(reports.path());
+    let (source, _) = validated_source(&client, reports.path()).await;
+    let deps = restore_deps(settings_for(&net), aws_config().await);
+    let (_, alice) = iam_user(&unique("alice-")).await;
+    let caller = proof(&alice).await;
+    let cases = [
+        (
+            json!({"action": "sandbox_create", "source_id": source, "ttl_hours": 9, "caller": caller}),
+            "Drill.InvalidInput",
+            "maximum of 8",
+        ),
+        (
+            json!({"action": "sandbox_list", "owner": "arn:aws:iam::123456789012:user/x", "caller": caller}),
+            "Drill.InvalidInput",
+            "owner",
+        ),
+        (
+            json!({"action": "sandbox_list", "sts_endpoint": "http://127.0.0.1:1", "caller": caller}),
+            "Drill.InvalidInput",
+            "sts_endpoint",
+        ),
+        (
+            json!({"action": "sandbox_list", "caller": {"authorization": "AWS4-HMAC-SHA256 Credential=x/20260101/eu-west-1/sts/aws4_request", "amz_date": "20260101T000000Z"}}),
+            "Drill.InvalidInput",
+            "region us-east-1",
+        ),
+        (
+            json!({"action": "sandbox_create", "source_id": "nope", "caller": caller}),
+            "Drill.InvalidInput",
+            "nope",
+        ),
+        (
+            json!({"action": "restore", "drill": drill(&source, Utc::now())}),
+            "Drill.InvalidInput",
+            "sandbox_",
+        ),
+    ];
+    for (event, kind, says) in cases {
+        let err = restore::sandbox::dispatch(&deps, &settings, event.clone(), Utc::now())
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type(), kind, "{event}: {err}");
+        assert!(err.message.contains(says), "{event}: {err}");
+    }
+    assert!(
+        drill_engine::rds::list_instances(&client)
+            .await
+            .unwrap()
+            .iter()
+            .all(|db| drill_engine::rds::instance_facts(db).tags.get(tag::SOURCE) != Some(&source)),
+        "a refused request made an instance"
+    );
+}
+
+#[tokio::test]
+async fn the_janitor_sweeps_expired_sandboxes_only() {
+    let client = rds().await;
+    let reports = tempfile::tempdir().unwrap();
+    let settings = sandbox_settings(reports.path());
+    let owner = "arn:aws:iam::123456789012:user/someone";
+    // Expires 10 s from now; the sweep runs at a `now` just past that (within the allowed skew).
+    let expires = Utc::now() + Duration::seconds(10);
+    let sandbox_tags = |expires| aws_tags(&sandbox::tags(owner, "prod", expires, "rds:prod-1"));
+    let expired = unique("rsbx-expired-");
+    create_instance(&client, &expired, false, sandbox_tags(expires)).await;
+    let fresh = unique("rsbx-fresh-");
+    create_instance(
+        &client,
+        &fresh,
+        false,
+        sandbox_tags(Utc::now() + Duration::hours(3)),
+    )
+    .await;
+    let forever = unique("rsbx-forever-");
+    create_instance(
+        &client,
+        &forever,
+        false,
+        sandbox_tags(Utc::now() + Duration::days(30)),
+    )
+    .await;
+    let lookalike = unique("rsbx-lookalike-");
+    create_instance(&client, &lookalike, false, vec![]).await;
+    let drill = drill(&unique("src-"), Utc::now());
+    let temp = unique("rdrill-temp-");
+    create_instance(&client, &temp, false, temp_tags(&drill, expires)).await;
+
+    let deps = delete_deps(drill_tests::rds::settings(None), aws_config().await);
+    let sweep = |now: Option<chrono::DateTime<Utc>>| {
+        let deps = &deps;
+        let settings = &settings;
+        async move {
+            let out = delete_temp::sandbox::dispatch(
+                deps,
+                settings,
+                json!({"action": "sandbox_janitor", "now": now}),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+            serde_json::from_value::<DeleteOutcome>(out).unwrap()
+        }
+    };
+    let early = sweep(None).await;
+    assert!(early.not_due.contains(&expired), "{early:?}");
+    assert!(exists(&client, &expired).await);
+
+    let out = sweep(Some(expires + Duration::seconds(1))).await;
+    assert!(out.deleted.contains(&expired), "{out:?}");
+    assert!(out.not_due.contains(&fresh), "{out:?}");
+    let refused = |id: &str| {
+        out.refused
+            .iter()
+            .filter(|r| r.identifier == id)
+            .map(|r| r.guard.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        refused(&forever).contains(&"created-by-drill".to_owned()),
+        "{out:?}"
+    );
+    assert!(
+        refused(&lookalike).contains(&"role-tag".to_owned()),
+        "{out:?}"
+    );
+    assert!(
+        refused(&temp).is_empty() && !out.not_due.contains(&temp),
+        "{out:?}"
+    );
+    assert!(!exists(&client, &expired).await);
+    for id in [&fresh, &forever, &lookalike, &temp] {
+        assert!(exists(&client, id).await, "{id} was deleted");
+    }
+}
+
+fn settings_for(net: &Network) -> drill_engine::rds::RdsSettings {
+    settings(Some(net))
+}
