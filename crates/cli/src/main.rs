@@ -26,7 +26,8 @@ Exit codes:
   1  backup invalid: a check failed, or the backup set is corrupt or incomplete
   2  usage error: bad option, configuration or URL
   3  could not run: server unreachable, permission denied, disk full, ...
-  4  a safety guard refused a destructive action";
+  4  a safety guard refused a destructive action
+  10 drill sandbox diff: changes; 11: destructive changes";
 
 #[derive(Debug, Parser)]
 #[command(
