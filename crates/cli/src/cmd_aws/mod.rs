@@ -5,6 +5,7 @@
 //! arguments, finding the stack, and the small table helpers they share.
 
 mod history;
+mod sandbox;
 mod status;
 mod watch;
 
@@ -58,6 +59,8 @@ enum AwsCommand {
     Status(StatusArgs),
     /// The dated drill reports of one source from the report store.
     History(HistoryArgs),
+    /// Sandboxes: on-demand copies of production from the newest validated backup.
+    Sandbox(sandbox::SandboxArgs),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +99,9 @@ pub(super) struct HistoryArgs {
 }
 
 pub async fn run(args: AwsArgs, globals: &Globals) -> CliResult {
+    if let AwsCommand::Sandbox(a) = &args.command {
+        return sandbox::run(args.outputs.as_deref(), a, globals).await;
+    }
     let stack = resolve_stack(&args)?;
     let config = drill_engine::aws::load_config().await;
     let sfn = SfnExecutions {
@@ -107,6 +113,7 @@ pub async fn run(args: AwsArgs, globals: &Globals) -> CliResult {
         AwsCommand::Run(a) => watch::start(&sfn, &reports, &stack, a, globals).await,
         AwsCommand::Status(a) => status::status(&sfn, &reports, &stack, a.execution, globals).await,
         AwsCommand::History(a) => history::history(&reports, a, globals).await,
+        AwsCommand::Sandbox(_) => unreachable!("handled above"),
     }
 }
 

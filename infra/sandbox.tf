@@ -1,0 +1,264 @@
+# Sandboxes (issue 18): on-demand copies of production restored from the newest validated backup,
+# owned by whoever asked (the principal STS confirms for the caller's signed GetCallerIdentity).
+# Two functions of their own: "sandbox" (the restore binary: create, list, connect) and
+# "sandbox-delete" (the delete-temp binary: delete, janitor), both DRILL_SANDBOX_ONLY, so that
+# who may invoke them can do nothing else, and their roles reach sandbox-tagged rsbx-* instances
+# only. The drill's own functions get no sandbox rights, nor these any on drill temps.
+
+variable "sandbox_prefix" {
+  description = "Identifier prefix of sandbox instances (not the temps' prefix)."
+  type        = string
+  default     = "rsbx-"
+}
+
+variable "sandbox_max_ttl_hours" {
+  description = "The longest a sandbox may live (the caller's --ttl is refused above it)."
+  type        = number
+  default     = 8
+  validation {
+    condition     = var.sandbox_max_ttl_hours >= 1 && var.sandbox_max_ttl_hours <= 72
+    error_message = "sandbox_max_ttl_hours must be 1 to 72."
+  }
+}
+
+variable "sandbox_janitor_schedule_expression" {
+  description = "How often expired sandboxes are swept: a sandbox outlives its expiry by at most this period."
+  type        = string
+  default     = "rate(15 minutes)"
+}
+
+locals {
+  sandbox_tag_value = "sandbox" # drill_core::sandbox::ROLE_SANDBOX
+  sandbox_db_arn    = "${local.rds_arn}:db:${var.sandbox_prefix}*"
+  sandbox_functions = {
+    sandbox        = "restore"
+    sandbox-delete = "delete-temp"
+  }
+  sandbox_env = {
+    DRILL_SANDBOX_ONLY          = "true"
+    DRILL_SANDBOX_PREFIX        = var.sandbox_prefix
+    DRILL_SANDBOX_MAX_TTL_HOURS = tostring(var.sandbox_max_ttl_hours)
+    DRILL_STS_REGION            = local.region
+    DRILL_STS_ENDPOINT          = "https://sts.${local.region}.amazonaws.com"
+    DRILL_REPORTS_URL           = local.reports_url
+    DRILL_CONFIG_URL            = local.config_url
+    DRILL_INSTANCE_CLASS        = join(",", var.temp_instance_classes)
+    DRILL_SUBNET_GROUP          = aws_db_subnet_group.temp.name
+    DRILL_SECURITY_GROUPS       = aws_security_group.temp.id
+    DRILL_SOURCES               = join(",", local.source_identifiers)
+    DRILL_PROTECTED             = join(",", var.protected_identifiers)
+  }
+}
+
+data "aws_iam_policy_document" "sandbox" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.deployment_config.json]
+  statement {
+    sid     = "RestoreOnlyIntoTaggedSandboxes"
+    actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
+    resources = concat(
+      [local.sandbox_db_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:og:*", "${local.rds_arn}:pg:*"],
+      local.source_snapshot_arns,
+    )
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "TagOnlySandboxesAtCreation"
+    actions   = ["rds:AddTagsToResource"]
+    resources = [local.sandbox_db_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["drill:*"]
+    }
+  }
+
+  # Only to turn on the sandbox's RDS-managed master secret (ManageMasterUserPassword).
+  statement {
+    sid       = "ManageSecretOfSandboxesOnly"
+    actions   = ["rds:ModifyDBInstance"]
+    resources = [local.sandbox_db_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "RdsManagedSecretCreationForSandboxesOnly"
+    actions   = ["secretsmanager:CreateSecret"]
+    resources = [local.managed_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "aws:RequestTag/aws:rds:primaryDBInstanceArn"
+      values   = [local.sandbox_db_arn]
+    }
+  }
+
+  statement {
+    sid       = "ReadRunReports"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/reports/*"]
+  }
+
+  statement {
+    sid       = "ListRunReports"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.backups.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["reports/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadOnlyDescribe"
+    actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource"]
+    resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"]
+  }
+}
+
+data "aws_iam_policy_document" "sandbox_delete" {
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.deployment_config.json]
+  statement {
+    sid       = "DeleteOnlyTaggedSandboxes"
+    actions   = ["rds:DeleteDBInstance"]
+    resources = [local.sandbox_db_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "ReadOnlyDescribe"
+    actions   = ["rds:DescribeDBInstances", "rds:ListTagsForResource"]
+    resources = ["${local.rds_arn}:db:*"]
+  }
+}
+
+resource "aws_iam_role" "sandbox" {
+  for_each           = local.sandbox_functions
+  name               = "${var.name}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+resource "aws_iam_role_policy" "sandbox" {
+  for_each = local.sandbox_functions
+  name     = "${var.name}-${each.key}"
+  role     = aws_iam_role.sandbox[each.key].id
+  policy   = each.key == "sandbox" ? data.aws_iam_policy_document.sandbox.json : data.aws_iam_policy_document.sandbox_delete.json
+}
+
+resource "aws_cloudwatch_log_group" "sandbox" {
+  for_each          = local.sandbox_functions
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.drill.arn
+}
+
+resource "aws_lambda_function" "sandbox" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by the drill CLI, which reports every failure; a DLQ would never receive anything.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; zips are built reproducibly from this repository.
+  for_each      = local.sandbox_functions
+  function_name = "${var.name}-${each.key}"
+  description   = "restore-drill ${each.key}"
+  role          = aws_iam_role.sandbox[each.key].arn
+  runtime       = "provided.al2023"
+  handler       = "bootstrap"
+  architectures = [var.lambda_architecture]
+  filename      = "${var.lambda_zip_dir}/${each.value}.zip"
+
+  source_code_hash               = filebase64sha256("${var.lambda_zip_dir}/${each.value}.zip")
+  timeout                        = 60
+  memory_size                    = 128
+  reserved_concurrent_executions = var.reserved_concurrency
+  kms_key_arn                    = aws_kms_key.drill.arn
+
+  environment {
+    variables = merge(local.sandbox_env, { RUST_LOG = "info", DRILL_STACK = var.name })
+  }
+
+  vpc_config {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = [aws_security_group.lambda.id]
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.sandbox[each.key].name
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "sandbox_janitor" {
+  name                = "${var.name}-sandbox-janitor"
+  description         = "Delete expired restore-drill sandboxes"
+  schedule_expression = var.sandbox_janitor_schedule_expression
+  state               = var.schedule_enabled ? "ENABLED" : "DISABLED"
+}
+
+resource "aws_cloudwatch_event_target" "sandbox_janitor" {
+  rule  = aws_cloudwatch_event_rule.sandbox_janitor.name
+  arn   = aws_lambda_function.sandbox["sandbox-delete"].arn
+  input = jsonencode({ action = "sandbox_janitor" })
+}
+
+resource "aws_lambda_permission" "sandbox_janitor" {
+  statement_id  = "AllowSandboxJanitorSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.sandbox["sandbox-delete"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.sandbox_janitor.arn
+}
+
+# What a sandbox user needs: invoke the two sandbox functions, and read RDS-managed secrets of
+# sandboxes (for `connect`). IAM cannot compare the instance's drill:owner tag with the caller
+# here (the secret carries only aws:rds:primaryDBInstanceArn), so any sandbox user can read any
+# sandbox's secret: grant it to the people who may use production copies at all.
+data "aws_iam_policy_document" "sandbox_user" {
+  statement {
+    sid       = "InvokeSandboxFunctions"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for f in aws_lambda_function.sandbox : f.arn]
+  }
+
+  statement {
+    sid       = "ReadSandboxSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.managed_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/aws:rds:primaryDBInstanceArn"
+      values   = [local.sandbox_db_arn]
+    }
+  }
+}
+
+output "sandbox_function_name" {
+  value = aws_lambda_function.sandbox["sandbox"].function_name
+}
+
+output "sandbox_delete_function_name" {
+  value = aws_lambda_function.sandbox["sandbox-delete"].function_name
+}
+
+output "sandbox_user_policy_json" {
+  description = "Attach to the IAM users or roles who may make sandboxes (drill aws sandbox ...)."
+  value       = data.aws_iam_policy_document.sandbox_user.json
+}
