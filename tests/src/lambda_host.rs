@@ -40,6 +40,14 @@ impl Handlers {
         })
     }
 
+    /// With this SDK configuration (a test's own host: the test kit's moto configuration).
+    pub fn with_config(aws: aws_config::SdkConfig) -> Self {
+        Handlers {
+            lambda: aws_sdk_lambda::Client::new(&aws),
+            aws,
+        }
+    }
+
     async fn function_env(&self, function_name: &str) -> HashMap<String, String> {
         match self
             .lambda

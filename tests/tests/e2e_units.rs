@@ -61,7 +61,7 @@ async fn deploy(once: &[u32], always: Option<u32>) -> (Drill, Arc<Faulty>) {
     })
     .await;
     let faulty = Arc::new(Faulty {
-        real: Handlers::from_env().await.unwrap(),
+        real: Handlers::with_config(drill.config.clone()),
         once: Mutex::new(once.iter().copied().collect()),
         always,
         attempts: Mutex::new(HashMap::new()),
