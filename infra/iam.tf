@@ -180,10 +180,27 @@ data "aws_iam_policy_document" "restore" {
     }
   }
 
+  # Point-in-time restores (sources with restore.mode = "point-in-time"): from a source instance
+  # or its automated backups (retained, or replicated here: auto-backup ARNs), only into
+  # drill-named instances tagged as drill temps, like the snapshot restore.
+  statement {
+    sid     = "PointInTimeRestoreOnlyIntoTaggedDrillInstances"
+    actions = ["rds:RestoreDBInstanceToPointInTime"]
+    resources = concat(
+      [local.temp_db_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:og:*", "${local.rds_arn}:pg:*", "${local.rds_arn}:auto-backup:*"],
+      [for id in local.source_identifiers : "${local.rds_arn}:db:${id}"],
+    )
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
   statement {
     sid       = "ReadOnlyDescribe"
-    actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource"]
-    resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*"]
+    actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource", "rds:DescribeDBInstanceAutomatedBackups"]
+    resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*", "${local.rds_arn}:auto-backup:*"]
   }
 
   # Snapshot copies (sources with snapshot_copy): copy only the sources' snapshots, only into

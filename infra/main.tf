@@ -77,6 +77,7 @@ locals {
       })) },
       s.checks == null ? {} : { checks = s.checks },
       s.snapshot_copy == null ? {} : { snapshot_copy = { for k, v in s.snapshot_copy : k => v if v != null } },
+      try(s.restore.mode, "snapshot") == "snapshot" ? {} : { restore = { for k, v in s.restore : k => v if v != null } },
     )))]
   }
   config_key = "config/drill.json"

@@ -68,8 +68,25 @@ variable "sources" {
       retention_days = optional(number, 7)
       keep_newest    = optional(number, 2)
     }))
+    # rds-snapshot only: restore a point in time of the automated backups instead of a snapshot
+    # (mode = "point-in-time"; moment = "latest" or "random" between the earliest and latest
+    # restorable times, drawn from seed, default derived from the execution name and source id;
+    # replicated_from = the source's region when its automated backups are replicated here).
+    restore = optional(object({
+      mode            = optional(string, "snapshot")
+      moment          = optional(string, "latest")
+      seed            = optional(number)
+      replicated_from = optional(string)
+    }))
   }))
   default = []
+
+  validation {
+    condition = alltrue([for s in var.sources : s.restore == null || (
+      s.kind == "rds-snapshot" && contains(["snapshot", "point-in-time"], try(s.restore.mode, "")) &&
+    contains(["latest", "random"], try(s.restore.moment, "")))])
+    error_message = "restore is for rds-snapshot sources only: mode \"snapshot\" or \"point-in-time\", moment \"latest\" or \"random\"."
+  }
 
   validation {
     condition     = alltrue([for s in var.sources : contains(["rds-snapshot", "backup-set"], s.kind)])

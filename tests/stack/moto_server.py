@@ -389,6 +389,251 @@ def fix_rds_unique_resource_ids():
     DBInstance.__init__ = __init__
 
 
+def fix_rds_point_in_time_restores():
+    """Point-in-time restores and automated backups as the RDS API reference describes them
+    (DescribeDBInstanceAutomatedBackups, RestoreDBInstanceToPointInTime,
+    StartDBInstanceAutomatedBackupsReplication). moto 5.2.1 has:
+    - DescribeDBInstanceAutomatedBackups with only DBInstanceIdentifier and Status: no
+      DBInstanceAutomatedBackupsArn, DbiResourceId, Region, RestoreWindow, BackupRetentionPeriod.
+      Now each instance with BackupRetentionPeriod > 0 has one, its window from its first
+      automated snapshot to now (to its deletion once retained), and a DBInstanceIdentifier that
+      names no existing instance is DBInstanceNotFound ("must match the identifier of an
+      existing DB instance").
+    - DeleteDBInstance that forgot everything but the automated snapshots: now
+      DeleteAutomatedBackups=false leaves a `retained` automated backup (the default, true,
+      deletes it, as in AWS).
+    - RestoreDBInstanceToPointInTime that needs a live SourceDBInstanceIdentifier (ignores
+      SourceDBInstanceAutomatedBackupsArn), copies the source's tags and managed secret, applies
+      only truthy overrides, and takes any RestoreTime. Now: the source by identifier or by
+      automated backups ARN (retained, or a replica in its destination region); a RestoreTime
+      outside the window is InvalidRestoreFault; RestoreTime with UseLatestRestorableTime is
+      InvalidParameterCombination; only the requested tags; DeletionProtection=false,
+      BackupRetentionPeriod=0 and the like applied; no managed secret (non-Oracle).
+    - no StartDBInstanceAutomatedBackupsReplication: now it records, in the destination region,
+      a `replicating` automated backup (Region = the source's region) of a live instance."""
+    import datetime as dt
+    import secrets
+    import string
+
+    from moto.core.responses import ActionResult
+    from moto.rds.exceptions import (
+        DBInstanceNotFoundError,
+        InvalidParameterCombination,
+        RDSClientError,
+    )
+    from moto.rds.models import RDSBackend, rds_backends
+    from moto.rds.responses import RDSResponse
+
+    def now():
+        return dt.datetime.now(dt.timezone.utc)
+
+    def registry(backend):
+        # Backups that outlive their instance (retained) or live in another region (replicas).
+        if not hasattr(backend, "_drill_backups"):
+            backend._drill_backups = {}
+        return backend._drill_backups
+
+    def backup_arn(backend):
+        alphabet = string.ascii_uppercase + string.digits
+        suffix = "".join(secrets.choice(alphabet) for _ in range(26))
+        return f"arn:aws:rds:{backend.region_name}:{backend.account_id}:auto-backup:ab-{suffix}"
+
+    def aware(t):
+        return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+    def live_entry(backend, db):
+        # One stable ARN per instance, kept across describes.
+        arns = backend.__dict__.setdefault("_drill_live_arns", {})
+        arn = arns.setdefault(db.dbi_resource_id, backup_arn(backend))
+        snaps = [
+            aware(s.snapshot_create_time)
+            for s in backend.database_snapshots.values()
+            if s.snapshot_type == "automated" and s.db_instance_identifier == db.db_instance_identifier
+        ]
+        return {
+            "arn": arn,
+            "identifier": db.db_instance_identifier,
+            "dbi": db.dbi_resource_id,
+            "region": backend.region_name,
+            "engine": db.engine,
+            "retention": db.backup_retention_period,
+            "earliest": min(snaps) if snaps else aware(db.created),
+            "deleted_at": None,
+            "status": "active",
+            "source": (backend, db.db_instance_identifier),
+        }
+
+    def entries(backend):
+        out = [
+            live_entry(backend, db)
+            for db in backend.databases.values()
+            if (db.backup_retention_period or 0) > 0
+        ]
+        for entry in registry(backend).values():
+            entry = dict(entry)
+            if entry["status"] == "replicating":
+                src_backend, ident = entry["source"]
+                src = src_backend.databases.get(ident)
+                if src is None or src.dbi_resource_id != entry["dbi"]:
+                    # The source is gone: the replica stops at the source's deletion.
+                    entry["deleted_at"] = entry.get("deleted_at") or now()
+                    registry(backend)[entry["arn"]]["deleted_at"] = entry["deleted_at"]
+            out.append(entry)
+        return out
+
+    def shape(entry):
+        latest = entry["deleted_at"] or now()
+        return {
+            "DBInstanceAutomatedBackupsArn": entry["arn"],
+            "DBInstanceIdentifier": entry["identifier"],
+            "DbiResourceId": entry["dbi"],
+            "Region": entry["region"],
+            "Engine": entry["engine"],
+            "Status": entry["status"],
+            "BackupRetentionPeriod": entry["retention"],
+            "RestoreWindow": {"EarliestTime": entry["earliest"], "LatestTime": latest},
+        }
+
+    def describe(self):
+        ident = self._get_param("DBInstanceIdentifier")
+        if ident and ident not in self.backend.databases:
+            raise DBInstanceNotFoundError(ident)
+        found = [shape(e) for e in entries(self.backend)]
+        if ident:
+            found = [b for b in found if b["DBInstanceIdentifier"] == ident]
+        return ActionResult({"DBInstanceAutomatedBackups": found})
+
+    RDSResponse.describe_db_instance_automated_backups = describe
+
+    original_delete = RDSBackend.delete_db_instance
+
+    def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
+        db = self.databases.get(db_instance_identifier)
+        keep = db is not None and (db.backup_retention_period or 0) > 0
+        entry = live_entry(self, db) if keep else None
+        delete_automated = kwargs.get("delete_automated_backups", True)
+        if len(args) >= 3:
+            delete_automated = args[2]
+        result = original_delete(self, db_instance_identifier, *args, **kwargs)
+        if entry is not None and delete_automated is False:
+            entry.update(status="retained", deleted_at=now())
+            # What a restore needs once the instance is gone (AWS keeps the instance properties).
+            entry["props"] = db
+            registry(self)[entry["arn"]] = entry
+        return result
+
+    RDSBackend.delete_db_instance = delete_db_instance
+
+    def start_replication(self):
+        source_arn = self._get_param("SourceDBInstanceArn")
+        parts = source_arn.split(":")
+        src_backend = rds_backends[parts[4]][parts[3]]
+        db = src_backend.databases.get(parts[6])
+        if db is None:
+            raise DBInstanceNotFoundError(parts[6])
+        entry = live_entry(src_backend, db)
+        entry.update(arn=backup_arn(self.backend), status="replicating", props=db)
+        registry(self.backend)[entry["arn"]] = entry
+        # The source lists its replications (DBInstance.DBInstanceAutomatedBackupsReplications).
+        db.db_instance_automated_backups_replications = [
+            {"DBInstanceAutomatedBackupsArn": entry["arn"]}
+        ]
+        return ActionResult({"DBInstanceAutomatedBackup": shape(entry)})
+
+    RDSResponse.start_db_instance_automated_backups_replication = start_replication
+
+    def find_by_arn(backend, arn):
+        for entry in entries(backend):
+            if entry["arn"] == arn:
+                return entry
+        raise RDSClientError(
+            "DBInstanceAutomatedBackupNotFound", f"Automated backup {arn} not found."
+        )
+
+    def restore_to_point_in_time(self):
+        params = self.params
+        target = params.get("TargetDBInstanceIdentifier")
+        restore_time = params.get("RestoreTime")
+        use_latest = params.get("UseLatestRestorableTime")
+        if restore_time is not None and use_latest:
+            raise InvalidParameterCombination(
+                "Cannot specify both RestoreTime and UseLatestRestorableTime."
+            )
+        if target in self.backend.databases:
+            from moto.rds.exceptions import DBInstanceAlreadyExists
+
+            raise DBInstanceAlreadyExists()
+        if params.get("SourceDBInstanceAutomatedBackupsArn"):
+            entry = find_by_arn(self.backend, params["SourceDBInstanceAutomatedBackupsArn"])
+        else:
+            ident = params.get("SourceDBInstanceIdentifier")
+            db = self.backend.databases.get(ident)
+            if db is None:
+                raise DBInstanceNotFoundError(ident)
+            if not (db.backup_retention_period or 0) > 0:
+                raise RDSClientError(
+                    "InvalidDBInstanceState", f"Automated backups are not enabled for {ident}."
+                )
+            entry = live_entry(self.backend, db)
+        latest = entry["deleted_at"] or now()
+        if restore_time is not None:
+            when = aware(restore_time if isinstance(restore_time, dt.datetime)
+                         else dt.datetime.fromisoformat(str(restore_time).replace("Z", "+00:00")))
+            if not entry["earliest"] - dt.timedelta(seconds=1) <= when <= latest:
+                raise RDSClientError(
+                    "InvalidRestoreFault",
+                    f"RestoreTime {when.isoformat()} is outside the restore window "
+                    f"{entry['earliest'].isoformat()} .. {latest.isoformat()}.",
+                )
+        source_db = entry.get("props") or entry["source"][0].databases[entry["identifier"]]
+        props = {}
+        for key, value in source_db.__dict__.items():
+            key = key[1:] if key.startswith("_") else key
+            if key in ("backend", "db_subnet_group", "max_allocated_storage", "tags",
+                       "master_user_secret", "db_parameter_group_name", "vpc_security_group_ids"):
+                continue
+            props[key] = value
+        if not source_db.option_group_supplied:
+            props.pop("option_group_name", None)
+        props["db_name"] = source_db.db_name
+        # Requested settings win, falsy ones included (DeletionProtection=false, retention 0).
+        for key in ("db_instance_class", "db_subnet_group_name", "vpc_security_group_ids",
+                    "db_parameter_group_name", "backup_retention_period", "deletion_protection",
+                    "publicly_accessible", "multi_az", "copy_tags_to_snapshot",
+                    "auto_minor_version_upgrade"):
+            camel = {"db_instance_class": "DBInstanceClass",
+                     "db_subnet_group_name": "DBSubnetGroupName",
+                     "vpc_security_group_ids": "VpcSecurityGroupIds",
+                     "db_parameter_group_name": "DBParameterGroupName",
+                     "backup_retention_period": "BackupRetentionPeriod",
+                     "deletion_protection": "DeletionProtection",
+                     "publicly_accessible": "PubliclyAccessible",
+                     "multi_az": "MultiAZ",
+                     "copy_tags_to_snapshot": "CopyTagsToSnapshot",
+                     "auto_minor_version_upgrade": "AutoMinorVersionUpgrade"}[key]
+            if camel in params:
+                props[key] = params[camel]
+        if props.get("db_instance_class") == NO_CAPACITY_CLASS:
+            raise RDSClientError(
+                "InsufficientDBInstanceCapacity",
+                f"Cannot create a database instance because there is no capacity for {NO_CAPACITY_CLASS}.",
+            )
+        props["db_instance_identifier"] = target
+        props["tags"] = params.get("Tags") or []
+        props["manage_master_user_password"] = False
+        props.pop("dbi_resource_id", None)
+        instance = self.backend.create_db_instance(props)
+        for key in ("backup_retention_period", "deletion_protection", "publicly_accessible",
+                    "multi_az"):
+            if key in props:
+                setattr(instance, key, props[key])
+        # Recorded for tests: the moment asked for (None: the latest restorable time).
+        instance.drill_restore_time = None if use_latest else restore_time
+        return ActionResult({"DBInstance": instance})
+
+    RDSResponse.restore_db_instance_to_point_in_time = restore_to_point_in_time
+
+
 def configure():
     """What POST /moto-api/config would set, before any Lambda is created: no Docker, and a Step
     Functions executor that really runs the ASL."""
@@ -413,6 +658,7 @@ def main():
     fix_s3_multipart_object_lock()
     fix_lambda_invoke_forwarding()
     fix_rds_unique_resource_ids()
+    fix_rds_point_in_time_restores()
     configure()
     from moto.server import main as moto_main
 

@@ -118,6 +118,9 @@ pub enum BackupKind {
     RdsSnapshot,
     /// A logical backup set in a backup store (`manifest.json` and its objects).
     BackupSet,
+    /// A point in time of an RDS instance's automated backups (`RestoreDBInstanceToPointInTime`);
+    /// the id names the moment, how it was chosen (seed) and the window.
+    RdsPointInTime,
     /// A backup named on the command line (`drill validate --backup-id`): not checked further.
     Cli,
 }
@@ -128,6 +131,7 @@ impl BackupKind {
         match self {
             BackupKind::RdsSnapshot => "rds-snapshot",
             BackupKind::BackupSet => "backup-set",
+            BackupKind::RdsPointInTime => "rds-point-in-time",
             BackupKind::Cli => "cli",
         }
     }

@@ -16,6 +16,7 @@ pub mod naming;
 pub mod operate;
 pub mod pgversion;
 pub mod plan;
+pub mod point_in_time;
 pub mod posture;
 pub mod report;
 pub mod run_report;

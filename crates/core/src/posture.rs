@@ -37,6 +37,11 @@ pub struct PostureFacts {
     pub newest_snapshot: Option<(String, DateTime<Utc>)>,
     /// ARNs of cross-region replications of the automated backups.
     pub backup_replications: Vec<String>,
+    /// ARNs of retained automated backups of this identifier (an instance deleted with
+    /// `DeleteAutomatedBackups=false`).
+    pub retained_backups: Vec<String>,
+    /// Whether the instance itself still exists.
+    pub instance_exists: bool,
 }
 
 /// One posture check result.
@@ -45,7 +50,7 @@ pub struct PostureFacts {
 pub struct PostureCheck {
     pub source: String,
     /// Stable name: `deletion-protection`, `backup-retention`, `snapshot-age`,
-    /// `backup-replication`.
+    /// `backup-replication`, `backups-survive-deletion`.
     pub name: String,
     pub passed: bool,
     pub detail: String,
@@ -63,7 +68,36 @@ pub fn audit(
         passed,
         detail,
     };
+    // Whether a point in time stays restorable after the instance is deleted. Retaining the
+    // automated backups is a choice of the DeleteDBInstance call (DeleteAutomatedBackups,
+    // default true: deleted with the instance) that RDS does not record on a live instance, so
+    // before a deletion only a replication proves they survive; after it, a retained backup.
+    let survive = if !facts.backup_replications.is_empty() {
+        (
+            true,
+            format!(
+                "automated backups are replicated ({}): they survive the instance's deletion",
+                facts.backup_replications.join(", ")
+            ),
+        )
+    } else if !facts.retained_backups.is_empty() {
+        (
+            true,
+            format!(
+                "automated backups retained after deletion: {}",
+                facts.retained_backups.join(", ")
+            ),
+        )
+    } else {
+        (false, "automated backups would go with the instance: they are not replicated to another region (StartDBInstanceAutomatedBackupsReplication), and retaining them on delete is a choice of the delete call (DeleteAutomatedBackups defaults to true) that RDS does not record".to_owned())
+    };
+    let survive = check("backups-survive-deletion", survive.0, survive.1);
+    if !facts.instance_exists {
+        // Nothing else to audit on an instance that is gone.
+        return vec![survive];
+    }
     let mut out = vec![
+        survive,
         check(
             "deletion-protection",
             facts.deletion_protection,
@@ -128,6 +162,8 @@ mod tests {
             backup_retention_days: 14,
             newest_snapshot: Some(("rds:prod-x".into(), now() - Duration::hours(3))),
             backup_replications: vec!["arn:aws:rds:eu-west-1:1:auto-backup:x".into()],
+            retained_backups: Vec::new(),
+            instance_exists: true,
         }
     }
 
@@ -142,7 +178,7 @@ mod tests {
             ..PosturePolicy::default()
         };
         let checks = audit(&policy, &good(), now());
-        assert_eq!(checks.len(), 4);
+        assert_eq!(checks.len(), 5);
         assert!(checks.iter().all(|c| c.passed), "{checks:?}");
     }
 
@@ -172,6 +208,34 @@ mod tests {
         let mut f = good();
         f.backup_replications.clear();
         assert!(!by_name(&audit(&policy, &f, now()), "backup-replication").passed);
+    }
+
+    #[test]
+    fn backups_survive_deletion_only_when_replicated_or_already_retained() {
+        let policy = PosturePolicy::default();
+        let survive = |f: &PostureFacts| {
+            by_name(&audit(&policy, f, now()), "backups-survive-deletion").clone()
+        };
+        assert!(survive(&good()).passed);
+        let mut f = good();
+        f.backup_replications.clear();
+        let c = survive(&f);
+        assert!(!c.passed, "{c:?}");
+        assert!(c.detail.contains("DeleteAutomatedBackups"), "{}", c.detail);
+        f.instance_exists = false;
+        f.retained_backups = vec!["arn:aws:rds:us-east-1:1:auto-backup:ab-x".into()];
+        let checks = audit(&policy, &f, now());
+        assert_eq!(
+            checks.len(),
+            1,
+            "a gone instance has only this check: {checks:?}"
+        );
+        assert!(
+            checks[0].passed && checks[0].detail.contains("ab-x"),
+            "{checks:?}"
+        );
+        f.retained_backups.clear();
+        assert!(!audit(&policy, &f, now())[0].passed);
     }
 
     #[test]

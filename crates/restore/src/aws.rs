@@ -6,7 +6,7 @@ use drill_core::deployment::DeploymentConfig;
 use drill_core::events::{ConnectionSpec, DrillContext, SnapshotCopySpec, SnapshotSelector};
 use drill_engine::backupset::{self, TempDbSettings};
 use drill_engine::lambda::{database, to_output, HandlerError};
-use drill_engine::rds::{self, RestoreInput};
+use drill_engine::rds::{self, PointInTimeInput, RestoreInput};
 use drill_engine::store::Store;
 use serde_json::Value;
 
@@ -23,6 +23,14 @@ pub trait RestoreAws {
         &self,
         drill: &DrillContext,
         input: &RestoreInput,
+        now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError>;
+    /// Starts restoring an RDS source to a point in time into a temp instance.
+    async fn restore_point_in_time(
+        &self,
+        drill: &DrillContext,
+        input: &RestoreInput,
+        pitr: &PointInTimeInput,
         now: DateTime<Utc>,
     ) -> Result<Value, HandlerError>;
     /// Restores the newest backup set under `store` into a temp database on `server`.
@@ -82,6 +90,19 @@ impl RestoreAws for Deps {
         now: DateTime<Utc>,
     ) -> Result<Value, HandlerError> {
         to_output(&rds::restore(&self.rds, &self.config.rds, drill, input, now).await?)
+    }
+
+    async fn restore_point_in_time(
+        &self,
+        drill: &DrillContext,
+        input: &RestoreInput,
+        pitr: &PointInTimeInput,
+        now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
+        let started =
+            rds::restore_point_in_time(&self.rds, &self.config.rds, drill, input, pitr, now)
+                .await?;
+        to_output(&started)
     }
 
     async fn restore_backup_set(

@@ -2,7 +2,8 @@
 //! reports its status for the state machine's wait loop.
 //!
 //! This build handles `rds-snapshot` sources: action `restore` starts
-//! `RestoreDBInstanceFromDBSnapshot` and returns at once; action `status` is one describe (the
+//! `RestoreDBInstanceFromDBSnapshot` (or, for a source whose deployment configuration says
+//! `restore.mode = point-in-time`, `RestoreDBInstanceToPointInTime`) and returns at once; action `status` is one describe (the
 //! state machine waits between calls, the Lambda never does). Action `manage_secret` turns on the
 //! RDS-managed master secret of an available temp (see [`drill_engine::rds_secret`]), which a
 //! restore from a snapshot does not create. Action `copy_snapshot` makes the
@@ -22,9 +23,10 @@ pub use aws::RestoreAws;
 
 use chrono::{DateTime, Utc};
 use drill_core::events::{RestoreRequest, SourceSpec, TempResource};
+use drill_core::point_in_time::RestoreMode;
 use drill_core::ErrorKind;
 use drill_engine::lambda::{parse_event, to_output, FromVars, HandlerError, Vars};
-use drill_engine::rds::{self, RdsSettings, RestoreInput};
+use drill_engine::rds::{self, PointInTimeInput, RdsSettings, RestoreInput};
 use serde_json::Value;
 
 /// Typed configuration from the function's environment (see [`RdsSettings`] for the variables).
@@ -80,7 +82,8 @@ pub async fn dispatch(
             to_output(&plan)
         }
         RestoreRequest::Restore { drill } => {
-            match config.source(&drill.source_id)?.source.clone() {
+            let source = config.source(&drill.source_id)?;
+            match source.source.clone() {
                 SourceSpec::RdsSnapshot {
                     instance_identifier,
                     snapshot,
@@ -95,7 +98,21 @@ pub async fn dispatch(
                         database,
                         parameter_group,
                     };
-                    aws.restore_snapshot(&drill, &input, now).await
+                    match &source.restore {
+                        RestoreMode::Snapshot => aws.restore_snapshot(&drill, &input, now).await,
+                        RestoreMode::PointInTime {
+                            moment,
+                            seed,
+                            replicated_from,
+                        } => {
+                            let pitr = PointInTimeInput {
+                                moment: *moment,
+                                seed: *seed,
+                                replicated_from: replicated_from.clone(),
+                            };
+                            aws.restore_point_in_time(&drill, &input, &pitr, now).await
+                        }
+                    }
                 }
                 SourceSpec::BackupSet {
                     store,

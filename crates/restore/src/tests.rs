@@ -7,7 +7,7 @@ use drill_core::events::{ConnectionSpec, DrillContext, SnapshotCopySpec};
 use drill_core::ErrorKind;
 use drill_engine::lambda::testing::{sample_config, sample_event, sample_events, Recorder};
 use drill_engine::lambda::HandlerError;
-use drill_engine::rds::RestoreInput;
+use drill_engine::rds::{PointInTimeInput, RestoreInput};
 use serde_json::{json, Value};
 
 use crate::{dispatch, RestoreAws};
@@ -44,6 +44,19 @@ impl RestoreAws for Fake {
         self.calls.call(format!(
             "restore_snapshot {} {} {}",
             drill.drill_id, input.source_instance, input.database
+        ))
+    }
+
+    async fn restore_point_in_time(
+        &self,
+        drill: &DrillContext,
+        input: &RestoreInput,
+        pitr: &PointInTimeInput,
+        _now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
+        self.calls.call(format!(
+            "restore_point_in_time {} {} {:?} {:?} {:?}",
+            drill.drill_id, input.source_instance, pitr.moment, pitr.seed, pitr.replicated_from
         ))
     }
 
@@ -291,4 +304,29 @@ async fn aws_failures_keep_their_kind() {
         assert_eq!(err.error_type(), kind.error_type());
         assert_eq!(fake.calls.calls().len(), 1);
     }
+}
+
+#[tokio::test]
+async fn a_point_in_time_source_restores_to_a_point_in_time_as_its_configuration_says() {
+    let mut fake = Fake::new();
+    fake.config.sources[0].restore = serde_json::from_value(json!({
+        "mode": "point-in-time", "moment": "random", "seed": 7, "replicated_from": "us-west-2"
+    }))
+    .unwrap();
+    // The event cannot ask for another mode: it only names the drill.
+    let mut event = sample_event("restore", "restore");
+    event["restore"] = json!({"mode": "snapshot"});
+    assert!(
+        run(&fake, event).await.is_err(),
+        "unknown fields are refused"
+    );
+    run(&fake, sample_event("restore", "restore"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.calls.calls(),
+        [
+            r#"restore_point_in_time nightly-2026-11-22-prod-app prod-app Random Some(7) Some("us-west-2")"#
+        ]
+    );
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{DrillContext, SnapshotCopySpec, SourceSpec};
 use crate::naming;
+use crate::point_in_time::RestoreMode;
 
 mod checks;
 #[cfg(test)]
@@ -36,6 +37,10 @@ pub struct SourceConfig {
     /// The nightly snapshot copy (rds-snapshot sources only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_copy: Option<SnapshotCopySpec>,
+    /// How an rds-snapshot source is restored: its snapshot (default) or a point in time of its
+    /// automated backups (see [`crate::point_in_time`]).
+    #[serde(default, skip_serializing_if = "RestoreMode::is_snapshot")]
+    pub restore: RestoreMode,
 }
 
 /// The whole deployment configuration (`DRILL_CONFIG_URL`).
@@ -172,9 +177,9 @@ impl DeploymentConfig {
                             s.id
                         )));
                     }
-                    if s.snapshot_copy.is_some() {
+                    if s.snapshot_copy.is_some() || !s.restore.is_snapshot() {
                         return Err(ConfigError::Invalid(format!(
-                            "source {:?}: snapshot_copy is for rds-snapshot sources only",
+                            "source {:?}: snapshot_copy and restore are for rds-snapshot sources only",
                             s.id
                         )));
                     }
@@ -303,5 +308,30 @@ mod tests {
         }
         assert!(c.check().is_err(), "its own exports are not a backup");
         config().check().unwrap();
+    }
+
+    #[test]
+    fn a_point_in_time_mode_parses_and_only_for_rds_sources() {
+        let text = serde_json::json!({
+            "temp_prefix": "rdrill-", "backups_url": "s3://b/backups", "object_lock_days": 1,
+            "sources": [{"id": "prod", "source": {"kind": "rds-snapshot",
+                "instance_identifier": "prod-1", "database": "app"},
+                "restore": {"mode": "point-in-time", "moment": "random", "seed": 42}}]
+        });
+        let c = DeploymentConfig::from_json(text.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            c.sources[0].restore,
+            RestoreMode::PointInTime {
+                moment: crate::point_in_time::Moment::Random,
+                seed: Some(42),
+                replicated_from: None
+            }
+        );
+        let mut bad = config();
+        bad.sources[1].restore = c.sources[0].restore.clone();
+        let err = bad.check().unwrap_err().to_string();
+        assert!(err.contains("\"logical\""), "{err}");
+        let typo = text.to_string().replace("\"random\"", "\"randon\"");
+        assert!(DeploymentConfig::from_json(typo.as_bytes()).is_err());
     }
 }

@@ -16,6 +16,7 @@ pub(super) fn rds(id: &str, instance: &str) -> SourceConfig {
         },
         checks: None,
         snapshot_copy: None,
+        restore: Default::default(),
     }
 }
 
@@ -50,6 +51,7 @@ pub(super) fn config() -> DeploymentConfig {
                 },
                 checks: None,
                 snapshot_copy: None,
+                restore: Default::default(),
             },
         ],
     }

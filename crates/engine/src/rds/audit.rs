@@ -1,4 +1,5 @@
-//! The read-only posture audit of a source instance.
+//! The read-only posture audit of a source instance (or of what is left of it: its retained
+//! automated backups).
 
 use chrono::{DateTime, Utc};
 use drill_core::posture::{self, PostureCheck, PosturePolicy};
@@ -14,9 +15,30 @@ pub async fn audit(
     policy: &PosturePolicy,
     now: DateTime<Utc>,
 ) -> Result<Vec<PostureCheck>, RdsError> {
-    let db = describe_instance(client, source)
+    let db = describe_instance(client, source).await?;
+    let retained: Vec<String> = super::list_automated_backups(client)
         .await?
-        .ok_or_else(|| RdsError::InvalidInput(format!("source instance {source:?} not found")))?;
+        .into_iter()
+        .filter(|b| b.instance == source && b.status == "retained")
+        .map(|b| b.arn)
+        .collect();
+    let Some(db) = db else {
+        if retained.is_empty() {
+            return Err(RdsError::InvalidInput(format!(
+                "source instance {source:?} not found, and no retained automated backups of it"
+            )));
+        }
+        let facts = posture::PostureFacts {
+            identifier: source.to_owned(),
+            deletion_protection: false,
+            backup_retention_days: 0,
+            newest_snapshot: None,
+            backup_replications: Vec::new(),
+            retained_backups: retained,
+            instance_exists: false,
+        };
+        return Ok(posture::audit(policy, &facts, now));
+    };
     let newest = list_snapshots(client, source, None)
         .await?
         .into_iter()
@@ -37,6 +59,8 @@ pub async fn audit(
             .iter()
             .filter_map(|r| r.db_instance_automated_backups_arn().map(str::to_owned))
             .collect(),
+        retained_backups: retained,
+        instance_exists: true,
     };
     Ok(posture::audit(policy, &facts, now))
 }

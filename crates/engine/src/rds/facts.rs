@@ -10,7 +10,7 @@ use drill_core::snapshots::{self, SnapshotFacts, SnapshotKind};
 
 use super::{api_error, code_of, Client, RdsError};
 
-fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+pub(super) fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 

@@ -17,7 +17,7 @@
 //!
 //! Where things live: errors and the guard refusal helpers here; configuration in `settings.rs`;
 //! describing instances and snapshots (the facts the guards judge) in `facts.rs`; the restore
-//! in `restore.rs`; the wait loop's status in `status.rs`; deleting temps and the janitor in
+//! in `restore.rs`, to a point in time in `pitr.rs`; the wait loop's status in `status.rs`; deleting temps and the janitor in
 //! `delete.rs`; snapshot copies, sharing and expiry in `copies.rs`; the posture audit in
 //! `audit.rs`.
 
@@ -25,6 +25,7 @@ mod audit;
 mod copies;
 mod delete;
 mod facts;
+mod pitr;
 mod restore;
 mod settings;
 mod status;
@@ -46,6 +47,9 @@ pub use drill_core::temp_readiness::normalize_status;
 pub use facts::{
     choose_snapshot, describe_instance, instance_facts, list_instances, list_snapshots,
     snapshot_facts,
+};
+pub use pitr::{
+    automated_backup_facts, list_automated_backups, restore_point_in_time, PointInTimeInput,
 };
 pub use restore::{restore, temp_identifier, RestoreInput};
 pub use settings::RdsSettings;

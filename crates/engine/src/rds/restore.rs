@@ -8,6 +8,7 @@ use drill_core::naming;
 
 use super::facts::{aws_tags, choose_snapshot, describe_instance, instance_facts};
 use super::{api_error, check_reuse, code_of, Client, RdsError, RdsSettings};
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 
 /// What to restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,15 +39,9 @@ pub fn temp_identifier(
     Ok(id)
 }
 
-/// Starts restoring the selected snapshot into a new temp instance; returns at once (the state
-/// machine polls [`status`]).
-pub async fn restore(
-    client: &Client,
-    settings: &RdsSettings,
-    drill: &DrillContext,
-    input: &RestoreInput,
-    now: DateTime<Utc>,
-) -> Result<RestoreStarted, RdsError> {
+/// Where every temp goes: the drill's own subnet group and security groups, one of its classes.
+/// Missing settings are refused before any call.
+pub(super) fn check_placement(settings: &RdsSettings) -> Result<String, RdsError> {
     let subnet_group = settings.subnet_group.clone().ok_or_else(|| {
         RdsError::InvalidInput(
             "DRILL_SUBNET_GROUP is not set: the temp instance must go into the drill's own subnet group"
@@ -59,6 +54,81 @@ pub async fn restore(
                 .into(),
         ));
     }
+    if settings.instance_classes.is_empty() {
+        return Err(RdsError::InvalidInput(
+            "no instance class configured for the temp (DRILL_INSTANCE_CLASS)".into(),
+        ));
+    }
+    Ok(subnet_group)
+}
+
+/// Runs `attempt` (one restore call) with each configured class in turn while RDS answers
+/// `InsufficientDBInstanceCapacity`; then settles the outcome: started, or already started by
+/// this execution (a retry finds its own instance; anything else under that name is not ours).
+pub(super) async fn restore_with_fallback<T, E, R, F, Fut>(
+    client: &Client,
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    op: &'static str,
+    identifier: &str,
+    mut attempt: F,
+) -> Result<(), RdsError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut out_of_capacity = Vec::new();
+    let mut result = None;
+    for class in &settings.instance_classes {
+        match attempt(class.clone()).await {
+            Err(e) if code_of(&e) == Some("InsufficientDBInstanceCapacity") => {
+                tracing::warn!(%identifier, %class, "no capacity for this instance class; trying the next");
+                out_of_capacity.push(class.clone());
+            }
+            other => {
+                result = Some(other);
+                break;
+            }
+        }
+    }
+    let Some(result) = result else {
+        return Err(RdsError::Api {
+            op,
+            code: "InsufficientDBInstanceCapacity".into(),
+            message: format!(
+                "no capacity for any configured instance class ({}); add classes to DRILL_INSTANCE_CLASS",
+                out_of_capacity.join(", ")
+            ),
+            transient: false,
+        });
+    };
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if code_of(&e) == Some("DBInstanceAlreadyExists") => {
+            let tags = describe_instance(client, identifier)
+                .await?
+                .map(|db| instance_facts(&db).tags)
+                .unwrap_or_default();
+            check_reuse(identifier, &drill.drill_id, tag::ROLE_TEMP, &tags)?;
+            tracing::info!(%identifier, "restore already started by this execution");
+            Ok(())
+        }
+        Err(e) => Err(api_error(op, e)),
+    }
+}
+
+/// Starts restoring the selected snapshot into a new temp instance; returns at once (the state
+/// machine polls [`status`]).
+pub async fn restore(
+    client: &Client,
+    settings: &RdsSettings,
+    drill: &DrillContext,
+    input: &RestoreInput,
+    now: DateTime<Utc>,
+) -> Result<RestoreStarted, RdsError> {
+    let subnet_group = check_placement(settings)?;
     let snap = choose_snapshot(
         client,
         &input.source_instance,
@@ -75,86 +145,61 @@ pub async fn restore(
         id: snapshot_ref.clone(),
         taken_at: snap.taken_at.unwrap_or(now),
     };
-    let temp = TempResource::RdsInstance {
-        identifier: identifier.clone(),
-        secret_id: None,
-        database: input.database.clone(),
-    };
     let tags = aws_tags(&tag::temp_tags(
         &drill.drill_id,
         &input.source_instance,
         expires_at,
         &snap.id,
     ));
-    if settings.instance_classes.is_empty() {
-        return Err(RdsError::InvalidInput(
-            "no instance class configured for the temp (DRILL_INSTANCE_CLASS)".into(),
-        ));
-    }
-    let mut out_of_capacity = Vec::new();
-    let mut result = None;
-    for class in &settings.instance_classes {
-        // No ManageMasterUserPassword: on a restore it applies to RDS for Oracle only; the
-        // secret is turned on once the temp is available (crate::rds_secret).
-        let attempt = client
-            .restore_db_instance_from_db_snapshot()
-            .db_instance_identifier(&identifier)
-            .db_snapshot_identifier(&snap.id)
-            .db_instance_class(class)
-            .db_subnet_group_name(&subnet_group)
-            .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
-            .set_db_parameter_group_name(input.parameter_group.clone())
-            // Without 0, RDS first takes a baseline backup and sits in `backing-up` for hours.
-            .backup_retention_period(0)
-            .deletion_protection(false)
-            .publicly_accessible(false)
-            .multi_az(false)
-            .copy_tags_to_snapshot(false)
-            .auto_minor_version_upgrade(false)
-            .set_tags(Some(tags.clone()))
-            .send()
-            .await;
-        match attempt {
-            Err(e) if code_of(&e) == Some("InsufficientDBInstanceCapacity") => {
-                tracing::warn!(%identifier, %class, "no capacity for this instance class; trying the next");
-                out_of_capacity.push(class.clone());
-            }
-            other => {
-                result = Some(other);
-                break;
-            }
-        }
-    }
-    let Some(result) = result else {
-        return Err(RdsError::Api {
-            op: "RestoreDBInstanceFromDBSnapshot",
-            code: "InsufficientDBInstanceCapacity".into(),
-            message: format!(
-                "no capacity for any configured instance class ({}); add classes to DRILL_INSTANCE_CLASS",
-                out_of_capacity.join(", ")
-            ),
-            transient: false,
-        });
-    };
-    match result {
-        Ok(_) => {
-            tracing::info!(%identifier, snapshot = %snap.id, source = %input.source_instance, "restore started");
-        }
-        Err(e) if code_of(&e) == Some("DBInstanceAlreadyExists") => {
-            // A retry of this execution finds its own instance; anything else is not ours.
-            let tags = describe_instance(client, &identifier)
-                .await?
-                .map(|db| instance_facts(&db).tags)
-                .unwrap_or_default();
-            check_reuse(&identifier, &drill.drill_id, tag::ROLE_TEMP, &tags)?;
-            tracing::info!(%identifier, "restore already started by this execution");
-        }
-        Err(e) => return Err(api_error("RestoreDBInstanceFromDBSnapshot", e)),
-    }
-    Ok(RestoreStarted {
-        temp,
+    restore_with_fallback(
+        client,
+        settings,
+        drill,
+        "RestoreDBInstanceFromDBSnapshot",
+        &identifier,
+        |class| {
+            // No ManageMasterUserPassword: on a restore it applies to RDS for Oracle only; the
+            // secret is turned on once the temp is available (crate::rds_secret).
+            client
+                .restore_db_instance_from_db_snapshot()
+                .db_instance_identifier(&identifier)
+                .db_snapshot_identifier(&snap.id)
+                .db_instance_class(class)
+                .db_subnet_group_name(&subnet_group)
+                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
+                .set_db_parameter_group_name(input.parameter_group.clone())
+                // Without 0, RDS first takes a baseline backup and sits in `backing-up` for hours.
+                .backup_retention_period(0)
+                .deletion_protection(false)
+                .publicly_accessible(false)
+                .multi_az(false)
+                .copy_tags_to_snapshot(false)
+                .auto_minor_version_upgrade(false)
+                .set_tags(Some(tags.clone()))
+                .send()
+        },
+    )
+    .await?;
+    tracing::info!(%identifier, snapshot = %snap.id, source = %input.source_instance, "restore started");
+    Ok(started(&identifier, input, backup, expires_at, now))
+}
+
+/// What the restore step hands on: the temp instance and the backup it restores.
+pub(super) fn started(
+    identifier: &str,
+    input: &RestoreInput,
+    backup: BackupRef,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> RestoreStarted {
+    RestoreStarted {
+        temp: TempResource::RdsInstance {
+            identifier: identifier.to_owned(),
+            secret_id: None,
+            database: input.database.clone(),
+        },
         backup,
         expires_at,
         restore_started_at: now,
-    })
+    }
 }
