@@ -2,6 +2,8 @@ use super::*;
 use crate::checks::CheckConfig;
 
 const MIB: u64 = 1024 * 1024;
+
+type PageRange = (u64, Option<u64>);
 const BLOCK: u64 = 8192;
 
 fn sizes(mib: &[u64]) -> Vec<TableSize> {
@@ -83,7 +85,7 @@ fn chunk_numbers_are_the_single_invocation_ones() {
     assert_eq!(one.units.len(), 1);
     assert!(many.units.len() > 2);
     let keys = |p: &UnitPlan| {
-        let mut k: Vec<(usize, u32, Option<(u64, Option<u64>)>)> = p
+        let mut k: Vec<(usize, u32, Option<PageRange>)> = p
             .units
             .iter()
             .flat_map(|u| &u.chunks)

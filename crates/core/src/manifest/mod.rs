@@ -20,8 +20,8 @@ pub use sets::{
     TooOld,
 };
 pub use units::{
-    assemble, check_set_url, unit_data_key, unit_result_key, AssembleError, ChunkObject,
-    ExportPlan, PlannedTable, UnitResult, ITEMS_KEY, PLAN_KEY,
+    assemble, check_set_url, table_entries, unit_data_key, unit_result_key, AssembleError,
+    ChunkObject, ExportPlan, PlannedTable, UnitResult, ITEMS_KEY, PLAN_KEY,
 };
 pub use verify::{verify_object, verify_table_rows, Mismatch, Observed};
 

@@ -137,6 +137,33 @@ impl crate::Classified for AssembleError {
     }
 }
 
+/// The manifest's table entries from each table's objects in chunk order, and the exported row
+/// counts put into the schema fingerprint (the single-call export and [`assemble`] share it).
+pub fn table_entries(
+    tables: Vec<(String, String, Vec<Column>)>,
+    objects: Vec<Vec<ObjectEntry>>,
+    schema: &mut crate::checks::Fingerprint,
+) -> Vec<TableEntry> {
+    let entries: Vec<TableEntry> = tables
+        .into_iter()
+        .zip(objects)
+        .map(|((schema, name, columns), objects)| TableEntry {
+            schema,
+            name,
+            columns,
+            rows: objects.iter().filter_map(|o| o.rows).sum(),
+            objects,
+        })
+        .collect();
+    for t in &mut schema.tables {
+        t.rows = entries
+            .iter()
+            .find(|e| e.schema == t.schema && e.name == t.name)
+            .map(|e| e.rows);
+    }
+    entries
+}
+
 /// The manifest of a set whose units all reported, or which units are missing. Each unit's
 /// result must hold exactly its planned chunks.
 pub fn assemble(
@@ -181,28 +208,19 @@ pub fn assemble(
         }
     }
     let mut schema = plan.schema.clone();
-    let tables: Vec<TableEntry> = plan
-        .tables
-        .iter()
-        .zip(objects)
-        .map(|(t, mut objs)| {
+    let sorted: Vec<Vec<ObjectEntry>> = objects
+        .into_iter()
+        .map(|mut objs| {
             objs.sort_by_key(|(c, _)| *c);
-            let objects: Vec<ObjectEntry> = objs.into_iter().map(|(_, o)| o).collect();
-            TableEntry {
-                schema: t.schema.clone(),
-                name: t.name.clone(),
-                columns: t.columns.clone(),
-                rows: objects.iter().filter_map(|o| o.rows).sum(),
-                objects,
-            }
+            objs.into_iter().map(|(_, o)| o).collect()
         })
         .collect();
-    for t in &mut schema.tables {
-        t.rows = tables
-            .iter()
-            .find(|e| e.schema == t.schema && e.name == t.name)
-            .map(|e| e.rows);
-    }
+    let columns: Vec<(String, String, Vec<Column>)> = plan
+        .tables
+        .iter()
+        .map(|t| (t.schema.clone(), t.name.clone(), t.columns.clone()))
+        .collect();
+    let tables = table_entries(columns, sorted, &mut schema);
     Ok(Manifest {
         format_version: FORMAT_VERSION,
         tool: "restore-drill".into(),

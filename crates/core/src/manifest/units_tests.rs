@@ -90,15 +90,18 @@ fn result_of(plan: &ExportPlan, unit: u32) -> UnitResult {
     }
 }
 
+fn all_results(plan: &ExportPlan) -> BTreeMap<u32, UnitResult> {
+    plan.units
+        .iter()
+        .map(|u| (u.unit, result_of(plan, u.unit)))
+        .collect()
+}
+
 #[test]
 fn every_unit_reported_gives_a_manifest_that_the_restore_accepts() {
     let plan = sample();
     assert!(plan.units.len() >= 4, "{:#?}", plan.units);
-    let results: BTreeMap<u32, UnitResult> = plan
-        .units
-        .iter()
-        .map(|u| (u.unit, result_of(&plan, u.unit)))
-        .collect();
+    let results = all_results(&plan);
     let t = plan.planned_at;
     let m = assemble(&plan, &results, t, t, "0.1.0").unwrap();
     crate::manifest::check(&m).unwrap();
@@ -115,11 +118,7 @@ fn every_unit_reported_gives_a_manifest_that_the_restore_accepts() {
 #[test]
 fn a_missing_unit_gives_no_manifest_and_names_the_unit() {
     let plan = sample();
-    let mut results: BTreeMap<u32, UnitResult> = plan
-        .units
-        .iter()
-        .map(|u| (u.unit, result_of(&plan, u.unit)))
-        .collect();
+    let mut results = all_results(&plan);
     results.remove(&2);
     let t = plan.planned_at;
     let err = assemble(&plan, &results, t, t, "0.1.0").unwrap_err();
@@ -136,11 +135,7 @@ fn a_missing_unit_gives_no_manifest_and_names_the_unit() {
 #[test]
 fn a_result_with_other_chunks_than_planned_is_refused() {
     let plan = sample();
-    let mut results: BTreeMap<u32, UnitResult> = plan
-        .units
-        .iter()
-        .map(|u| (u.unit, result_of(&plan, u.unit)))
-        .collect();
+    let mut results = all_results(&plan);
     results.get_mut(&1).unwrap().objects.pop();
     let t = plan.planned_at;
     let err = assemble(&plan, &results, t, t, "0.1.0").unwrap_err();

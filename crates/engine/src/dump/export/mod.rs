@@ -286,24 +286,11 @@ fn table_entries(
     objects: Vec<Vec<ObjectEntry>>,
     schema: &mut drill_core::checks::Fingerprint,
 ) -> Vec<TableEntry> {
-    let entries: Vec<TableEntry> = tables
+    let names = tables
         .iter()
-        .zip(objects)
-        .map(|(t, objects)| TableEntry {
-            schema: t.schema.clone(),
-            name: t.name.clone(),
-            columns: t.columns.clone(),
-            rows: objects.iter().filter_map(|o| o.rows).sum(),
-            objects,
-        })
+        .map(|t| (t.schema.clone(), t.name.clone(), t.columns.clone()))
         .collect();
-    for t in &mut schema.tables {
-        t.rows = entries
-            .iter()
-            .find(|e| e.schema == t.schema && e.name == t.name)
-            .map(|e| e.rows);
-    }
-    entries
+    manifest::table_entries(names, objects, schema)
 }
 
 /// Exports `source` into a new backup set below `dest`. Nothing existing is overwritten or
