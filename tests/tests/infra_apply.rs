@@ -117,7 +117,8 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         "sources": [{"id": "prod-app", "kind": "rds-snapshot", "instance_identifier": prod, "database": "app",
                      "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}},
                     {"id": "prod-enc", "kind": "rds-snapshot", "instance_identifier": prod_enc, "database": "app",
-                     "kms_key_arn": source_key, "parameter_group": "prod-enc-drill"}],
+                     "kms_key_arn": source_key, "parameter_group": "prod-enc-drill",
+                     "restore": {"mode": "point-in-time", "moment": "random", "seed": 42}}],
         "alert_emails": ["oncall@example.com"],
         // The copy to eu-west-1 calls that region's RDS API: reachable (a peered VPC, say).
         "rds_reachable_regions": ["eu-west-1"],
@@ -223,6 +224,16 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert_eq!((copy.retention_days, copy.keep_newest), (7, 2));
     assert!(
         matches!(&source.source, drill_core::events::SourceSpec::RdsSnapshot { instance_identifier, .. } if instance_identifier == &prod)
+    );
+    // A point-in-time source's mode reaches the configuration; a snapshot source has none.
+    assert!(source.restore.is_snapshot());
+    assert_eq!(
+        deployment.source("prod-enc").unwrap().restore,
+        drill_core::point_in_time::RestoreMode::PointInTime {
+            moment: drill_core::point_in_time::Moment::Random,
+            seed: Some(42),
+            replicated_from: None
+        }
     );
     // The state machine logs errors without execution data (checks, query values).
     let sm = resource("aws_sfn_state_machine.drill");
