@@ -365,3 +365,81 @@ async fn the_janitor_sweeps_expired_sandboxes_only() {
 fn settings_for(net: &Network) -> drill_engine::rds::RdsSettings {
     settings(Some(net))
 }
+
+/// What the sandbox function sends to STS is exactly what the caller signed: POST /, the
+/// query-protocol body, and the signed header values. moto checks no signature, so a local STS
+/// stand-in captures the request (AWS recomputes the signature over these same parts).
+#[tokio::test]
+async fn the_function_replays_exactly_the_signed_request_to_its_own_sts() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&buf).contains(sandbox::GET_CALLER_IDENTITY_BODY) {
+            let n = sock.read(&mut chunk).await.unwrap();
+            assert!(
+                n > 0,
+                "request ended early: {}",
+                String::from_utf8_lossy(&buf)
+            );
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/carol</Arn>\
+                    </GetCallerIdentityResult></GetCallerIdentityResponse>";
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        sock.write_all(reply.as_bytes()).await.unwrap();
+        String::from_utf8(buf).unwrap()
+    });
+    let (_, carol) = iam_user(&unique("carol-")).await;
+    let proof = sign_caller_proof(&carol, &endpoint, "us-east-1")
+        .await
+        .unwrap();
+    let function = aws_config().await;
+    let owner =
+        drill_engine::sandbox::identity::verify_caller(&function, &endpoint, "us-east-1", &proof)
+            .await
+            .unwrap();
+    assert_eq!(owner, "arn:aws:iam::123456789012:user/carol");
+    let request = server.await.unwrap();
+    let lower = request.to_lowercase();
+    assert!(request.starts_with("POST / HTTP/1.1\r\n"), "{request}");
+    let header = |name: &str| {
+        lower
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(str::trim)
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("authorization").unwrap(),
+        proof.authorization.to_lowercase()
+    );
+    assert_eq!(header("x-amz-date").unwrap(), proof.amz_date.to_lowercase());
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some(sandbox::GET_CALLER_IDENTITY_CONTENT_TYPE)
+    );
+    assert_eq!(
+        header("host").unwrap(),
+        endpoint.trim_start_matches("http://")
+    );
+    assert!(
+        proof
+            .authorization
+            .contains("SignedHeaders=content-type;host;x-amz-date,"),
+        "{}",
+        proof.authorization
+    );
+    assert!(
+        request.ends_with(sandbox::GET_CALLER_IDENTITY_BODY),
+        "{request}"
+    );
+    // The function's own (placeholder) signature never leaves.
+    assert!(!request.contains("Credential=unused"), "{request}");
+}
