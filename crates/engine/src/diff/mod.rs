@@ -71,12 +71,20 @@ pub async fn make_base(
         reason,
     };
     let (s, b) = (quote_ident(sandbox), quote_ident(base));
-    if let Err(e) = client
-        .batch_execute(&format!("CREATE DATABASE {b} TEMPLATE {s}"))
-        .await
-    {
+    // A backend exits a moment after its client closed: the restore's own sessions can still be
+    // listed when the copy starts (55006, "being accessed by other users"). Retry that briefly;
+    // a session that stays open is reported, never waited on without bound.
+    let create = format!("CREATE DATABASE {b} TEMPLATE {s}");
+    let mut attempt = 0;
+    while let Err(e) = client.batch_execute(&create).await {
+        let in_use = e.code().map(|c| c.code()) == Some("55006");
+        attempt += 1;
+        if in_use && attempt < 20 {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            continue;
+        }
         let mut reason = crate::pg::error_text(&e);
-        if e.code().map(|c| c.code()) == Some("55006") {
+        if in_use {
             reason.push_str(" (close every session on the sandbox and try again)");
         }
         return Err(fail(reason));

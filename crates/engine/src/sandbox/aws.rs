@@ -16,6 +16,7 @@ use drill_core::naming;
 use drill_core::run_report::RunReport;
 use drill_core::sandbox::{SandboxError, DEFAULT_PREFIX};
 
+use super::identity;
 use crate::store::Store;
 
 /// The deployment's sandbox settings (environment of the sandbox functions).
