@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use drill_core::deployment::DeploymentConfig;
-use drill_core::events::{DeleteRequest, ExportRequest, RestoreRequest};
+use drill_core::events::{DeleteRequest, ExportRequest, ExportUnitsRequest, RestoreRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -93,9 +93,34 @@ fn validate_samples_match_the_contract_and_the_configuration() {
 #[test]
 fn export_samples_match_the_contract_and_the_configuration() {
     let config = sample_config();
-    for r in check::<ExportRequest>("export") {
-        config.check_connection(&r.drill, &r.source).unwrap();
+    // The single-call export and the work-unit actions (tagged by `action`) share the folder.
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Sample {
+        Units(ExportUnitsRequest),
+        Export(ExportRequest),
     }
+    let (mut single, mut units) = (0, 0);
+    for s in check::<Sample>("export") {
+        match s {
+            Sample::Export(r) => {
+                single += 1;
+                config.check_connection(&r.drill, &r.source).unwrap();
+            }
+            Sample::Units(
+                ExportUnitsRequest::PlanUnits { drill, source, .. }
+                | ExportUnitsRequest::ExportUnit { drill, source, .. },
+            ) => {
+                units += 1;
+                config.check_connection(&drill, &source).unwrap();
+            }
+            Sample::Units(ExportUnitsRequest::Finish { drill, .. }) => {
+                units += 1;
+                config.source(&drill.source_id).unwrap();
+            }
+        }
+    }
+    assert_eq!((single, units), (1, 3), "one sample per export action");
 }
 
 #[test]

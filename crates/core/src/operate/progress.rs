@@ -42,7 +42,9 @@ pub fn step_of_state(state: &str) -> Option<&'static str> {
         "Restore" => "restore",
         "WaitForTemp" | "CheckTemp" | "TempReady" => "wait",
         "Validate" => "validate",
-        "Export" => "export",
+        // The export runs as plan → Distributed Map of units → finish (its units are child
+        // executions: only the Map state itself is in this history).
+        "PlanExport" | "ExportUnits" | "FinishExport" => "export",
         "DeleteTemp" | "CleanupAfterFailure" | "CleanupAfterRestoreFailure" => "delete-temp",
         "ReportSuccess" | "ReportFailure" => "report",
         _ => return None,
@@ -350,7 +352,9 @@ pub(super) mod tests {
             (6, "WaitForTemp"),
             (7, "CheckTemp"),
             (8, "Validate"),
-            (12, "Export"),
+            (12, "PlanExport"),
+            (13, "ExportUnits"),
+            (14, "FinishExport"),
             (15, "DeleteTemp"),
             (16, "ReportSuccess"),
         ] {
