@@ -28,6 +28,7 @@ mod facts;
 mod pitr;
 mod restore;
 mod settings;
+pub(crate) use settings::isolated_instance;
 mod status;
 
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};

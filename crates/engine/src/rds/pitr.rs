@@ -157,20 +157,18 @@ pub async fn restore_point_in_time(
             };
             // The same settings as a snapshot restore (all accepted by this call for
             // PostgreSQL); ManageMasterUserPassword again "applies to RDS for Oracle only".
-            call.set_restore_time(restore_time)
-                .set_use_latest_restorable_time(chosen.use_latest().then_some(true))
-                .db_instance_class(class)
-                .db_subnet_group_name(&subnet_group)
-                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
-                .set_db_parameter_group_name(input.parameter_group.clone())
-                .backup_retention_period(0)
-                .deletion_protection(false)
-                .publicly_accessible(false)
-                .multi_az(false)
-                .copy_tags_to_snapshot(false)
-                .auto_minor_version_upgrade(false)
-                .set_tags(Some(tags.clone()))
-                .send()
+            let call = call
+                .set_restore_time(restore_time)
+                .set_use_latest_restorable_time(chosen.use_latest().then_some(true));
+            super::settings::isolated_instance!(
+                call,
+                class: class,
+                subnet_group: &subnet_group,
+                security_groups: settings.security_groups.clone(),
+                parameter_group: input.parameter_group.clone(),
+                tags: tags.clone(),
+            )
+            .send()
         },
     )
     .await?;

@@ -158,25 +158,19 @@ pub async fn restore(
         "RestoreDBInstanceFromDBSnapshot",
         &identifier,
         |class| {
-            // No ManageMasterUserPassword: on a restore it applies to RDS for Oracle only; the
-            // secret is turned on once the temp is available (crate::rds_secret).
-            client
+            let call = client
                 .restore_db_instance_from_db_snapshot()
                 .db_instance_identifier(&identifier)
-                .db_snapshot_identifier(&snap.id)
-                .db_instance_class(class)
-                .db_subnet_group_name(&subnet_group)
-                .set_vpc_security_group_ids(Some(settings.security_groups.clone()))
-                .set_db_parameter_group_name(input.parameter_group.clone())
-                // Without 0, RDS first takes a baseline backup and sits in `backing-up` for hours.
-                .backup_retention_period(0)
-                .deletion_protection(false)
-                .publicly_accessible(false)
-                .multi_az(false)
-                .copy_tags_to_snapshot(false)
-                .auto_minor_version_upgrade(false)
-                .set_tags(Some(tags.clone()))
-                .send()
+                .db_snapshot_identifier(&snap.id);
+            super::settings::isolated_instance!(
+                call,
+                class: class,
+                subnet_group: &subnet_group,
+                security_groups: settings.security_groups.clone(),
+                parameter_group: input.parameter_group.clone(),
+                tags: tags.clone(),
+            )
+            .send()
         },
     )
     .await?;

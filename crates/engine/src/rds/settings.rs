@@ -123,6 +123,32 @@ impl RdsSettings {
     }
 }
 
+/// The settings every restored instance of ours gets (drill temp or sandbox), whichever restore
+/// call makes it: they are what keeps it isolated (private, the drill's network) and removable
+/// (no deletion protection, no backups of its own, no snapshot inheriting its tags). One home,
+/// since the restore builders of the SDK share no trait. Without `backup_retention_period(0)` RDS
+/// first takes a baseline backup and sits in `backing-up` for hours. No ManageMasterUserPassword:
+/// on a restore it applies to RDS for Oracle only; the secret is turned on once the instance is
+/// available (crate::rds_secret).
+macro_rules! isolated_instance {
+    ($call:expr, class: $class:expr, subnet_group: $subnet:expr, security_groups: $sgs:expr,
+     parameter_group: $pg:expr, tags: $tags:expr $(,)?) => {
+        $call
+            .db_instance_class($class)
+            .db_subnet_group_name($subnet)
+            .set_vpc_security_group_ids(Some($sgs))
+            .set_db_parameter_group_name($pg)
+            .backup_retention_period(0)
+            .deletion_protection(false)
+            .publicly_accessible(false)
+            .multi_az(false)
+            .copy_tags_to_snapshot(false)
+            .auto_minor_version_upgrade(false)
+            .set_tags(Some($tags))
+    };
+}
+pub(crate) use isolated_instance;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,24 +77,21 @@ pub async fn create(
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    let out = client
+    let call = client
         .restore_db_instance_from_db_snapshot()
         .db_instance_identifier(&identifier)
-        .db_snapshot_identifier(&new.snapshot)
-        .db_instance_class(class)
-        .db_subnet_group_name(&subnet_group)
-        .set_vpc_security_group_ids(Some(rds_settings.security_groups.clone()))
-        .set_db_parameter_group_name(new.parameter_group.clone())
-        .backup_retention_period(0)
-        .deletion_protection(false)
-        .publicly_accessible(false)
-        .multi_az(false)
-        .copy_tags_to_snapshot(false)
-        .auto_minor_version_upgrade(false)
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(|e| api_error("RestoreDBInstanceFromDBSnapshot", e))?;
+        .db_snapshot_identifier(&new.snapshot);
+    let out = crate::rds::isolated_instance!(
+        call,
+        class: class,
+        subnet_group: &subnet_group,
+        security_groups: rds_settings.security_groups.clone(),
+        parameter_group: new.parameter_group.clone(),
+        tags: tags,
+    )
+    .send()
+    .await
+    .map_err(|e| api_error("RestoreDBInstanceFromDBSnapshot", e))?;
     tracing::info!(%identifier, snapshot = %new.snapshot, owner = %new.owner, "sandbox restore started");
     let mut made = out.db_instance().map(info).unwrap_or(SandboxInfo {
         identifier: identifier.clone(),
