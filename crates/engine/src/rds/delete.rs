@@ -9,8 +9,9 @@ use drill_core::guards::{self, janitor, Caller, Verdict};
 use super::facts::{describe_instance, instance_facts, list_instances};
 use super::{api_error, code_of, guard_error, refusals, Client, RdsError, RdsSettings};
 
-/// Deletes after the guards passed; gone or already deleting counts as gone.
-async fn delete_instance(client: &Client, identifier: &str) -> Result<bool, RdsError> {
+/// Deletes after the guards passed (the caller's: temps' or sandboxes'); gone or already
+/// deleting counts as gone.
+pub(crate) async fn delete_instance(client: &Client, identifier: &str) -> Result<bool, RdsError> {
     match client
         .delete_db_instance()
         .db_instance_identifier(identifier)

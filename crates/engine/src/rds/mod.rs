@@ -28,6 +28,7 @@ mod facts;
 mod pitr;
 mod restore;
 mod settings;
+pub(crate) use delete::delete_instance;
 pub(crate) use settings::isolated_instance;
 mod status;
 

@@ -13,7 +13,7 @@ use drill_core::guards::{self, tag, GuardFailure, Verdict};
 use drill_core::sandbox::{self, SandboxInfo, OWNER};
 
 use super::SandboxSettings;
-use crate::rds::{self, api_error, code_of, guard_error, Client, RdsError, RdsSettings};
+use crate::rds::{self, api_error, guard_error, Client, RdsError, RdsSettings};
 
 /// What to restore as a sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,21 +181,6 @@ pub async fn connect(
     Ok(found)
 }
 
-async fn delete_instance(client: &Client, identifier: &str) -> Result<bool, RdsError> {
-    match client
-        .delete_db_instance()
-        .db_instance_identifier(identifier)
-        .skip_final_snapshot(true)
-        .delete_automated_backups(false)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if code_of(&e) == Some("DBInstanceNotFound") => Ok(false),
-        Err(e) => Err(api_error("DeleteDBInstance", e)),
-    }
-}
-
 /// Deletes the caller's own sandbox behind every sandbox guard. Gone is success.
 pub async fn delete(
     client: &Client,
@@ -209,7 +194,7 @@ pub async fn delete(
     let mut outcome = DeleteOutcome::default();
     match guarded(client, policy, &caller, identifier).await? {
         Some(db) if db.db_instance_status() != Some("deleting") => {
-            if delete_instance(client, identifier).await? {
+            if rds::delete_instance(client, identifier).await? {
                 tracing::info!(%identifier, %owner, "sandbox deleted");
                 outcome.deleted.push(identifier.to_owned());
             } else {
@@ -251,7 +236,7 @@ pub async fn janitor(
             Verdict::NotDue => outcome.not_due.push(facts.identifier),
             Verdict::Refused(f) => outcome.refused.extend(refusals(&facts.identifier, &f)),
             Verdict::Allowed => {
-                if delete_instance(client, &facts.identifier).await? {
+                if rds::delete_instance(client, &facts.identifier).await? {
                     tracing::info!(identifier = %facts.identifier, "janitor deleted expired sandbox");
                     outcome.deleted.push(facts.identifier);
                 } else {
