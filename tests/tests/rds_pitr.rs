@@ -111,8 +111,28 @@ async fn a_random_moment_is_restored_with_the_snapshot_settings_and_tags_and_rec
     assert!(backup.arn.contains(":auto-backup:"), "{}", backup.arn);
     assert!(!tags.contains_key("app"), "source tags copied: {tags:?}");
 
-    // A retry of the same execution restores the same moment onto its own instance.
+    // A retry of the same execution, after the window has moved on (as it does every few
+    // minutes in AWS), reports the moment the temp was restored to, not one chosen again.
+    let first_latest = backup.window.expect("a window").latest;
+    let moved = async {
+        loop {
+            let now = backups_of(&client, &source).await[0].window.unwrap().latest;
+            if now > first_latest {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), moved)
+        .await
+        .expect("the restore window's latest time moves on");
+    let recorded = tags
+        .get(tag::MOMENT)
+        .and_then(|v| drill_core::point_in_time::ChosenMoment::from_tag_value(v))
+        .expect("the temp records its moment");
+    assert_eq!(recorded.describe(&source), started.backup.id);
     let again = restore(&deps, event).await;
+    assert_eq!(again.backup.taken_at, started.backup.taken_at);
     assert_eq!(again.backup.id, started.backup.id);
     assert_eq!(identifier_of(&again), identifier);
 

@@ -92,6 +92,54 @@ impl ChosenMoment {
     }
 }
 
+impl ChosenMoment {
+    /// The [`crate::guards::tag::MOMENT`] tag value: RDS tag values allow only letters, digits,
+    /// white space and `_ . : / = + - @`, so not [`Self::describe`]'s parentheses and commas,
+    /// e.g. `random seed 42 at 2026-11-21T01:02:03Z window 2026-11-14T03:00:00Z/2026-11-21T02:55:00Z`.
+    pub fn tag_value(&self) -> String {
+        let how = match self.seed {
+            Some(seed) => format!("random seed {seed}"),
+            None => "latest".to_owned(),
+        };
+        // Exact to the nanosecond, so a retry reports the very moment the first call did.
+        let exact = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        format!(
+            "{how} at {} window {}/{}",
+            exact(self.at),
+            exact(self.window.earliest),
+            exact(self.window.latest)
+        )
+    }
+
+    /// Reads back [`Self::tag_value`]; `None` for anything else.
+    pub fn from_tag_value(value: &str) -> Option<ChosenMoment> {
+        let words: Vec<&str> = value.split(' ').collect();
+        let (moment, seed, rest) = match words.as_slice() {
+            ["latest", rest @ ..] => (Moment::Latest, None, rest),
+            ["random", "seed", seed, rest @ ..] => (Moment::Random, Some(seed.parse().ok()?), rest),
+            _ => return None,
+        };
+        let ["at", at, "window", window] = rest else {
+            return None;
+        };
+        let (earliest, latest) = window.split_once('/')?;
+        let parse = |t: &str| {
+            DateTime::parse_from_rfc3339(t)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        Some(ChosenMoment {
+            at: parse(at)?,
+            moment,
+            seed,
+            window: RestoreWindow {
+                earliest: parse(earliest)?,
+                latest: parse(latest)?,
+            },
+        })
+    }
+}
+
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -212,6 +260,36 @@ mod tests {
             earliest: Utc.with_ymd_and_hms(2026, 11, 14, 3, 0, 0).unwrap()
                 + Duration::milliseconds(250),
             latest: Utc.with_ymd_and_hms(2026, 11, 21, 2, 55, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_moment_tag_reads_back_exactly_and_holds_only_characters_rds_tags_allow() {
+        let w = window();
+        for m in [
+            choose("prod", Moment::Random, 42, w).unwrap(),
+            choose("prod", Moment::Latest, 0, w).unwrap(),
+        ] {
+            let value = m.tag_value();
+            assert!(value.len() <= 256, "{value}");
+            assert!(
+                value
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)),
+                "{value}"
+            );
+            assert_eq!(ChosenMoment::from_tag_value(&value), Some(m), "{value}");
+        }
+        let random = choose("prod", Moment::Random, 42, w).unwrap().tag_value();
+        assert!(random.starts_with("random seed 42 at "), "{random}");
+        for bad in [
+            "",
+            "latest",
+            "random seed x at 2026-11-21T01:02:03Z window 2026-11-14T03:00:00Z/2026-11-21T02:55:00Z",
+            "latest at 2026-11-21 window a/b",
+            "latest at 2026-11-21T01:02:03Z window 2026-11-14T03:00:00Z",
+        ] {
+            assert_eq!(ChosenMoment::from_tag_value(bad), None, "{bad:?}");
         }
     }
 

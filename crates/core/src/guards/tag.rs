@@ -19,6 +19,10 @@ pub const EXPIRES_AT: &str = "drill:expires-at";
 pub const RESTORED_FROM: &str = "drill:restored-from";
 /// The snapshot (identifier or ARN) a drill copy was made from; for people and audits.
 pub const COPIED_FROM: &str = "drill:copied-from";
+/// The moment a point-in-time temp was restored to and how it was chosen
+/// ([`crate::point_in_time::ChosenMoment::tag_value`]): a retry of the same execution reports
+/// this moment, not one chosen again from a window that has moved on since.
+pub const MOMENT: &str = "drill:moment";
 
 /// The `drill:expires-at` value for `t`: RFC 3339 in UTC, whole seconds (what
 /// [`super::expires_at`] parses back).

@@ -126,21 +126,17 @@ pub async fn restore_point_in_time(
     }
     let identifier = temp_identifier(settings, drill, source)?;
     let expires_at = now + Duration::hours(i64::from(settings.temp_ttl_hours));
-    let described = chosen.describe(source);
     // Guard (f) reads this tag; it names the automated backup restored (tag values allow ARNs).
-    let tags = aws_tags(&tag::temp_tags(
-        &drill.drill_id,
-        source,
-        expires_at,
-        &backup.arn,
-    ));
+    let mut tags = tag::temp_tags(&drill.drill_id, source, expires_at, &backup.arn);
+    tags.insert(tag::MOMENT.to_owned(), chosen.tag_value());
+    let tags = aws_tags(&tags);
     let restore_time = (!chosen.use_latest()).then(|| {
         aws_smithy_types::DateTime::from_secs_and_nanos(
             chosen.at.timestamp(),
             chosen.at.timestamp_subsec_nanos(),
         )
     });
-    restore_with_fallback(
+    let reused = restore_with_fallback(
         client,
         settings,
         drill,
@@ -172,6 +168,21 @@ pub async fn restore_point_in_time(
         },
     )
     .await?;
+    // A retry of this execution: the window has moved on since, the temp's tag holds the moment
+    // it was restored to.
+    let chosen = match reused {
+        None => chosen,
+        Some(tags) => tags
+            .get(tag::MOMENT)
+            .and_then(|v| point_in_time::ChosenMoment::from_tag_value(v))
+            .ok_or_else(|| {
+                RdsError::InvalidInput(format!(
+                    "temp {identifier} of this execution does not record the moment it was restored to (tag {})",
+                    tag::MOMENT
+                ))
+            })?,
+    };
+    let described = chosen.describe(source);
     tracing::info!(%identifier, %source, moment = %described, from_retained = !live, "point-in-time restore started");
     let backup = BackupRef {
         kind: BackupKind::RdsPointInTime,

@@ -1,12 +1,14 @@
 //! Restoring the selected snapshot into a new, tagged temp instance (returns at once; the wait
 //! loop polls [`super::status`]).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use drill_core::events::{BackupRef, DrillContext, RestoreStarted, SnapshotSelector, TempResource};
 use drill_core::guards::tag;
 use drill_core::naming;
 
-use super::facts::{aws_tags, choose_snapshot, describe_instance, instance_facts};
+use super::facts::{aws_tags, choose_snapshot, describe_instance, find_snapshot, instance_facts};
 use super::{api_error, check_reuse, code_of, Client, RdsError, RdsSettings};
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 
@@ -72,7 +74,7 @@ pub(super) async fn restore_with_fallback<T, E, R, F, Fut>(
     op: &'static str,
     identifier: &str,
     mut attempt: F,
-) -> Result<(), RdsError>
+) -> Result<Option<BTreeMap<String, String>>, RdsError>
 where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
@@ -105,7 +107,8 @@ where
         });
     };
     match result {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(None),
+        // A retry of this execution: the instance's tags say what it was restored from.
         Err(e) if code_of(&e) == Some("DBInstanceAlreadyExists") => {
             let tags = describe_instance(client, identifier)
                 .await?
@@ -113,7 +116,7 @@ where
                 .unwrap_or_default();
             check_reuse(identifier, &drill.drill_id, tag::ROLE_TEMP, &tags)?;
             tracing::info!(%identifier, "restore already started by this execution");
-            Ok(())
+            Ok(Some(tags))
         }
         Err(e) => Err(api_error(op, e)),
     }
@@ -139,19 +142,13 @@ pub async fn restore(
     .await?;
     let identifier = temp_identifier(settings, drill, &input.source_instance)?;
     let expires_at = now + Duration::hours(i64::from(settings.temp_ttl_hours));
-    let snapshot_ref = snap.arn.clone().unwrap_or_else(|| snap.id.clone());
-    let backup = BackupRef {
-        kind: drill_core::events::BackupKind::RdsSnapshot,
-        id: snapshot_ref.clone(),
-        taken_at: snap.taken_at.unwrap_or(now),
-    };
     let tags = aws_tags(&tag::temp_tags(
         &drill.drill_id,
         &input.source_instance,
         expires_at,
         &snap.id,
     ));
-    restore_with_fallback(
+    let reused = restore_with_fallback(
         client,
         settings,
         drill,
@@ -174,7 +171,29 @@ pub async fn restore(
         },
     )
     .await?;
+    // A newer snapshot may have appeared since the first attempt: report the one restored.
+    let restored_from = reused
+        .as_ref()
+        .and_then(|tags| tags.get(tag::RESTORED_FROM))
+        .filter(|id| **id != snap.id);
+    let snap = match restored_from {
+        Some(id) => find_snapshot(client, id)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                RdsError::InvalidInput(format!(
+                    "temp {identifier} was restored from snapshot {id}, which no longer exists"
+                ))
+            })?,
+        None => snap,
+    };
     tracing::info!(%identifier, snapshot = %snap.id, source = %input.source_instance, "restore started");
+    let backup = BackupRef {
+        kind: drill_core::events::BackupKind::RdsSnapshot,
+        id: snap.arn.clone().unwrap_or_else(|| snap.id.clone()),
+        taken_at: snap.taken_at.unwrap_or(now),
+    };
     Ok(started(&identifier, input, backup, expires_at, now))
 }
 
