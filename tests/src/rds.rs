@@ -184,7 +184,7 @@ pub fn temp_tags(drill: &DrillContext, expires_at: DateTime<Utc>) -> Vec<Tag> {
         &drill.drill_id,
         &drill.source_id,
         expires_at,
-        "rds:some-snapshot",
+        "arn:aws:rds:us-east-1:123456789012:snapshot:rds:some-snapshot",
     ))
 }
 
@@ -289,7 +289,8 @@ pub async fn hand_copy(
             "exec-earlier",
             source,
             expires_at,
-            from,
+            // A hand copy names its source as the drill's copies do: by ARN (not `rds:`).
+            &format!("arn:aws:rds:us-east-1:123456789012:snapshot:{from}"),
         ))))
         .send()
         .await

@@ -634,6 +634,40 @@ def fix_rds_point_in_time_restores():
     RDSResponse.restore_db_instance_to_point_in_time = restore_to_point_in_time
 
 
+def fix_rds_tag_characters():
+    """moto stores any RDS tag. AWS accepts a key of 1 to 128 and a value of 0 to 256 Unicode
+    characters, "can't be prefixed with aws: or rds:" and "can only contain only the set of Unicode
+    letters, digits, white-space, '_', '.', ':', '/', '=', '+', '-', '@'" (Tag, RDS API reference),
+    and refuses the call otherwise. A tag the drill builds from free text (a report line with
+    parentheses or commas) would pass here and fail on the first real night; now it fails here."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import TaggingMixin
+
+    allowed = set("_.:/=+-@")
+
+    def valid(text, low, high):
+        return (
+            low <= len(text) <= high
+            and not text.startswith(("aws:", "rds:"))
+            and all(c.isalpha() or c.isnumeric() or c.isspace() or c in allowed for c in text)
+        )
+
+    setter = TaggingMixin.tags.fset
+
+    def tags(self, value):
+        for tag in value or []:
+            key, val = tag["Key"], tag.get("Value") or ""
+            if not valid(key, 1, 128) or not valid(val, 0, 256):
+                raise RDSClientError(
+                    "InvalidParameterValue",
+                    f"Invalid tag {key!r}={val!r}: keys are 1-128 and values 0-256 letters, digits, "
+                    "white space or _ . : / = + - @, not prefixed with aws: or rds:",
+                )
+        setter(self, value)
+
+    TaggingMixin.tags = TaggingMixin.tags.setter(tags)
+
+
 def configure():
     """What POST /moto-api/config would set, before any Lambda is created: no Docker, and a Step
     Functions executor that really runs the ASL."""
@@ -659,6 +693,7 @@ def main():
     fix_lambda_invoke_forwarding()
     fix_rds_unique_resource_ids()
     fix_rds_point_in_time_restores()
+    fix_rds_tag_characters()
     configure()
     from moto.server import main as moto_main
 

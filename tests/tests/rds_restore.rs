@@ -96,10 +96,12 @@ async fn restore_sets_safe_parameters_and_tags_and_status_follows_it() {
     );
     assert_eq!(tags.get(tag::EXECUTION), Some(&drill.drill_id));
     assert_eq!(tags.get(tag::SOURCE), Some(&source));
-    assert!(tags
-        .get(tag::RESTORED_FROM)
-        .unwrap()
-        .starts_with(&format!("rds:{source}")));
+    let restored_from = tags.get(tag::RESTORED_FROM).unwrap();
+    assert!(
+        restored_from.starts_with("arn:aws:rds:")
+            && restored_from.contains(&format!(":snapshot:rds:{source}")),
+        "{restored_from}"
+    );
     assert!(
         !tags.contains_key("app"),
         "source tags must not be copied: {tags:?}"
@@ -263,7 +265,11 @@ async fn snapshot_selection_automated_manual_explicit() {
             else {
                 panic!()
             };
-            instance_tags(&client, &identifier).await[tag::RESTORED_FROM].clone()
+            // The snapshot's ARN (an automated snapshot's `rds:` name is no valid tag value).
+            let arn = instance_tags(&client, &identifier).await[tag::RESTORED_FROM].clone();
+            let (head, id) = arn.split_once(":snapshot:").expect("a snapshot ARN");
+            assert!(head.starts_with("arn:aws:rds:"), "{arn}");
+            id.to_owned()
         }
     };
     let automated = restored_from(json!({"pick": "newest-automated"})).await;

@@ -289,7 +289,14 @@ async fn the_janitor_sweeps_expired_sandboxes_only() {
     let owner = "arn:aws:iam::123456789012:user/someone";
     // Expires 10 s from now; the sweep runs at a `now` just past that (within the allowed skew).
     let expires = Utc::now() + Duration::seconds(10);
-    let sandbox_tags = |expires| aws_tags(&sandbox::tags(owner, "prod", expires, "rds:prod-1"));
+    let sandbox_tags = |expires| {
+        aws_tags(&sandbox::tags(
+            owner,
+            "prod",
+            expires,
+            "arn:aws:rds:us-east-1:123456789012:snapshot:rds:prod-1",
+        ))
+    };
     let expired = unique("rsbx-expired-");
     create_instance(&client, &expired, false, sandbox_tags(expires)).await;
     let fresh = unique("rsbx-fresh-");

@@ -107,7 +107,8 @@ pub async fn copy_snapshot(
             &drill.drill_id,
             source,
             expires_at,
-            &from.identifier,
+            // Not an automated snapshot's `rds:` identifier: RDS refuses tag values so prefixed.
+            snap.arn.as_deref().unwrap_or(&from.identifier),
         ))))
         .send()
         .await;

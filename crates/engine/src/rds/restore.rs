@@ -142,11 +142,13 @@ pub async fn restore(
     .await?;
     let identifier = temp_identifier(settings, drill, &input.source_instance)?;
     let expires_at = now + Duration::hours(i64::from(settings.temp_ttl_hours));
+    // The ARN, not an automated snapshot's `rds:` identifier: RDS refuses tag values so prefixed.
+    let snapshot_ref = snap.arn.clone().unwrap_or_else(|| snap.id.clone());
     let tags = aws_tags(&tag::temp_tags(
         &drill.drill_id,
         &input.source_instance,
         expires_at,
-        &snap.id,
+        &snapshot_ref,
     ));
     let reused = restore_with_fallback(
         client,
@@ -175,7 +177,7 @@ pub async fn restore(
     let restored_from = reused
         .as_ref()
         .and_then(|tags| tags.get(tag::RESTORED_FROM))
-        .filter(|id| **id != snap.id);
+        .filter(|id| **id != snapshot_ref);
     let snap = match restored_from {
         Some(id) => find_snapshot(client, id)
             .await?
