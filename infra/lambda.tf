@@ -12,7 +12,7 @@ locals {
       DRILL_SUBNET_GROUP      = aws_db_subnet_group.temp.name
       DRILL_SECURITY_GROUPS   = aws_security_group.temp.id
       DRILL_TEMP_TTL_HOURS    = tostring(var.temp_ttl_hours)
-      DRILL_SOURCES           = join(",", local.source_identifiers)
+      DRILL_SOURCES           = join(",", concat(local.source_identifiers, local.aurora_cluster_ids))
       DRILL_PROTECTED         = join(",", var.protected_identifiers)
       DRILL_CONFIG_URL        = local.config_url
     }
@@ -28,7 +28,7 @@ locals {
     }
     delete-temp = {
       DRILL_PREFIX     = var.temp_prefix
-      DRILL_SOURCES    = join(",", local.source_identifiers)
+      DRILL_SOURCES    = join(",", concat(local.source_identifiers, local.aurora_cluster_ids))
       DRILL_PROTECTED  = join(",", var.protected_identifiers)
       DRILL_CONFIG_URL = local.config_url
     }

@@ -62,6 +62,14 @@ locals {
         max_age_hours       = s.max_age_hours
         parameter_group     = s.parameter_group
         snapshot            = jsondecode(contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? jsonencode({ pick = s.snapshot }) : jsonencode({ pick = "id", id = s.snapshot }))
+        }) : s.kind == "aurora-cluster" ? jsonencode({
+        kind                    = "aurora-cluster"
+        cluster_identifier      = s.cluster_identifier
+        database                = s.database
+        max_age_hours           = s.max_age_hours
+        cluster_parameter_group = s.parameter_group
+        snapshot                = jsondecode(contains(["newest", "newest-automated", "newest-manual"], s.snapshot) ? jsonencode({ pick = s.snapshot }) : jsonencode({ pick = "id", id = s.snapshot }))
+        instance                = jsondecode(s.instance == null ? "{}" : jsonencode({ for k, v in s.instance : k => v if v != null }))
         }) : jsonencode({
         kind          = "backup-set"
         store         = "${local.backups_url}/${coalesce(s.backup_of, s.id)}"

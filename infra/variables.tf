@@ -72,6 +72,15 @@ variable "sources" {
     # (mode = "point-in-time"; moment = "latest" or "random" between the earliest and latest
     # restorable times, drawn from seed, default derived from the execution name and source id;
     # replicated_from = the source's region when its automated backups are replicated here).
+    # aurora-cluster only: the Aurora PostgreSQL cluster to restore (its cluster snapshots, or
+    # a point in time), and the temp cluster's one instance (default db.serverless at the
+    # smallest minimum capacity the engine version allows, maximum 4 ACUs).
+    cluster_identifier = optional(string)
+    instance = optional(object({
+      class        = optional(string)
+      min_capacity = optional(number)
+      max_capacity = optional(number)
+    }))
     restore = optional(object({
       mode            = optional(string, "snapshot")
       moment          = optional(string, "latest")
@@ -83,14 +92,18 @@ variable "sources" {
 
   validation {
     condition = alltrue([for s in var.sources : s.restore == null || (
-      s.kind == "rds-snapshot" && contains(["snapshot", "point-in-time"], try(s.restore.mode, "")) &&
+      contains(["rds-snapshot", "aurora-cluster"], s.kind) && contains(["snapshot", "point-in-time"], try(s.restore.mode, "")) &&
     contains(["latest", "random"], try(s.restore.moment, "")))])
-    error_message = "restore is for rds-snapshot sources only: mode \"snapshot\" or \"point-in-time\", moment \"latest\" or \"random\"."
+    error_message = "restore is for rds-snapshot and aurora-cluster sources only: mode \"snapshot\" or \"point-in-time\", moment \"latest\" or \"random\"."
   }
 
   validation {
-    condition     = alltrue([for s in var.sources : contains(["rds-snapshot", "backup-set"], s.kind)])
-    error_message = "Each source kind must be \"rds-snapshot\" or \"backup-set\"."
+    condition     = alltrue([for s in var.sources : contains(["rds-snapshot", "backup-set", "aurora-cluster"], s.kind)])
+    error_message = "Each source kind must be \"rds-snapshot\", \"aurora-cluster\" or \"backup-set\"."
+  }
+  validation {
+    condition     = alltrue([for s in var.sources : s.kind != "aurora-cluster" || (s.cluster_identifier != null && s.database != null && s.snapshot_copy == null)])
+    error_message = "aurora-cluster sources need cluster_identifier and database, and take no snapshot_copy."
   }
   validation {
     condition     = alltrue([for s in var.sources : s.kind != "rds-snapshot" || (s.instance_identifier != null && s.database != null)])

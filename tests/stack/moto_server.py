@@ -666,6 +666,120 @@ def fix_rds_tag_characters():
         setter(self, value)
 
     TaggingMixin.tags = TaggingMixin.tags.setter(tags)
+# Aurora PostgreSQL versions from which Serverless v2 scales to 0 ACUs (auto-pause), as the
+# Aurora User Guide's "Aurora Serverless v2 capacity" lists them: 13.15, 14.12, 15.7, 16.3 and
+# every later minor and major version. Below them the smallest minimum is 0.5 ACUs.
+AURORA_PG_AUTO_PAUSE_FROM = {13: 15, 14: 12, 15: 7, 16: 3}
+
+
+def aurora_pg_min_capacity(version):
+    try:
+        major, minor = (int(x) for x in str(version).split(".")[:2])
+    except ValueError:
+        return 0.5
+    if major > max(AURORA_PG_AUTO_PAUSE_FROM):
+        return 0.0
+    threshold = AURORA_PG_AUTO_PAUSE_FROM.get(major)
+    return 0.0 if threshold is not None and minor >= threshold else 0.5
+
+
+def fix_rds_cluster_restores():
+    """Aurora cluster restores as the RDS API reference describes them. moto 5.2.1 has:
+    - RestoreDBClusterFromSnapshot (and ...ToPointInTime) that copy only *truthy* request
+      parameters over the source's settings, so DeletionProtection=false and
+      CopyTagsToSnapshot=false were ignored and a temp restored from a protected production
+      cluster came out protected. AWS applies them; so do we.
+    - CreateDBInstance into a cluster that is still `creating`: AWS allows instances "only after
+      the RestoreDBClusterFromSnapshot operation has completed and the DB cluster is available"
+      (API reference). Now InvalidDBClusterStateFault until the restored cluster has been
+      described once (moto reports it available from then on).
+    - no DescribeDBEngineVersions: now, for aurora-postgresql, each asked version with its
+      ServerlessV2FeaturesSupport (MinCapacity 0 where the version supports auto-pause, else
+      0.5; MaxCapacity 256).
+    - a restore into an existing cluster identifier silently replaced that cluster; AWS answers
+      DBClusterAlreadyExistsFault (a retried restore relies on it to find its own cluster).
+    (DeleteDBCluster of a cluster that still has instances is already refused with
+    InvalidDBClusterStateFault, as in AWS.)"""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import camelcase_to_underscores
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    def apply_falsy(cluster, overrides):
+        # Not available until someone has described it since (moto's own status flips on the
+        # first read, which the restore's response already is).
+        cluster._drill_restoring = True
+        for key, value in overrides.items():
+            if isinstance(value, bool) and not value:
+                attr = camelcase_to_underscores(key) if key[:1].isupper() else key
+                if attr in ("deletion_protection", "copy_tags_to_snapshot"):
+                    setattr(cluster, attr, False)
+        return cluster
+
+    def refuse_existing(backend, identifier):
+        if identifier in backend.clusters:
+            raise RDSClientError("DBClusterAlreadyExistsFault", "DB cluster already exists")
+
+    from_snapshot = RDSBackend.restore_db_cluster_from_snapshot
+
+    def restore_db_cluster_from_snapshot(self, from_snapshot_id, overrides):
+        refuse_existing(self, overrides.get("db_cluster_identifier") or overrides.get("DBClusterIdentifier"))
+        return apply_falsy(from_snapshot(self, from_snapshot_id, overrides), overrides)
+
+    RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot
+
+    to_point = RDSBackend.restore_db_cluster_to_point_in_time
+
+    def restore_db_cluster_to_point_in_time(self, *args, **overrides):
+        refuse_existing(self, args[0] if args else overrides.get("db_cluster_identifier"))
+        return apply_falsy(to_point(self, *args, **overrides), overrides)
+
+    RDSBackend.restore_db_cluster_to_point_in_time = restore_db_cluster_to_point_in_time
+
+    create_instance = RDSBackend.create_db_instance
+
+    def create_db_instance(self, db_kwargs):
+        cluster_id = db_kwargs.get("db_cluster_identifier") or db_kwargs.get("DBClusterIdentifier")
+        cluster = self.clusters.get(cluster_id) if cluster_id else None
+        if cluster is not None and (
+            getattr(cluster, "_drill_restoring", False) or cluster._status != "available"
+        ):
+            raise RDSClientError(
+                "InvalidDBClusterStateFault",
+                f"DB cluster {cluster_id} is not in the available state (still being restored).",
+            )
+        return create_instance(self, db_kwargs)
+
+    RDSBackend.create_db_instance = create_db_instance
+
+    describe_clusters = RDSBackend.describe_db_clusters
+
+    def describe_db_clusters(self, *args, **kwargs):
+        clusters = describe_clusters(self, *args, **kwargs)
+        for cluster in clusters:
+            cluster._drill_restoring = False
+        return clusters
+
+    RDSBackend.describe_db_clusters = describe_db_clusters
+
+    def describe_db_engine_versions(self):
+        engine = self.params.get("Engine")
+        version = self.params.get("EngineVersion")
+        versions = []
+        if engine == "aurora-postgresql" and version:
+            versions.append({
+                "Engine": engine,
+                "EngineVersion": version,
+                "DBParameterGroupFamily": f"aurora-postgresql{str(version).split('.')[0]}",
+                "ServerlessV2FeaturesSupport": {
+                    "MinCapacity": aurora_pg_min_capacity(version),
+                    "MaxCapacity": 256.0,
+                },
+            })
+        return ActionResult({"DBEngineVersions": versions})
+
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions
 
 
 def configure():
@@ -694,6 +808,7 @@ def main():
     fix_rds_unique_resource_ids()
     fix_rds_point_in_time_restores()
     fix_rds_tag_characters()
+    fix_rds_cluster_restores()
     configure()
     from moto.server import main as moto_main
 

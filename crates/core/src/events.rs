@@ -108,6 +108,25 @@ pub enum SourceSpec {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         no_owner: bool,
     },
+    /// Restore a snapshot (or a point in time) of the Aurora PostgreSQL cluster
+    /// `cluster_identifier` to a temporary cluster with one instance (see
+    /// [`crate::deployment::aurora`]).
+    AuroraCluster {
+        cluster_identifier: String,
+        #[serde(default)]
+        snapshot: SnapshotSelector,
+        /// Refuse snapshots (or moments) older than this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_age_hours: Option<u32>,
+        /// Database inside the cluster to validate and export.
+        database: String,
+        /// DB cluster parameter group of the temp cluster; default: the engine's default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cluster_parameter_group: Option<String>,
+        /// The one instance of the temp cluster; default: Serverless v2 at its minimum capacity.
+        #[serde(default)]
+        instance: crate::deployment::aurora::AuroraInstance,
+    },
 }
 
 /// What kind of backup a drill restored (the wire strings are the JSON of events and reports).
@@ -165,6 +184,13 @@ pub enum TempResource {
         /// Secrets Manager ARN of the instance's master secret (RDS-managed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secret_id: Option<String>,
+        database: String,
+    },
+    /// A temporary Aurora cluster and its one instance (`instance`, created by the wait loop
+    /// once the cluster is available); validate and export use the cluster (writer) endpoint.
+    RdsCluster {
+        identifier: String,
+        instance: String,
         database: String,
     },
     /// A temporary database on a configured server, restored from a backup set.

@@ -70,8 +70,33 @@ pub fn temp_identifier(
     drill_id: &str,
     at: DateTime<Utc>,
 ) -> Result<String, NamingError> {
+    identifier_with(prefix, source_id, "", drill_id, at)
+}
+
+/// Identifier of the one instance of a drill's temp Aurora cluster:
+/// `<prefix><source>-w-<yyyymmddhhmm>-<hash>`, distinct from the cluster's [`temp_identifier`].
+pub fn temp_member_identifier(
+    prefix: &str,
+    source_id: &str,
+    drill_id: &str,
+    at: DateTime<Utc>,
+) -> Result<String, NamingError> {
+    identifier_with(prefix, source_id, "-w", drill_id, at)
+}
+
+fn identifier_with(
+    prefix: &str,
+    source_id: &str,
+    role: &str,
+    drill_id: &str,
+    at: DateTime<Utc>,
+) -> Result<String, NamingError> {
     validate_prefix(prefix)?;
-    let tail = format!("-{}-{}", at.format("%Y%m%d%H%M"), short_hash(drill_id));
+    let tail = format!(
+        "{role}-{}-{}",
+        at.format("%Y%m%d%H%M"),
+        short_hash(drill_id)
+    );
     let room = MAX_IDENTIFIER_LEN - prefix.len() - tail.len();
     let mut source = sanitize(source_id);
     if source.is_empty() {

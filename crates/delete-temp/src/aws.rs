@@ -24,6 +24,13 @@ pub trait DeleteAws {
         drill: &DrillContext,
         identifier: &str,
     ) -> Result<Value, HandlerError>;
+    /// Deletes the temp cluster `identifier` and its instances behind the guards.
+    async fn delete_cluster(
+        &self,
+        drill: &DrillContext,
+        identifier: &str,
+        instance: &str,
+    ) -> Result<Value, HandlerError>;
     /// Drops the temp database `name` on `server` behind the guards.
     async fn delete_database(
         &self,
@@ -53,6 +60,18 @@ impl DeleteAws for Deps {
         identifier: &str,
     ) -> Result<Value, HandlerError> {
         to_output(&rds::delete_temp(&self.rds, &self.config.rds, drill, identifier).await?)
+    }
+
+    async fn delete_cluster(
+        &self,
+        drill: &DrillContext,
+        identifier: &str,
+        instance: &str,
+    ) -> Result<Value, HandlerError> {
+        let outcome =
+            rds::delete_cluster_temp(&self.rds, &self.config.rds, drill, identifier, instance)
+                .await?;
+        to_output(&outcome)
     }
 
     async fn delete_database(

@@ -122,6 +122,11 @@ async fn delete(
         TempResource::RdsInstance { identifier, .. } => {
             aws.delete_instance(drill, &identifier).await
         }
+        TempResource::RdsCluster {
+            identifier,
+            instance,
+            ..
+        } => aws.delete_cluster(drill, &identifier, &instance).await,
         TempResource::Database { name, server } => aws.delete_database(drill, &server, &name).await,
     }
 }

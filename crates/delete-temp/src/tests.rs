@@ -30,6 +30,18 @@ impl DeleteAws for Fake {
             .call(format!("delete_instance {} {identifier}", drill.drill_id))
     }
 
+    async fn delete_cluster(
+        &self,
+        drill: &DrillContext,
+        identifier: &str,
+        instance: &str,
+    ) -> Result<Value, HandlerError> {
+        self.calls.call(format!(
+            "delete_cluster {} {identifier} {instance}",
+            drill.drill_id
+        ))
+    }
+
     async fn delete_database(
         &self,
         _drill: &DrillContext,

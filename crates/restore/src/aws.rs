@@ -2,15 +2,26 @@
 //! dispatch is unit-tested with a fake; [`RestoreAws`] for [`Deps`] is the SDK-backed one.
 
 use chrono::{DateTime, Utc};
+use drill_core::deployment::aurora::AuroraInstance;
 use drill_core::deployment::DeploymentConfig;
 use drill_core::events::{ConnectionSpec, DrillContext, SnapshotCopySpec, SnapshotSelector};
 use drill_engine::backupset::{self, TempDbSettings};
 use drill_engine::lambda::{database, to_output, HandlerError};
-use drill_engine::rds::{self, PointInTimeInput, RestoreInput};
+use drill_engine::rds::{self, ClusterInput, PointInTimeInput, RestoreInput};
 use drill_engine::store::Store;
 use serde_json::Value;
 
 use crate::Deps;
+
+/// A temp cluster as the status call checks it: names from the checked event, the instance's
+/// settings from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterTemp<'a> {
+    pub identifier: &'a str,
+    pub instance: &'a str,
+    pub database: &'a str,
+    pub spec: &'a AuroraInstance,
+}
 
 /// The calls the restore handler needs; each answers with the step's output.
 // Only used with concrete types (the SDK deps, the test fake): no `Send` bound needed.
@@ -32,6 +43,29 @@ pub trait RestoreAws {
         input: &RestoreInput,
         pitr: &PointInTimeInput,
         now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError>;
+    /// Starts restoring an Aurora source into a temp cluster: its snapshot, or with `pitr` a
+    /// point in time.
+    async fn restore_cluster(
+        &self,
+        drill: &DrillContext,
+        input: &ClusterInput,
+        pitr: Option<&PointInTimeInput>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError>;
+    /// One status call of a temp cluster (creates its instance once the cluster is available).
+    async fn cluster_status(
+        &self,
+        drill: &DrillContext,
+        temp: ClusterTemp<'_>,
+        since: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError>;
+    /// Turns on the RDS-managed master secret of a temp cluster.
+    async fn manage_cluster_secret(
+        &self,
+        drill: &DrillContext,
+        identifier: &str,
     ) -> Result<Value, HandlerError>;
     /// Restores the newest backup set under `store` into a temp database on `server`.
     #[allow(clippy::too_many_arguments)]
@@ -103,6 +137,55 @@ impl RestoreAws for Deps {
             rds::restore_point_in_time(&self.rds, &self.config.rds, drill, input, pitr, now)
                 .await?;
         to_output(&started)
+    }
+
+    async fn restore_cluster(
+        &self,
+        drill: &DrillContext,
+        input: &ClusterInput,
+        pitr: Option<&PointInTimeInput>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
+        let (client, settings) = (&self.rds, &self.config.rds);
+        let started = match pitr {
+            None => rds::restore_cluster(client, settings, drill, input, now).await?,
+            Some(p) => {
+                rds::restore_cluster_point_in_time(client, settings, drill, input, p, now).await?
+            }
+        };
+        to_output(&started)
+    }
+
+    async fn cluster_status(
+        &self,
+        drill: &DrillContext,
+        temp: ClusterTemp<'_>,
+        since: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
+        let report = rds::cluster_status(
+            &self.rds,
+            &self.config.rds,
+            drill,
+            temp.identifier,
+            temp.instance,
+            temp.database,
+            temp.spec,
+            since,
+            now,
+        )
+        .await?;
+        to_output(&report)
+    }
+
+    async fn manage_cluster_secret(
+        &self,
+        drill: &DrillContext,
+        identifier: &str,
+    ) -> Result<Value, HandlerError> {
+        let done =
+            rds::enable_cluster_secret(&self.rds, &self.config.rds, drill, identifier).await?;
+        to_output(&done)
     }
 
     async fn restore_backup_set(

@@ -8,6 +8,9 @@
 //! RDS-managed master secret of an available temp (see [`drill_engine::rds_secret`]), which a
 //! restore from a snapshot does not create. Action `copy_snapshot` makes the
 //! nightly drill copy of a source's newest automated snapshot (see [`rds::copy_snapshot`]).
+//! An `aurora-cluster` source restores a cluster snapshot (or a point in time) to a temp cluster;
+//! its `status` creates the cluster's one instance once the cluster is available (see
+//! [`rds::cluster_status`]), and `manage_secret` turns on the cluster's managed secret.
 //! Action `plan` is the state machine's first step: which configured sources an execution runs.
 //!
 //! `main.rs` only serves [`handle`]; tests and the local Lambda host call [`handle`] in process.
@@ -19,14 +22,14 @@ pub mod sandbox;
 #[cfg(test)]
 mod tests;
 
-pub use aws::RestoreAws;
+pub use aws::{ClusterTemp, RestoreAws};
 
 use chrono::{DateTime, Utc};
 use drill_core::events::{RestoreRequest, SourceSpec, TempResource};
 use drill_core::point_in_time::RestoreMode;
 use drill_core::ErrorKind;
 use drill_engine::lambda::{parse_event, to_output, FromVars, HandlerError, Vars};
-use drill_engine::rds::{self, PointInTimeInput, RdsSettings, RestoreInput};
+use drill_engine::rds::{self, ClusterInput, PointInTimeInput, RdsSettings, RestoreInput};
 use serde_json::Value;
 
 /// Typed configuration from the function's environment (see [`RdsSettings`] for the variables).
@@ -114,6 +117,40 @@ pub async fn dispatch(
                         }
                     }
                 }
+                SourceSpec::AuroraCluster {
+                    cluster_identifier,
+                    snapshot,
+                    max_age_hours,
+                    database,
+                    cluster_parameter_group,
+                    instance,
+                } => {
+                    let input = ClusterInput {
+                        source_cluster: cluster_identifier,
+                        selector: snapshot,
+                        max_age_hours,
+                        database,
+                        cluster_parameter_group,
+                        instance,
+                    };
+                    match &source.restore {
+                        RestoreMode::Snapshot => {
+                            aws.restore_cluster(&drill, &input, None, now).await
+                        }
+                        RestoreMode::PointInTime {
+                            moment,
+                            seed,
+                            replicated_from,
+                        } => {
+                            let pitr = PointInTimeInput {
+                                moment: *moment,
+                                seed: *seed,
+                                replicated_from: replicated_from.clone(),
+                            };
+                            aws.restore_cluster(&drill, &input, Some(&pitr), now).await
+                        }
+                    }
+                }
                 SourceSpec::BackupSet {
                     store,
                     server,
@@ -134,6 +171,24 @@ pub async fn dispatch(
                 aws.instance_status(&drill, &identifier, &database, since, now)
                     .await
             }
+            TempResource::RdsCluster {
+                identifier,
+                instance,
+                database,
+            } => {
+                // The instance to create comes from the configuration, never from the event.
+                let spec = match &config.source(&drill.source_id)?.source {
+                    SourceSpec::AuroraCluster { instance, .. } => instance.clone(),
+                    _ => Default::default(),
+                };
+                let temp = ClusterTemp {
+                    identifier: &identifier,
+                    instance: &instance,
+                    database: &database,
+                    spec: &spec,
+                };
+                aws.cluster_status(&drill, temp, since, now).await
+            }
             TempResource::Database { name, server } => {
                 aws.database_status(&drill, &server, &name, since, now)
                     .await
@@ -142,6 +197,9 @@ pub async fn dispatch(
         RestoreRequest::ManageSecret { drill, temp } => match config.check_temp(&drill, &temp)? {
             TempResource::RdsInstance { identifier, .. } => {
                 aws.manage_secret(&drill, &identifier).await
+            }
+            TempResource::RdsCluster { identifier, .. } => {
+                aws.manage_cluster_secret(&drill, &identifier).await
             }
             TempResource::Database { .. } => Err(HandlerError::new(
                 ErrorKind::InvalidInput,

@@ -7,10 +7,10 @@ use drill_core::events::{ConnectionSpec, DrillContext, SnapshotCopySpec};
 use drill_core::ErrorKind;
 use drill_engine::lambda::testing::{sample_config, sample_event, sample_events, Recorder};
 use drill_engine::lambda::HandlerError;
-use drill_engine::rds::{PointInTimeInput, RestoreInput};
+use drill_engine::rds::{ClusterInput, PointInTimeInput, RestoreInput};
 use serde_json::{json, Value};
 
-use crate::{dispatch, RestoreAws};
+use crate::{dispatch, ClusterTemp, RestoreAws};
 
 struct Fake {
     config: DeploymentConfig,
@@ -106,6 +106,49 @@ impl RestoreAws for Fake {
         identifier: &str,
     ) -> Result<Value, HandlerError> {
         self.calls.call(format!("manage_secret {identifier}"))
+    }
+
+    async fn restore_cluster(
+        &self,
+        drill: &DrillContext,
+        input: &ClusterInput,
+        pitr: Option<&PointInTimeInput>,
+        _now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
+        self.calls.call(format!(
+            "restore_cluster {} {} {}",
+            drill.drill_id,
+            input.source_cluster,
+            if pitr.is_some() {
+                "point-in-time"
+            } else {
+                "snapshot"
+            }
+        ))
+    }
+
+    async fn cluster_status(
+        &self,
+        _drill: &DrillContext,
+        temp: ClusterTemp<'_>,
+        _since: Option<DateTime<Utc>>,
+        _now: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
+        self.calls.call(format!(
+            "cluster_status {} {} {}",
+            temp.identifier,
+            temp.instance,
+            temp.spec.class()
+        ))
+    }
+
+    async fn manage_cluster_secret(
+        &self,
+        _drill: &DrillContext,
+        identifier: &str,
+    ) -> Result<Value, HandlerError> {
+        self.calls
+            .call(format!("manage_cluster_secret {identifier}"))
     }
 
     async fn copy_snapshot(

@@ -63,6 +63,24 @@ impl DeploymentConfig {
                 secret_id: None,
                 database: database.clone(),
             },
+            SourceSpec::AuroraCluster {
+                cluster_identifier,
+                database,
+                ..
+            } => {
+                let (identifier, instance) = super::aurora::temp_names(
+                    &self.temp_prefix,
+                    cluster_identifier,
+                    &drill.drill_id,
+                    drill.started_at,
+                )
+                .map_err(invalid)?;
+                TempResource::RdsCluster {
+                    identifier,
+                    instance,
+                    database: database.clone(),
+                }
+            }
             SourceSpec::BackupSet { server, .. } => TempResource::Database {
                 name: crate::tempdb::temp_database_name(
                     &self.temp_prefix,
@@ -111,6 +129,17 @@ impl DeploymentConfig {
                     database: want_db.clone(),
                 })
             }
+            (TempResource::RdsCluster { .. }, TempResource::RdsCluster { .. }) => {
+                // Every field is derived from the drill and the configuration: all must match.
+                if given != &expected {
+                    return Err(mismatch(
+                        "temp cluster",
+                        format!("{given:?}"),
+                        format!("{expected:?}"),
+                    ));
+                }
+                Ok(expected.clone())
+            }
             (
                 TempResource::Database {
                     name: want,
@@ -155,47 +184,14 @@ impl DeploymentConfig {
                 identifier,
                 database,
                 ..
-            } => {
-                // RDS endpoints are `<identifier>.<random>.<region>.rds.amazonaws.com`.
-                let host_id = given.host.split('.').next().unwrap_or_default();
-                if !host_id.eq_ignore_ascii_case(&identifier) || !given.host.contains('.') {
-                    return Err(mismatch(
-                        "host",
-                        given.host.clone(),
-                        format!("{identifier}.<...>"),
-                    ));
-                }
-                if given.database != database {
-                    return Err(mismatch("database", given.database.clone(), database));
-                }
-                // The event may not choose how the credentials travel: only a temp's own
-                // RDS-managed secret (`rds!db-...`, what status reports), only over verified TLS.
-                // Otherwise a direct invoke could send another secret the role can read (a
-                // restore server's admin, an environment variable) to a host of its choosing.
-                if given.tls != TlsMode::VerifyFull {
-                    return Err(mismatch(
-                        "tls",
-                        format!("{:?}", given.tls),
-                        "VerifyFull".into(),
-                    ));
-                }
-                match &given.secret {
-                    SecretRef::SecretsManager { secret_id }
-                        if secret_id.starts_with("rds!db-")
-                            || secret_id.contains(":secret:rds!db-") => {}
-                    other => {
-                        return Err(mismatch(
-                            "secret",
-                            match other {
-                                SecretRef::SecretsManager { secret_id } => secret_id.clone(),
-                                SecretRef::Env { var } => format!("env {var}"),
-                            },
-                            "the temp's RDS-managed secret (rds!db-...)".into(),
-                        ))
-                    }
-                }
-                Ok(given.clone())
-            }
+            } => check_rds_connection(given, &identifier, &database, "rds!db-", mismatch),
+            // Cluster endpoints are `<identifier>.cluster-<random>.<region>.rds.amazonaws.com`;
+            // the cluster's managed secret is `rds!cluster-...`.
+            TempResource::RdsCluster {
+                identifier,
+                database,
+                ..
+            } => check_rds_connection(given, &identifier, &database, "rds!cluster-", mismatch),
             TempResource::Database { name, server } => {
                 let want = ConnectionSpec {
                     database: name,
@@ -212,6 +208,60 @@ impl DeploymentConfig {
             }
         }
     }
+}
+
+/// The connection to an RDS temp (instance or cluster): its own endpoint, the configured
+/// database, its own RDS-managed secret, verified TLS.
+fn check_rds_connection(
+    given: &ConnectionSpec,
+    identifier: &str,
+    database: &str,
+    secret_prefix: &str,
+    mismatch: impl Fn(&'static str, String, String) -> ConfigError,
+) -> Result<ConnectionSpec, ConfigError> {
+    // RDS endpoints are `<identifier>.<random>.<region>.rds.amazonaws.com`.
+    let host_id = given.host.split('.').next().unwrap_or_default();
+    if !host_id.eq_ignore_ascii_case(&identifier) || !given.host.contains('.') {
+        return Err(mismatch(
+            "host",
+            given.host.clone(),
+            format!("{identifier}.<...>"),
+        ));
+    }
+    if given.database != database {
+        return Err(mismatch(
+            "database",
+            given.database.clone(),
+            database.to_owned(),
+        ));
+    }
+    // The event may not choose how the credentials travel: only a temp's own
+    // RDS-managed secret (`rds!db-...`, what status reports), only over verified TLS.
+    // Otherwise a direct invoke could send another secret the role can read (a
+    // restore server's admin, an environment variable) to a host of its choosing.
+    if given.tls != TlsMode::VerifyFull {
+        return Err(mismatch(
+            "tls",
+            format!("{:?}", given.tls),
+            "VerifyFull".into(),
+        ));
+    }
+    match &given.secret {
+        SecretRef::SecretsManager { secret_id }
+            if secret_id.starts_with(secret_prefix)
+                || secret_id.contains(&format!(":secret:{secret_prefix}")) => {}
+        other => {
+            return Err(mismatch(
+                "secret",
+                match other {
+                    SecretRef::SecretsManager { secret_id } => secret_id.clone(),
+                    SecretRef::Env { var } => format!("env {var}"),
+                },
+                format!("the temp's RDS-managed secret ({secret_prefix}...)"),
+            ))
+        }
+    }
+    Ok(given.clone())
 }
 
 fn same_server(a: &ConnectionSpec, b: &ConnectionSpec) -> bool {
@@ -233,6 +283,7 @@ fn describe(c: &ConnectionSpec) -> String {
 fn kind(t: &TempResource) -> &'static str {
     match t {
         TempResource::RdsInstance { .. } => "rds-instance",
+        TempResource::RdsCluster { .. } => "rds-cluster",
         TempResource::Database { .. } => "database",
     }
 }
@@ -358,5 +409,79 @@ mod tests {
             ..conn
         };
         assert!(c.check_connection(&d, &other_db).is_err());
+    }
+
+    #[test]
+    fn an_aurora_temp_and_its_connection_are_the_clusters_own() {
+        let mut c = config();
+        c.sources.push(SourceConfig {
+            id: "orders".into(),
+            source: SourceSpec::AuroraCluster {
+                cluster_identifier: "orders-aurora".into(),
+                snapshot: Default::default(),
+                max_age_hours: None,
+                database: "app".into(),
+                cluster_parameter_group: None,
+                instance: Default::default(),
+            },
+            checks: None,
+            snapshot_copy: None,
+            restore: Default::default(),
+        });
+        let d = drill("orders");
+        let temp = c.expected_temp(c.source("orders").unwrap(), &d).unwrap();
+        let TempResource::RdsCluster {
+            identifier,
+            instance,
+            database,
+        } = &temp
+        else {
+            panic!("{temp:?}")
+        };
+        assert!(
+            identifier.starts_with("rdrill-orders-aurora-"),
+            "{identifier}"
+        );
+        assert_ne!(identifier, instance);
+        assert_eq!(database, "app");
+        assert_eq!(c.check_temp(&d, &temp).unwrap(), temp);
+        // Another instance in the right cluster, or the instance kind, is not this drill's.
+        let other = TempResource::RdsCluster {
+            identifier: identifier.clone(),
+            instance: "prod-writer".into(),
+            database: "app".into(),
+        };
+        assert!(matches!(
+            c.check_temp(&d, &other),
+            Err(ConfigError::Mismatch { .. })
+        ));
+        let as_instance = TempResource::RdsInstance {
+            identifier: identifier.clone(),
+            secret_id: None,
+            database: "app".into(),
+        };
+        assert!(c.check_temp(&d, &as_instance).is_err());
+        let conn = ConnectionSpec {
+            host: format!("{identifier}.cluster-abc.us-east-1.rds.amazonaws.com"),
+            port: 5432,
+            database: "app".into(),
+            secret: SecretRef::SecretsManager {
+                secret_id: "arn:aws:secretsmanager:us-east-1:1:secret:rds!cluster-1a2b".into(),
+            },
+            tls: TlsMode::VerifyFull,
+        };
+        c.check_connection(&d, &conn).unwrap();
+        let instance_secret = ConnectionSpec {
+            secret: SecretRef::SecretsManager {
+                secret_id: "arn:aws:secretsmanager:us-east-1:1:secret:rds!db-1a2b".into(),
+            },
+            ..conn.clone()
+        };
+        assert!(c.check_connection(&d, &instance_secret).is_err());
+        let prod = ConnectionSpec {
+            host: "orders-aurora.cluster-abc.us-east-1.rds.amazonaws.com".into(),
+            ..conn
+        };
+        assert!(c.check_connection(&d, &prod).is_err());
     }
 }

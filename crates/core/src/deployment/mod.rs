@@ -18,6 +18,7 @@ use crate::events::{DrillContext, SnapshotCopySpec, SourceSpec};
 use crate::naming;
 use crate::point_in_time::RestoreMode;
 
+pub mod aurora;
 mod checks;
 #[cfg(test)]
 mod test_fixtures;
@@ -179,7 +180,7 @@ impl DeploymentConfig {
                     }
                     if s.snapshot_copy.is_some() || !s.restore.is_snapshot() {
                         return Err(ConfigError::Invalid(format!(
-                            "source {:?}: snapshot_copy and restore are for rds-snapshot sources only",
+                            "source {:?}: snapshot_copy and restore are for rds-snapshot and aurora-cluster sources only",
                             s.id
                         )));
                     }
@@ -187,6 +188,25 @@ impl DeploymentConfig {
                 SourceSpec::RdsSnapshot { .. } => {
                     if let Some(copy) = &s.snapshot_copy {
                         self.check_copy(&s.id, copy)?;
+                    }
+                }
+                SourceSpec::AuroraCluster { instance, .. } => {
+                    instance
+                        .check()
+                        .map_err(|e| ConfigError::Invalid(format!("source {:?}: {e}", s.id)))?;
+                    // Cluster snapshot copies and replicated cluster backups are not built.
+                    let replicated = matches!(
+                        &s.restore,
+                        RestoreMode::PointInTime {
+                            replicated_from: Some(_),
+                            ..
+                        }
+                    );
+                    if s.snapshot_copy.is_some() || replicated {
+                        return Err(ConfigError::Invalid(format!(
+                            "source {:?}: snapshot_copy and restore.replicated_from are for rds-snapshot sources only",
+                            s.id
+                        )));
                     }
                 }
             }
@@ -308,6 +328,42 @@ mod tests {
         }
         assert!(c.check().is_err(), "its own exports are not a backup");
         config().check().unwrap();
+    }
+
+    #[test]
+    fn an_aurora_source_parses_with_both_modes_and_a_strict_instance() {
+        let text = serde_json::json!({
+            "temp_prefix": "rdrill-", "backups_url": "s3://b/backups", "object_lock_days": 1,
+            "sources": [
+                {"id": "orders", "source": {"kind": "aurora-cluster",
+                    "cluster_identifier": "orders-aurora", "database": "app"}},
+                {"id": "billing", "source": {"kind": "aurora-cluster",
+                    "cluster_identifier": "billing-aurora", "database": "app",
+                    "instance": {"class": "db.serverless", "min_capacity": 0.5, "max_capacity": 2}},
+                 "restore": {"mode": "point-in-time", "moment": "random", "seed": 7}}]
+        });
+        let c = DeploymentConfig::from_json(text.to_string().as_bytes()).unwrap();
+        let SourceSpec::AuroraCluster { instance, .. } = &c.sources[0].source else {
+            panic!("{:?}", c.sources[0])
+        };
+        assert_eq!(instance, &aurora::AuroraInstance::default());
+        assert!(!c.sources[1].restore.is_snapshot());
+        let typo = text.to_string().replace("\"max_capacity\"", "\"max_acu\"");
+        let err = DeploymentConfig::from_json(typo.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_acu"), "{err}");
+        let bad = text
+            .to_string()
+            .replace("\"min_capacity\":0.5", "\"min_capacity\":0.3");
+        let err = DeploymentConfig::from_json(bad.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"billing\""), "{err}");
+        let replicated = text
+            .to_string()
+            .replace("\"seed\":7", "\"seed\":7,\"replicated_from\":\"us-west-2\"");
+        assert!(DeploymentConfig::from_json(replicated.as_bytes()).is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! function that builds a temp's tags), the janitor's own rules in [`janitor`].
 
 mod checks;
+pub mod cluster;
 pub mod janitor;
 pub mod sandbox;
 pub mod tag;

@@ -105,7 +105,7 @@ pub fn manifest_url_of(
                 backup.id.trim_end_matches('/')
             )))
         }
-        SourceSpec::RdsSnapshot { .. } => Ok(None),
+        SourceSpec::RdsSnapshot { .. } | SourceSpec::AuroraCluster { .. } => Ok(None),
     }
 }
 

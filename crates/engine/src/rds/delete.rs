@@ -1,5 +1,5 @@
 //! Deleting temp instances behind every guard: one drill's own temp, and the janitor's sweep of
-//! expired ones.
+//! expired ones (temp clusters and their instances included, see `cluster_delete.rs`).
 
 use aws_sdk_rds::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
@@ -85,8 +85,10 @@ pub async fn janitor(
     let caller = Caller::Janitor { now };
     for db in list_instances(client).await? {
         let facts = instance_facts(&db);
+        // An instance of a cluster is judged with its cluster (all or nothing), below.
         if !janitor::looks_like_temp(&settings.prefix, &facts)
             || db.db_instance_status() == Some("deleting")
+            || db.db_cluster_identifier().is_some()
         {
             continue;
         }
@@ -106,5 +108,6 @@ pub async fn janitor(
             }
         }
     }
+    super::cluster_janitor(client, settings, now, &mut outcome).await?;
     Ok(outcome)
 }

@@ -14,7 +14,7 @@ pub(super) fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>>
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
-fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
+pub(super) fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
     list.iter()
         .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
         .collect()

@@ -19,9 +19,15 @@
 //! describing instances and snapshots (the facts the guards judge) in `facts.rs`; the restore
 //! in `restore.rs`, to a point in time in `pitr.rs`; the wait loop's status in `status.rs`; deleting temps and the janitor in
 //! `delete.rs`; snapshot copies, sharing and expiry in `copies.rs`; the posture audit in
-//! `audit.rs`.
+//! `audit.rs`. Aurora clusters: restore in `cluster.rs`, the wait loop (which creates the
+//! cluster's instance) in `cluster_status.rs`, deletion and the janitor's sweep in
+//! `cluster_delete.rs`, describing clusters and cluster snapshots in `cluster_facts.rs`.
 
 mod audit;
+mod cluster;
+mod cluster_delete;
+mod cluster_facts;
+mod cluster_status;
 mod copies;
 mod delete;
 mod facts;
@@ -40,6 +46,15 @@ use drill_core::snapshots::SelectionError;
 use drill_core::{Classified, ErrorKind};
 
 pub use audit::audit;
+pub use cluster::{
+    cluster_temp_names, restore_cluster, restore_cluster_point_in_time, ClusterInput,
+};
+pub use cluster_delete::{cluster_janitor, delete_cluster_temp};
+pub use cluster_facts::{
+    choose_cluster_snapshot, cluster_facts, cluster_members, describe_cluster, list_clusters,
+    version_min_capacity,
+};
+pub use cluster_status::{cluster_status, enable_cluster_secret, ClusterSecretRequest};
 pub use copies::{
     client_for_region, client_in_region, copy_snapshot, expire_copies, share_copies, shared_with,
     CopyOutcome, CopyTarget, ExpiryOutcome,
@@ -116,6 +131,7 @@ const TRANSIENT_CODES: &[&str] = &[
     "TooManyRequestsException",
     "InvalidDBInstanceState",
     "InvalidDBSnapshotState",
+    "InvalidDBClusterStateFault",
     "ServiceUnavailable",
     "InternalFailure",
 ];

@@ -93,6 +93,9 @@ impl SandboxSettings {
                 instance_identifier,
                 ..
             } => Some(instance_identifier.clone()),
+            SourceSpec::AuroraCluster {
+                cluster_identifier, ..
+            } => Some(cluster_identifier.clone()),
             SourceSpec::BackupSet { .. } => None,
         }));
         SandboxPolicy {

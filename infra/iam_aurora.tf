@@ -1,0 +1,153 @@
+# IAM for aurora-cluster sources (drill_engine::rds::cluster*): restore a source cluster's
+# snapshot or point in time only into a drill-named cluster tagged as a drill temp, create its one
+# instance, turn on the temp cluster's managed secret, and delete only drill-tagged instances and
+# clusters. Condition keys per the Service Authorization Reference for Amazon RDS: aws:RequestTag
+# on the create/restore calls (RDS authorizes the tags of a create with rds:AddTagsToResource as
+# well), aws:ResourceTag (the same as rds:db-tag/… and rds:cluster-tag/…) on modify and delete.
+# The restore calls also authorize on the SOURCE (the cluster snapshot, or the source cluster for
+# a point in time): those are named by ARN, never a wildcard over production.
+
+locals {
+  aurora_cluster_ids = [for s in var.sources : s.cluster_identifier if s.kind == "aurora-cluster"]
+  aurora_wanted      = length(local.aurora_cluster_ids) > 0
+  temp_cluster_arn   = "${local.rds_arn}:cluster:${var.temp_prefix}*"
+  # Cluster snapshots of the sources: automated ones are rds:<cluster>-YYYY-MM-DD-HH-MM, manual
+  # ones must follow <cluster>-* (as for instance snapshots, the date keeps prefixes apart).
+  aurora_snapshot_arns = flatten([for id in local.aurora_cluster_ids : [
+    "${local.rds_arn}:cluster-snapshot:rds:${id}-${local.snapshot_date_pattern}",
+    "${local.rds_arn}:cluster-snapshot:${id}-*",
+  ]])
+  # RDS-managed master secrets of temp clusters: rds!cluster-<uuid>, tagged with the cluster ARN.
+  managed_cluster_secret_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:rds!cluster-*"
+}
+
+data "aws_iam_policy_document" "restore_aurora" {
+  #checkov:skip=CKV_AWS_356:rds:DescribeDBEngineVersions has no resource type; it reads AWS's engine catalogue only.
+  statement {
+    sid     = "RestoreClustersOnlyIntoTaggedDrillClusters"
+    actions = ["rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBClusterToPointInTime"]
+    resources = concat(
+      [local.temp_cluster_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:cluster-pg:*", "${local.rds_arn}:og:*"],
+      local.aurora_snapshot_arns,
+      [for id in local.aurora_cluster_ids : "${local.rds_arn}:cluster:${id}"],
+    )
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
+  # The one instance, only into a drill-named cluster, itself drill-named and tagged.
+  statement {
+    sid       = "CreateOnlyDrillInstancesInDrillClusters"
+    actions   = ["rds:CreateDBInstance"]
+    resources = [local.temp_db_arn, local.temp_cluster_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:pg:*", "${local.rds_arn}:og:*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "TagOnlyDrillClustersAtCreation"
+    actions   = ["rds:AddTagsToResource"]
+    resources = [local.temp_cluster_arn, local.temp_db_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["drill:*"]
+    }
+  }
+
+  # Only to hand the temp cluster's master password to Secrets Manager (ManageMasterUserPassword).
+  statement {
+    sid       = "ManageSecretOfDrillClustersOnly"
+    actions   = ["rds:ModifyDBCluster"]
+    resources = [local.temp_cluster_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "RdsManagedSecretCreationForDrillClustersOnly"
+    actions   = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:RotateSecret"]
+    resources = [local.managed_cluster_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "aws:RequestTag/aws:rds:primaryDBClusterArn"
+      values   = [local.temp_cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "ReadOnlyDescribeClusters"
+    actions   = ["rds:DescribeDBClusters", "rds:DescribeDBClusterSnapshots"]
+    resources = ["${local.rds_arn}:cluster:*", "${local.rds_arn}:cluster-snapshot:*"]
+  }
+
+  # DescribeDBEngineVersions (the Serverless v2 minimum of a version) has no resource type.
+  statement {
+    sid       = "EngineVersions"
+    actions   = ["rds:DescribeDBEngineVersions"]
+    resources = ["*"]
+  }
+}
+
+data "aws_iam_policy_document" "delete_aurora" {
+  statement {
+    sid       = "DeleteOnlyTaggedDrillClusters"
+    actions   = ["rds:DeleteDBCluster"]
+    resources = [local.temp_cluster_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/${local.temp_tag_key}"
+      values   = [local.temp_tag_value]
+    }
+  }
+
+  statement {
+    sid       = "ReadOnlyDescribeClusters"
+    actions   = ["rds:DescribeDBClusters"]
+    resources = ["${local.rds_arn}:cluster:*"]
+  }
+}
+
+# Validate and export read the temp cluster's managed secret (tagged with its cluster ARN).
+data "aws_iam_policy_document" "read_aurora_secret" {
+  statement {
+    sid       = "ReadDrillClusterSecretsOnly"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.managed_cluster_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBClusterArn"
+      values   = [local.temp_cluster_arn]
+    }
+  }
+}
+
+locals {
+  aurora_policies = local.aurora_wanted ? {
+    restore     = data.aws_iam_policy_document.restore_aurora.json
+    delete-temp = data.aws_iam_policy_document.delete_aurora.json
+    validate    = data.aws_iam_policy_document.read_aurora_secret.json
+    export      = data.aws_iam_policy_document.read_aurora_secret.json
+  } : {}
+}
+
+resource "aws_iam_role_policy" "aurora" {
+  for_each = local.aurora_policies
+  name     = "${var.name}-${each.key}-aurora"
+  role     = aws_iam_role.function[each.key].id
+  policy   = each.value
+}
