@@ -168,11 +168,13 @@ pub async fn restore_cluster(
         .and_then(|s| s.engine_version().map(str::to_owned));
     let scaling = scaling(client, &input.instance, engine_version.as_deref()).await?;
     let expires_at = now + Duration::hours(i64::from(settings.temp_ttl_hours));
+    // The ARN, not an automated snapshot's `rds:` identifier: RDS refuses tag values so prefixed.
+    let snapshot_ref = snap.arn.clone().unwrap_or_else(|| snap.id.clone());
     let tags = aws_tags(&tag::temp_tags(
         &drill.drill_id,
         source,
         expires_at,
-        &snap.id,
+        &snapshot_ref,
     ));
     let call = client
         .restore_db_cluster_from_snapshot()
@@ -203,7 +205,7 @@ pub async fn restore_cluster(
     let restored_from = reused
         .as_ref()
         .and_then(|t| t.get(tag::RESTORED_FROM))
-        .filter(|id| **id != snap.id);
+        .filter(|id| **id != snapshot_ref);
     let snap = match restored_from {
         Some(id) => find_cluster_snapshot(client, id)
             .await?
