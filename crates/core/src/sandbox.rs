@@ -74,11 +74,6 @@ impl CallerProof {
             .split_once("SignedHeaders=")
             .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or(""))
             .unwrap_or("");
-        if !signed.split(';').any(|h| h == BINDING_HEADER) {
-            return Err(SandboxError::Invalid(format!(
-                "caller: the signature does not bind the request (header {BINDING_HEADER} not signed): update drill"
-            )));
-        }
         let ok = self
             .authorization
             .starts_with("AWS4-HMAC-SHA256 Credential=")
@@ -90,13 +85,17 @@ impl CallerProof {
                 .security_token
                 .as_deref()
                 .is_none_or(|t| !t.contains(['\r', '\n']));
-        if ok {
-            Ok(())
-        } else {
-            Err(SandboxError::Invalid(format!(
+        if !ok {
+            return Err(SandboxError::Invalid(format!(
                 "caller: not a SigV4 signature of sts:GetCallerIdentity for region {region}"
-            )))
+            )));
         }
+        if !signed.split(';').any(|h| h == BINDING_HEADER) {
+            return Err(SandboxError::Invalid(format!(
+                "caller: the signature does not bind the request (header {BINDING_HEADER} not signed): update drill"
+            )));
+        }
+        Ok(())
     }
 }
 
