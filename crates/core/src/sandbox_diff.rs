@@ -63,8 +63,8 @@ mod tests {
     #[test]
     fn the_base_is_a_valid_name_next_to_the_database() {
         assert_eq!(base_database("app").unwrap(), "app_base");
-        assert!(base_database(&"x".repeat(59)).is_ok());
-        let err = base_database(&"x".repeat(60)).unwrap_err().to_string();
+        assert!(base_database(&"x".repeat(58)).is_ok());
+        let err = base_database(&"x".repeat(59)).unwrap_err().to_string();
         assert!(err.contains("63"), "{err}");
         assert!(base_database("").is_err());
     }
