@@ -41,6 +41,7 @@ locals {
     DRILL_STS_REGION            = local.region
     DRILL_STS_ENDPOINT          = "https://sts.${local.region}.amazonaws.com"
     DRILL_REPORTS_URL           = local.reports_url
+    DRILL_SANDBOX_REPORTS_URL   = "s3://${aws_s3_bucket.backups.bucket}/sandboxes"
     DRILL_CONFIG_URL            = local.config_url
     DRILL_INSTANCE_CLASS        = join(",", var.temp_instance_classes)
     DRILL_SUBNET_GROUP          = aws_db_subnet_group.temp.name
@@ -103,6 +104,26 @@ data "aws_iam_policy_document" "sandbox" {
       variable = "aws:RequestTag/aws:rds:primaryDBInstanceArn"
       values   = [local.sandbox_db_arn]
     }
+  }
+
+  # sandbox_diff: the function connects to the caller's sandbox as its master user (the
+  # RDS-managed secret of sandbox instances only), makes the base copy, diffs, and writes the
+  # report under sandboxes/ (that prefix only; it reads no other object it writes).
+  statement {
+    sid       = "ReadSecretsOfSandboxesOnly"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.managed_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
+      values   = [local.sandbox_db_arn]
+    }
+  }
+
+  statement {
+    sid       = "WriteSandboxDiffReports"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/sandboxes/*"]
   }
 
   statement {
@@ -182,8 +203,10 @@ resource "aws_lambda_function" "sandbox" {
   filename      = "${var.lambda_zip_dir}/${each.value}.zip"
 
   source_code_hash               = filebase64sha256("${var.lambda_zip_dir}/${each.value}.zip")
-  timeout                        = 60
-  memory_size                    = 128
+  # The diff runs in the sandbox function: Lambda's longest invocation (900 s; the diff stops at
+  # DRILL_SANDBOX_DIFF_BUDGET_SECONDS and says "incomplete"), and CPU for hashing rows.
+  timeout                        = each.key == "sandbox" ? 900 : 60
+  memory_size                    = each.key == "sandbox" ? 512 : 128
   reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = aws_kms_key.drill.arn
 

@@ -10,6 +10,7 @@ pub mod infra;
 pub mod infra_state;
 pub mod lambda_host;
 pub mod rds;
+pub mod sandbox;
 pub mod wait;
 
 use std::path::PathBuf;

@@ -7,96 +7,13 @@
 use chrono::{Duration, Utc};
 use drill_core::events::DeleteOutcome;
 use drill_core::guards::tag;
-use drill_core::sandbox::{self, CallerProof, SandboxInfo};
+use drill_core::sandbox::{self, SandboxInfo};
 use drill_engine::sandbox::identity::sign_caller_proof;
 use drill_engine::sandbox::SandboxSettings;
 use drill_tests::rds::*;
-use drill_tests::{aws_config, moto_url, unique};
-use serde_json::{json, Value};
-
-/// A new IAM user with its own access key, and an SDK config acting as that user.
-async fn iam_user(name: &str) -> (String, aws_config::SdkConfig) {
-    let iam = aws_sdk_iam::Client::new(&aws_config().await);
-    let user = iam.create_user().user_name(name).send().await.unwrap();
-    let arn = user.user().unwrap().arn().to_owned();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    let creds = aws_sdk_iam::config::Credentials::new(
-        key.access_key_id(),
-        key.secret_access_key(),
-        None,
-        None,
-        "iam-user",
-    );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .endpoint_url(moto_url())
-        .credentials_provider(creds)
-        .load()
-        .await;
-    (arn, config)
-}
-
-async fn proof(user: &aws_config::SdkConfig) -> Value {
-    let p: CallerProof = sign_caller_proof(user, &moto_url(), "us-east-1")
-        .await
-        .unwrap();
-    serde_json::to_value(p).unwrap()
-}
-
-fn sandbox_settings(reports: &std::path::Path) -> SandboxSettings {
-    SandboxSettings {
-        prefix: "rsbx-".into(),
-        max_ttl_hours: 8,
-        sts_endpoint: moto_url(),
-        sts_region: "us-east-1".into(),
-        reports_url: Some(format!("file://{}", reports.display())),
-        only: true,
-    }
-}
-
-/// A source instance in moto (with its automated snapshot), configured in the deployment, and
-/// a passed drill run of that snapshot in the report store; returns (source, snapshot id).
-async fn validated_source(
-    client: &aws_sdk_rds::Client,
-    reports: &std::path::Path,
-) -> (String, String) {
-    let source = unique("src-");
-    create_instance(client, &source, true, vec![]).await;
-    let snapshot = snapshot_ids(client, &source).await.remove(0);
-    drill_tests::deployment::configure_source(
-        &source,
-        json!({"kind": "rds-snapshot", "instance_identifier": source, "database": "app"}),
-        None,
-        None,
-    );
-    let runs = reports.join(&source).join("runs");
-    std::fs::create_dir_all(&runs).unwrap();
-    let now = Utc::now();
-    let run = |passed: bool, id: &str, taken: chrono::DateTime<Utc>| {
-        json!({
-            "format_version": 1, "source_id": source, "drill_id": unique("d-"), "started_at": taken,
-            "finished_at": taken, "passed": passed, "failed_step": null, "failure": null,
-            "cleanup_failure": null, "snapshot_copy": null, "snapshot_copy_failure": null,
-            "backup": {"kind": "rds-snapshot", "id": id, "taken_at": taken},
-            "temp": null, "validation": {"passed": passed}, "export": null, "cleanup": null,
-            "rto_seconds": null, "rpo_seconds": null, "rows": null, "backup_bytes": null
-        })
-    };
-    // The newest run failed: its backup must not be the one a sandbox is made from.
-    for (name, r) in [
-        ("a.json", run(true, &snapshot, now - Duration::hours(2))),
-        ("b.json", run(false, "rds:not-validated", now)),
-    ] {
-        std::fs::write(runs.join(name), serde_json::to_vec(&r).unwrap()).unwrap();
-    }
-    (source, snapshot)
-}
+use drill_tests::sandbox::{iam_user, proof, sandbox_settings};
+use drill_tests::{aws_config, unique};
+use serde_json::json;
 
 async fn create(
     deps: &restore::Deps,
@@ -105,7 +22,7 @@ async fn create(
     source: &str,
 ) -> SandboxInfo {
     let event = json!({"action": "sandbox_create", "source_id": source, "ttl_hours": 2,
-        "caller": proof(user).await});
+        "caller": proof(user, "sandbox_create", source).await});
     let out = restore::sandbox::dispatch(deps, settings, event, Utc::now())
         .await
         .expect("sandbox created");
@@ -123,7 +40,7 @@ async fn delete(
     identifier: &str,
 ) -> Result<DeleteOutcome, drill_engine::lambda::HandlerError> {
     let event = json!({"action": "sandbox_delete", "identifier": identifier,
-        "caller": proof(user).await});
+        "caller": proof(user, "sandbox_delete", identifier).await});
     delete_temp::sandbox::dispatch(deps, settings, event, Utc::now())
         .await
         .map(|v| serde_json::from_value(v).unwrap())
@@ -135,7 +52,8 @@ async fn sandboxes_are_owned_listed_and_deleted_by_their_caller_only() {
     let net = network(&client).await;
     let reports = tempfile::tempdir().unwrap();
     let settings = sandbox_settings(reports.path());
-    let (source, snapshot) = validated_source(&client, reports.path()).await;
+    let (source, snapshot) =
+        drill_tests::sandbox::validated_source(&client, reports.path(), "app").await;
     let deps = restore_deps(settings_for(&net), aws_config().await);
     let (alice_arn, alice) = iam_user(&unique("alice-")).await;
     let (bob_arn, bob) = iam_user(&unique("bob-")).await;
@@ -167,7 +85,8 @@ async fn sandboxes_are_owned_listed_and_deleted_by_their_caller_only() {
         let deps = &deps;
         let settings = &settings;
         async move {
-            let event = json!({"action": "sandbox_list", "caller": proof(user).await});
+            let event =
+                json!({"action": "sandbox_list", "caller": proof(user, "sandbox_list", "").await});
             let out = restore::sandbox::dispatch(deps, settings, event, Utc::now())
                 .await
                 .unwrap();
@@ -228,11 +147,26 @@ async fn untrusted_events_cannot_claim_an_owner_a_longer_life_or_another_sts() {
     let net = network(&client).await;
     let reports = tempfile::tempdir().unwrap();
     let settings = sandbox_settings(reports.path());
-    let (source, _) = validated_source(&client, reports.path()).await;
+    let (source, _) = drill_tests::sandbox::validated_source(&client, reports.path(), "app").await;
     let deps = restore_deps(settings_for(&net), aws_config().await);
     let (_, alice) = iam_user(&unique("alice-")).await;
-    let caller = proof(&alice).await;
+    let caller = proof(&alice, "sandbox_create", &source).await;
+    // A backup-set source: the deployment restores it only on its restore server, whose admin
+    // secret a sandbox user must not get.
+    let set_source = unique("set-");
+    drill_tests::deployment::configure_source(
+        &set_source,
+        json!({"kind": "backup-set", "store": "s3://backups/sets", "server": {"host": "restore.internal",
+            "port": 5432, "database": "postgres", "secret": {"env": {"var": "NOPE"}}}}),
+        None,
+        None,
+    );
     let cases = [
+        (
+            json!({"action": "sandbox_create", "source_id": set_source, "caller": caller}),
+            "Drill.InvalidInput",
+            "restore server restore.internal:5432",
+        ),
         (
             json!({"action": "sandbox_create", "source_id": source, "ttl_hours": 9, "caller": caller}),
             "Drill.InvalidInput",
@@ -404,14 +338,20 @@ async fn the_function_replays_exactly_the_signed_request_to_its_own_sts() {
         String::from_utf8(buf).unwrap()
     });
     let (_, carol) = iam_user(&unique("carol-")).await;
-    let proof = sign_caller_proof(&carol, &endpoint, "us-east-1")
+    let binding = sandbox::binding("sandbox_delete", "rsbx-carols");
+    let proof = sign_caller_proof(&carol, &endpoint, "us-east-1", &binding)
         .await
         .unwrap();
     let function = aws_config().await;
-    let owner =
-        drill_engine::sandbox::identity::verify_caller(&function, &endpoint, "us-east-1", &proof)
-            .await
-            .unwrap();
+    let owner = drill_engine::sandbox::identity::verify_caller(
+        &function,
+        &endpoint,
+        "us-east-1",
+        &proof,
+        &binding,
+    )
+    .await
+    .unwrap();
     assert_eq!(owner, "arn:aws:iam::123456789012:user/carol");
     let request = server.await.unwrap();
     let lower = request.to_lowercase();
@@ -439,10 +379,45 @@ async fn the_function_replays_exactly_the_signed_request_to_its_own_sts() {
     assert!(
         proof
             .authorization
-            .contains("SignedHeaders=content-type;host;x-amz-date,"),
+            .contains("SignedHeaders=content-type;host;x-amz-date;x-restore-drill-request,"),
         "{}",
         proof.authorization
     );
+    // The request is bound: the function sent the binding of the request it served, which the
+    // caller signed. Re-signing at the proof's time gives the same signature for that binding
+    // and another for any other request: what STS recomputes (moto checks no signature at all,
+    // so this, not moto, shows that a proof replayed for another action would be refused).
+    assert_eq!(header(sandbox::BINDING_HEADER).unwrap(), binding);
+    let at = chrono::NaiveDateTime::parse_from_str(&proof.amz_date, "%Y%m%dT%H%M%SZ")
+        .unwrap()
+        .and_utc();
+    let resign = |b: String| {
+        let carol = &carol;
+        let endpoint = &endpoint;
+        async move {
+            drill_engine::sandbox::identity::sign_caller_proof_at(
+                carol,
+                endpoint,
+                "us-east-1",
+                &b,
+                at.into(),
+            )
+            .await
+            .unwrap()
+            .authorization
+        }
+    };
+    assert_eq!(resign(binding.clone()).await, proof.authorization);
+    for (action, subject) in [
+        ("sandbox_delete", "rsbx-someone-else"),
+        ("sandbox_diff", "rsbx-carols"),
+    ] {
+        assert_ne!(
+            resign(sandbox::binding(action, subject)).await,
+            proof.authorization,
+            "{action} {subject}"
+        );
+    }
     assert!(
         request.ends_with(sandbox::GET_CALLER_IDENTITY_BODY),
         "{request}"

@@ -22,6 +22,7 @@ pub mod report;
 pub mod run_report;
 pub mod runconfig;
 pub mod sandbox;
+pub mod sandbox_diff;
 pub mod sandboxdb;
 pub mod snapshots;
 pub mod temp_readiness;

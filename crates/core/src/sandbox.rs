@@ -29,6 +29,20 @@ pub const DEFAULT_TTL_HOURS: u32 = 4;
 /// protocol call, exactly as the SDK serializes it (`aws_smithy_query::QueryWriter`).
 pub const GET_CALLER_IDENTITY_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 pub const GET_CALLER_IDENTITY_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+/// The signed header that binds a caller proof to one request (action and sandbox or source),
+/// as Vault's AWS auth binds its proofs with `X-Vault-AWS-IAM-Server-ID`. The caller signs it
+/// into `GetCallerIdentity`; the function sends the value it computes from the request it got
+/// ([`SandboxRequest::binding`]), so STS refuses a proof replayed for another action or sandbox
+/// (the signature no longer matches) within its 15 minutes.
+pub const BINDING_HEADER: &str = "x-restore-drill-request";
+
+/// The value of [`BINDING_HEADER`] for `action` on `subject` (the sandbox identifier, or the
+/// source of a create; empty for a list): a SHA-256, so the header carries no names.
+pub fn binding(action: &str, subject: &str) -> String {
+    hex::encode(Sha256::digest(format!(
+        "restore-drill sandbox request\n{action}\n{subject}"
+    )))
+}
 
 /// The caller's SigV4 signature of `sts:GetCallerIdentity` ([`GET_CALLER_IDENTITY_BODY`], POST to
 /// the deployment's STS endpoint). A Lambda invoked directly does not learn its caller; the
@@ -51,9 +65,15 @@ impl std::fmt::Debug for CallerProof {
 }
 
 impl CallerProof {
-    /// Rejects a proof that is not a SigV4 signature of STS in `region` before sending it.
+    /// Rejects a proof that is not a SigV4 signature of STS in `region`, or does not sign the
+    /// [`BINDING_HEADER`], before sending it.
     pub fn check(&self, region: &str) -> Result<(), SandboxError> {
         let scope = format!("/{region}/sts/aws4_request");
+        let signed = self
+            .authorization
+            .split_once("SignedHeaders=")
+            .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or(""))
+            .unwrap_or("");
         let ok = self
             .authorization
             .starts_with("AWS4-HMAC-SHA256 Credential=")
@@ -65,19 +85,23 @@ impl CallerProof {
                 .security_token
                 .as_deref()
                 .is_none_or(|t| !t.contains(['\r', '\n']));
-        if ok {
-            Ok(())
-        } else {
-            Err(SandboxError::Invalid(format!(
+        if !ok {
+            return Err(SandboxError::Invalid(format!(
                 "caller: not a SigV4 signature of sts:GetCallerIdentity for region {region}"
-            )))
+            )));
         }
+        if !signed.split(';').any(|h| h == BINDING_HEADER) {
+            return Err(SandboxError::Invalid(format!(
+                "caller: the signature does not bind the request (header {BINDING_HEADER} not signed): update drill"
+            )));
+        }
+        Ok(())
     }
 }
 
 /// The sandbox actions of the restore function (create, list, connect) and of the delete-temp
 /// function (delete, janitor). Every action but the janitor carries the caller's proof.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SandboxRequest {
     SandboxCreate {
@@ -94,6 +118,16 @@ pub enum SandboxRequest {
         identifier: String,
         caller: CallerProof,
     },
+    /// Diffs the sandbox against its base copy inside the deployment (the laptop cannot reach
+    /// the instance); the report goes to S3 and its verdict back to the caller.
+    SandboxDiff {
+        identifier: String,
+        /// Destructive above this share of a table's rows deleted or updated (default: the
+        /// deployment's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_changed_share: Option<f64>,
+        caller: CallerProof,
+    },
     SandboxDelete {
         identifier: String,
         caller: CallerProof,
@@ -106,6 +140,30 @@ pub enum SandboxRequest {
 }
 
 impl SandboxRequest {
+    /// The snake_case action name of the request.
+    pub fn action(&self) -> &'static str {
+        match self {
+            SandboxRequest::SandboxCreate { .. } => "sandbox_create",
+            SandboxRequest::SandboxList { .. } => "sandbox_list",
+            SandboxRequest::SandboxConnect { .. } => "sandbox_connect",
+            SandboxRequest::SandboxDiff { .. } => "sandbox_diff",
+            SandboxRequest::SandboxDelete { .. } => "sandbox_delete",
+            SandboxRequest::SandboxJanitor { .. } => "sandbox_janitor",
+        }
+    }
+
+    /// The [`BINDING_HEADER`] value the caller must have signed for this request.
+    pub fn binding(&self) -> String {
+        let subject = match self {
+            SandboxRequest::SandboxCreate { source_id, .. } => source_id.as_str(),
+            SandboxRequest::SandboxConnect { identifier, .. }
+            | SandboxRequest::SandboxDiff { identifier, .. }
+            | SandboxRequest::SandboxDelete { identifier, .. } => identifier.as_str(),
+            SandboxRequest::SandboxList { .. } | SandboxRequest::SandboxJanitor { .. } => "",
+        };
+        binding(self.action(), subject)
+    }
+
     /// Whether `action` names a sandbox action (the one-line dispatch of the Lambdas).
     pub fn is_sandbox_action(payload: &serde_json::Value) -> bool {
         payload
@@ -335,7 +393,7 @@ mod tests {
     #[test]
     fn proofs_must_sign_sts_in_the_region_and_stay_out_of_debug() {
         let p = CallerProof {
-            authorization: "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=ab".into(),
+            authorization: "AWS4-HMAC-SHA256 Credential=AKIA/20261122/us-east-1/sts/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-restore-drill-request, Signature=ab".into(),
             amz_date: "20261122T030000Z".into(),
             security_token: Some("secret-token".into()),
         };
@@ -345,9 +403,63 @@ mod tests {
         let mut bad = p.clone();
         bad.amz_date = "20261122T030000Z\r\nHost: evil".into();
         assert!(bad.check("us-east-1").is_err());
-        let mut s3 = p;
+        let mut s3 = p.clone();
         s3.authorization = s3.authorization.replace("/sts/", "/s3/");
         assert!(s3.check("us-east-1").is_err());
+        // A proof that does not sign the binding header could be replayed for any action.
+        let mut unbound = p;
+        unbound.authorization = unbound
+            .authorization
+            .replace(";x-restore-drill-request", "");
+        let err = unbound.check("us-east-1").unwrap_err().to_string();
+        assert!(err.contains(BINDING_HEADER), "{err}");
+        unbound.authorization = unbound
+            .authorization
+            .replace("Signature=ab", "Signature=ab x-restore-drill-request");
+        assert!(
+            unbound.check("us-east-1").is_err(),
+            "only SignedHeaders counts"
+        );
+    }
+
+    #[test]
+    fn the_binding_names_the_action_and_the_sandbox() {
+        let proof = CallerProof {
+            authorization: "a".into(),
+            amz_date: "d".into(),
+            security_token: None,
+        };
+        let delete = |id: &str| SandboxRequest::SandboxDelete {
+            identifier: id.into(),
+            caller: proof.clone(),
+        };
+        let diff = SandboxRequest::SandboxDiff {
+            identifier: "rsbx-a".into(),
+            max_changed_share: None,
+            caller: proof.clone(),
+        };
+        let list = SandboxRequest::SandboxList {
+            caller: proof.clone(),
+        };
+        let create = SandboxRequest::SandboxCreate {
+            source_id: "rsbx-a".into(),
+            ttl_hours: None,
+            caller: proof.clone(),
+        };
+        let all = [delete("rsbx-a"), delete("rsbx-b"), diff, list, create];
+        let values: std::collections::BTreeSet<String> =
+            all.iter().map(SandboxRequest::binding).collect();
+        assert_eq!(values.len(), all.len(), "every request binds differently");
+        assert_eq!(
+            delete("rsbx-a").binding(),
+            binding("sandbox_delete", "rsbx-a")
+        );
+        assert_eq!(binding("sandbox_list", "").len(), 64);
+        assert!(!binding("sandbox_delete", "rsbx-a").contains("rsbx"));
+        for r in &all {
+            let v = serde_json::to_value(r).unwrap();
+            assert_eq!(v["action"], r.action(), "{v}");
+        }
     }
 
     #[test]

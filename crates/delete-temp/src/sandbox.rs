@@ -33,6 +33,7 @@ pub async fn dispatch(
     real_now: DateTime<Utc>,
 ) -> Result<Value, HandlerError> {
     let request: SandboxRequest = parse_event(payload)?;
+    let binding = request.binding();
     let config = deps.deployment(deps.config.config_url.as_deref()).await?;
     let policy = settings.policy(&deps.config.rds, &config);
     match request {
@@ -42,6 +43,7 @@ pub async fn dispatch(
                 &settings.sts_endpoint,
                 &settings.sts_region,
                 &caller,
+                &binding,
             )
             .await?;
             let out = sbx::delete(&deps.rds, &policy, &owner, &identifier).await?;

@@ -9,6 +9,7 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 use drill_core::operate;
 use drill_core::sandbox::SandboxInfo;
+use drill_core::sandbox_diff::SandboxDiffOutcome;
 use drill_core::{ErrorKind, ExitCode};
 use drill_engine::sandbox::identity::{default_sts_endpoint, sign_caller_proof};
 use serde_json::{json, Value};
@@ -44,8 +45,17 @@ enum SandboxCommand {
     List,
     /// Start psql on your sandbox (the password never printed).
     Connect { id: String },
-    /// What changed in your sandbox against its backup.
-    Diff { id: String },
+    /// What changed in your sandbox against its backup; exit 0 no change, 10 changes,
+    /// 11 destructive (the diff runs inside the deployment).
+    Diff {
+        id: String,
+        /// Also write the self-contained HTML report. Example: --html diff.html
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
+        /// Destructive above this share (0–1] of a table's rows deleted or updated (default 0.10).
+        #[arg(long, value_name = "SHARE")]
+        max_changed_share: Option<f64>,
+    },
     /// Delete your sandbox.
     Delete { id: String },
 }
@@ -74,7 +84,11 @@ struct Functions {
 
 impl Functions {
     async fn invoke(&self, function: &str, mut event: Value) -> Result<Value, CliError> {
-        let caller = sign_caller_proof(&self.config, &self.sts_endpoint, &self.region)
+        // The proof is bound to this request: the function recomputes the same value.
+        let field = |k: &str| event[k].as_str().unwrap_or("").to_owned();
+        let subject = [field("identifier"), field("source_id")].concat();
+        let binding = drill_core::sandbox::binding(&field("action"), &subject);
+        let caller = sign_caller_proof(&self.config, &self.sts_endpoint, &self.region, &binding)
             .await
             .map_err(|e| CliError::new(ErrorKind::CouldNotRun, e.to_string()))?;
         event["caller"] = serde_json::to_value(caller).expect("a proof serializes");
@@ -213,14 +227,52 @@ pub async fn run(outputs: Option<&Path>, a: &SandboxArgs, globals: &Globals) -> 
                 .await?;
             print(&v, format!("sandbox {id} deleted\n"));
         }
-        SandboxCommand::Diff { id } => {
-            return Err(CliError::new(
-                ErrorKind::CouldNotRun,
-                format!("drill aws sandbox diff {id}: not available in this build (the diff runs inside the deployment once the diff engine lands)"),
-            ));
+        SandboxCommand::Diff {
+            id,
+            html,
+            max_changed_share,
+        } => {
+            let mut event = json!({"action": "sandbox_diff", "identifier": id});
+            if let Some(share) = max_changed_share {
+                drill_core::diff::DiffPolicy::new(*share)
+                    .map_err(|e| CliError::usage(format!("--max-changed-share: {e}")))?;
+                event["max_changed_share"] = json!(share);
+            }
+            let out: SandboxDiffOutcome = parse(
+                f.invoke(&name(&a.function, "sandbox_function_name")?, event)
+                    .await?,
+            )?;
+            return print_diff(&out, html.as_deref(), globals);
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// The diff as `drill sandbox diff` prints it locally: table, `--json`, `--html`; its exit code.
+fn print_diff(out: &SandboxDiffOutcome, html: Option<&Path>, globals: &Globals) -> CliResult {
+    let report = &out.report;
+    if let Some(path) = html {
+        std::fs::write(
+            path,
+            crate::cmd_sandbox::report::html(&out.identifier, report),
+        )
+        .map_err(|e| {
+            CliError::new(
+                ErrorKind::CouldNotRun,
+                format!("writing the HTML report {}: {e}", path.display()),
+            )
+        })?;
+    }
+    if globals.json {
+        globals.print_json(&serde_json::to_value(report).unwrap_or_default());
+    } else {
+        print!(
+            "{}",
+            crate::cmd_sandbox::report::table(&out.identifier, report)
+        );
+        println!("  report kept at {}", out.report_url);
+    }
+    Ok(report.verdict.exit())
 }
 
 /// Reads the sandbox's RDS-managed secret with the caller's own rights and starts psql with it

@@ -3,7 +3,7 @@
 //!
 //! Here: the arguments and the local commands; `report`: the diff as a table, JSON and HTML.
 
-mod report;
+pub(crate) mod report;
 
 use std::path::PathBuf;
 

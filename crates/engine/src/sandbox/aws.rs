@@ -35,6 +35,13 @@ pub struct SandboxSettings {
     pub reports_url: Option<String>,
     /// `DRILL_SANDBOX_ONLY=true`: this function serves sandbox actions and nothing else.
     pub only: bool,
+    /// `DRILL_SANDBOX_REPORTS_URL`: where `sandbox_diff` writes its reports (`s3://b/sandboxes`).
+    pub diff_reports_url: Option<String>,
+    /// `DRILL_SANDBOX_DIFF_BUDGET_SECONDS` (default 840, at most 890): the longest a diff runs
+    /// before it is reported incomplete (the function's timeout is 900 s).
+    pub diff_budget: std::time::Duration,
+    /// How the function connects to sandbox instances.
+    pub reach: super::remote::Reach,
 }
 
 impl SandboxSettings {
@@ -66,7 +73,23 @@ impl SandboxSettings {
                 "DRILL_STS_ENDPOINT={sts_endpoint:?}: must be https (plain http only on 127.0.0.1)"
             )));
         }
+        let budget = match var("DRILL_SANDBOX_DIFF_BUDGET_SECONDS").filter(|v| !v.is_empty()) {
+            None => drill_core::sandbox_diff::DEFAULT_DIFF_BUDGET_SECONDS,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|s| (1..=890).contains(s))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "DRILL_SANDBOX_DIFF_BUDGET_SECONDS={v:?}: expected 1 to 890 seconds"
+                    ))
+                })?,
+        };
+        let reach = super::remote::Reach::from_vars(&var).map_err(|e| bad(e.to_string()))?;
         Ok(SandboxSettings {
+            diff_reports_url: var("DRILL_SANDBOX_REPORTS_URL").filter(|v| !v.is_empty()),
+            diff_budget: std::time::Duration::from_secs(budget),
+            reach,
             prefix,
             max_ttl_hours,
             sts_endpoint,
@@ -165,9 +188,13 @@ mod tests {
             (s.prefix.as_str(), s.max_ttl_hours, s.only),
             ("rsbx-", 8, false)
         );
+        assert_eq!(s.diff_budget.as_secs(), 840);
+        assert_eq!(s.reach.pg_override, None);
         for (k, v) in [
             ("DRILL_SANDBOX_MAX_TTL_HOURS", "100"),
             ("DRILL_STS_ENDPOINT", "http://evil.example"),
+            ("DRILL_SANDBOX_PG_OVERRIDE", "db.example.com:5432"),
+            ("DRILL_SANDBOX_DIFF_BUDGET_SECONDS", "900"),
         ] {
             let mut pairs = vec![
                 ("AWS_REGION", "eu-west-1"),

@@ -6,7 +6,10 @@
 //! the STS endpoint of its own configuration ([`verify_caller`]) and takes the principal ARN
 //! from STS's answer: the pattern of Vault's AWS auth method and aws-iam-authenticator. STS
 //! accepts a signature for 15 minutes after its `X-Amz-Date`, and only for the host, body and
-//! headers signed, so a proof cannot be pointed at another host nor reused for another request.
+//! headers signed, so a proof cannot be pointed at another host. Nor at another request: the
+//! caller also signs [`BINDING_HEADER`] (a hash of the action and the sandbox, as Vault signs its
+//! server-ID header), and the function sends the value of the request it got, so a proof replayed
+//! for another action or sandbox no longer matches its signature and STS refuses it.
 
 use std::time::SystemTime;
 
@@ -17,7 +20,8 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use drill_core::sandbox::{
-    self, CallerProof, SandboxError, GET_CALLER_IDENTITY_BODY, GET_CALLER_IDENTITY_CONTENT_TYPE,
+    self, CallerProof, SandboxError, BINDING_HEADER, GET_CALLER_IDENTITY_BODY,
+    GET_CALLER_IDENTITY_CONTENT_TYPE,
 };
 
 /// The regional STS endpoint of `region` (what the function uses unless configured otherwise).
@@ -26,11 +30,24 @@ pub fn default_sts_endpoint(region: &str) -> String {
 }
 
 /// Signs `sts:GetCallerIdentity` (POST `endpoint`/, the query-protocol body) with the
-/// credentials of `config`, for `region`. What the CLI sends as the event's `caller`.
+/// credentials of `config`, for `region`, with [`BINDING_HEADER`] = `binding` (of the request it
+/// goes with: [`sandbox::binding`]). What the CLI sends as the event's `caller`.
 pub async fn sign_caller_proof(
     config: &aws_config::SdkConfig,
     endpoint: &str,
     region: &str,
+    binding: &str,
+) -> Result<CallerProof, SandboxError> {
+    sign_caller_proof_at(config, endpoint, region, binding, SystemTime::now()).await
+}
+
+/// [`sign_caller_proof`] at a given signing time (tests recompute a proof with it).
+pub async fn sign_caller_proof_at(
+    config: &aws_config::SdkConfig,
+    endpoint: &str,
+    region: &str,
+    binding: &str,
+    time: SystemTime,
 ) -> Result<CallerProof, SandboxError> {
     let provider = config
         .credentials_provider()
@@ -44,7 +61,7 @@ pub async fn sign_caller_proof(
         .identity(&identity)
         .region(region)
         .name("sts")
-        .time(SystemTime::now())
+        .time(time)
         .settings(SigningSettings::default())
         .build()
         .map_err(|e| SandboxError::Invalid(format!("cannot sign the caller proof: {e}")))?
@@ -53,7 +70,11 @@ pub async fn sign_caller_proof(
     let signable = SignableRequest::new(
         "POST",
         url,
-        [("content-type", GET_CALLER_IDENTITY_CONTENT_TYPE)].into_iter(),
+        [
+            ("content-type", GET_CALLER_IDENTITY_CONTENT_TYPE),
+            (BINDING_HEADER, binding),
+        ]
+        .into_iter(),
         SignableBody::Bytes(GET_CALLER_IDENTITY_BODY.as_bytes()),
     )
     .map_err(|e| SandboxError::Invalid(format!("STS endpoint {endpoint:?}: {e}")))?;
@@ -77,9 +98,10 @@ pub async fn sign_caller_proof(
 }
 
 /// Replaces the SDK's own signature (made with throwaway credentials) by the caller's, just
-/// before the request leaves: the endpoint, method and body stay the function's.
+/// before the request leaves: the endpoint, method and body stay the function's, and so does the
+/// binding header's value (computed from the request the function got, never taken from it).
 #[derive(Debug)]
-struct CallersSignature(CallerProof);
+struct CallersSignature(CallerProof, String);
 
 impl Intercept for CallersSignature {
     fn name(&self) -> &'static str {
@@ -95,6 +117,7 @@ impl Intercept for CallersSignature {
         let headers = context.request_mut().headers_mut();
         headers.insert("authorization", self.0.authorization.clone());
         headers.insert("x-amz-date", self.0.amz_date.clone());
+        headers.insert(BINDING_HEADER, self.1.clone());
         headers.remove("x-amz-security-token");
         if let Some(token) = &self.0.security_token {
             headers.insert("x-amz-security-token", token.clone());
@@ -104,12 +127,14 @@ impl Intercept for CallersSignature {
 }
 
 /// The principal ARN STS answers for the caller's signed `GetCallerIdentity`, sent to
-/// `endpoint` (the deployment's, never one from the event).
+/// `endpoint` (the deployment's, never one from the event) with `binding`, the
+/// [`BINDING_HEADER`] value of the request being served.
 pub async fn verify_caller(
     config: &aws_config::SdkConfig,
     endpoint: &str,
     region: &str,
     proof: &CallerProof,
+    binding: &str,
 ) -> Result<String, SandboxError> {
     proof.check(region)?;
     // Throwaway credentials: the SDK signs with them, then the interceptor puts the caller's
@@ -119,7 +144,7 @@ pub async fn verify_caller(
         .endpoint_url(endpoint)
         .region(aws_sdk_sts::config::Region::new(region.to_owned()))
         .credentials_provider(placeholder)
-        .interceptor(CallersSignature(proof.clone()))
+        .interceptor(CallersSignature(proof.clone(), binding.to_owned()))
         .build();
     let out = aws_sdk_sts::Client::from_conf(conf)
         .get_caller_identity()

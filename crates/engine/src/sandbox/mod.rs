@@ -7,6 +7,7 @@ pub mod aws;
 pub mod identity;
 pub mod local;
 pub mod rds;
+pub mod remote;
 
 pub use aws::{newest_validated_backup, SandboxSettings};
 
@@ -34,6 +35,13 @@ pub enum SandboxError {
         name: String,
         refusals: Vec<Refusal>,
     },
+    #[error("sandbox {identifier}: {reason}")]
+    Base { identifier: String, reason: String },
+    /// The diff did not finish: no verdict.
+    #[error("{0}")]
+    Incomplete(String),
+    #[error("{0}")]
+    Setting(String),
     #[error(transparent)]
     Pg(#[from] PgError),
     #[error(transparent)]
@@ -46,6 +54,8 @@ pub enum SandboxError {
     Drill(#[from] DrillError),
     #[error(transparent)]
     Naming(#[from] drill_core::naming::NamingError),
+    #[error(transparent)]
+    Request(#[from] drill_core::sandbox::SandboxError),
 }
 
 impl Classified for SandboxError {
@@ -53,13 +63,17 @@ impl Classified for SandboxError {
         match self {
             SandboxError::NoValidatedSet { .. } => ErrorKind::BackupInvalid,
             SandboxError::Unknown { .. } | SandboxError::Naming(_) => ErrorKind::InvalidInput,
-            SandboxError::Registry { .. } => ErrorKind::CouldNotRun,
+            SandboxError::Registry { .. }
+            | SandboxError::Base { .. }
+            | SandboxError::Incomplete(_) => ErrorKind::CouldNotRun,
+            SandboxError::Setting(_) => ErrorKind::InvalidInput,
             SandboxError::DropRefused { .. } => ErrorKind::GuardViolation,
             SandboxError::Pg(e) => e.kind(),
             SandboxError::Dump(e) => e.kind(),
             SandboxError::Diff(e) => e.kind(),
             SandboxError::Store(e) => e.kind(),
             SandboxError::Drill(e) => e.kind(),
+            SandboxError::Request(e) => e.kind(),
         }
     }
 }

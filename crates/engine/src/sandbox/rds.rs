@@ -147,12 +147,10 @@ async fn guarded(
     }
 }
 
-/// Where the caller's sandbox is and its secret's ARN; once it is available without a secret,
-/// turns on its RDS-managed master secret (no password passes through the drill).
-pub async fn connect(
+/// The caller's own sandbox `identifier`, after every sandbox guard (what `sandbox_diff` reads).
+pub async fn owned(
     client: &Client,
     policy: &SandboxPolicy,
-    secret_kms_key_id: Option<String>,
     owner: &str,
     identifier: &str,
 ) -> Result<SandboxInfo, RdsError> {
@@ -162,7 +160,19 @@ pub async fn connect(
     let db = guarded(client, policy, &caller, identifier)
         .await?
         .ok_or_else(|| RdsError::InvalidInput(format!("no sandbox {identifier:?}")))?;
-    let mut found = info(&db);
+    Ok(info(&db))
+}
+
+/// Where the caller's sandbox is and its secret's ARN; once it is available without a secret,
+/// turns on its RDS-managed master secret (no password passes through the drill).
+pub async fn connect(
+    client: &Client,
+    policy: &SandboxPolicy,
+    secret_kms_key_id: Option<String>,
+    owner: &str,
+    identifier: &str,
+) -> Result<SandboxInfo, RdsError> {
+    let mut found = owned(client, policy, owner, identifier).await?;
     if found.status == "available" && found.secret_arn.is_none() {
         client
             .modify_db_instance()
