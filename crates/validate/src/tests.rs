@@ -87,6 +87,8 @@ fn every_sample_event_parses_as_its_action() {
                 Ok(ValidateEvent::Validate(_)) => "validate",
                 Ok(ValidateEvent::Report(_)) => "report",
                 Ok(ValidateEvent::Summary(_)) => "summary",
+                Ok(ValidateEvent::PlanValidation(_)) => "plan_validation",
+                Ok(ValidateEvent::ValidateUnit(_)) => "validate_unit",
                 Err(e) => panic!("{name}.json: {e}"),
             };
             (name, action)
