@@ -226,7 +226,20 @@ async fn amcheck(
 ) -> IntegrityPass {
     // amcheck may need CREATE EXTENSION (in a schema of its own): not read-only, as in one call.
     match session(target, clock, "restore-drill amcheck", false).await {
-        Ok((second, _)) => integrity_pass(&second, sub, &config.integrity, version, clock).await,
+        Ok((second, _)) => {
+            // Units run at once and each creates and drops the amcheck schema: one at a time
+            // (a session advisory lock, released when this session ends).
+            if let Err(e) = second
+                .batch_execute("SELECT pg_advisory_lock(7301160016)")
+                .await
+            {
+                return IntegrityPass {
+                    errors: vec![format!("waiting for the amcheck lock: {e}")],
+                    ..Default::default()
+                };
+            }
+            integrity_pass(&second, sub, &config.integrity, version, clock).await
+        }
         Err(e) => IntegrityPass {
             errors: vec![format!("second connection for amcheck: {e}")],
             ..Default::default()
