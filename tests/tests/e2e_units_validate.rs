@@ -177,7 +177,8 @@ async fn a_unit_that_runs_out_of_time_fails_the_drill_as_incomplete_naming_the_u
     assert_eq!(run["failed_step"], "validate", "{run:#}");
     let cause = run["failure"].to_string();
     assert!(cause.contains("incomplete"), "{run:#}");
-    assert!(cause.contains("unit(s) 1 incomplete"), "{run:#}");
+    // The error names the unit (the first detail); the report says "unit(s) 1 incomplete".
+    assert!(cause.contains("full_read incomplete: unit 1: "), "{run:#}");
     // Out of time is an answer, not a failure: the unit ran once, no retry.
     assert_eq!(host.attempts.lock().unwrap()[&1], 1);
 
