@@ -38,6 +38,13 @@ data "aws_iam_policy_document" "distributed_map" {
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.backups.arn}/backups/*/units/items.json"]
   }
+  # ItemReader of "ValidateUnits": the unit list the validate plan step writes below the
+  # source's report history (reports/<source>/validation-units/<drill>/items.json).
+  statement {
+    sid       = "ReadValidationUnitLists"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/reports/*/validation-units/*/items.json"]
+  }
   # ResultWriter: the Map Run's manifest and result files.
   statement {
     sid = "WriteMapRunResults"

@@ -1,5 +1,9 @@
 # The nightly drill: ASL template in statemachine/, ARNs and settings filled in here.
 
+locals {
+  max_status_polls = 600
+}
+
 resource "aws_cloudwatch_log_group" "state_machine" {
   name              = "/aws/vendedlogs/states/${var.name}"
   retention_in_days = var.log_retention_days
@@ -36,6 +40,17 @@ resource "aws_sfn_state_machine" "drill" {
 
   tracing_configuration {
     enabled = true
+  }
+
+  # Every status poll adds its events to the source's child execution (a Wait, the status task
+  # and its retries, the Choice, maybe the secret step: at most 32 events). A Standard execution
+  # fails at 25,000 events, so the budget may allow at most local.max_status_polls polls
+  # (README "Many sources": the arithmetic; tests/tests/e2e_fleet_history.rs reads this limit).
+  lifecycle {
+    precondition {
+      condition     = ceil(var.restore_budget_seconds / var.wait_seconds) <= local.max_status_polls
+      error_message = "restore_budget_seconds / wait_seconds allows more than ${local.max_status_polls} status polls: a source's execution history could pass Step Functions' 25,000 events. Wait longer between polls."
+    }
   }
 }
 

@@ -66,6 +66,23 @@ impl Handlers {
     }
 }
 
+impl Handlers {
+    /// The validate function `function_name` inside an invocation that ends at `deadline_ms`
+    /// (milliseconds since the epoch, as Lambda's `Context.deadline`), with its configured
+    /// environment: a test's own host uses it to make one invocation run out of time.
+    pub async fn invoke_validate_until(
+        &self,
+        function_name: &str,
+        payload: Value,
+        deadline_ms: u64,
+    ) -> Result<Value, HandlerError> {
+        let env = self.function_env(function_name).await;
+        let var = |k: &str| env.get(k).cloned().or_else(|| std::env::var(k).ok());
+        let deps = validate::Deps::new(validate::Config::from_vars(&var)?, self.aws.clone());
+        validate::handle_until(&deps, payload, deadline_ms).await
+    }
+}
+
 impl Invoke for Handlers {
     async fn invoke(&self, function_name: &str, payload: Value) -> Result<Value, HandlerError> {
         let env = self.function_env(function_name).await;

@@ -182,7 +182,7 @@ pub async fn run(args: ValidateArgs, globals: &Globals) -> CliResult {
     Ok(match report.outcome {
         Outcome::Pass => ExitCode::Ok,
         Outcome::BackupInvalid => ExitCode::BackupInvalid,
-        Outcome::CouldNotRun => ExitCode::CouldNotRun,
+        Outcome::CouldNotRun | Outcome::Incomplete => ExitCode::CouldNotRun,
     })
 }
 

@@ -142,6 +142,7 @@ fn status_class(s: Status) -> &'static str {
         Status::Pass => "pass",
         Status::Fail => "fail",
         Status::Error => "error",
+        Status::Incomplete => "error",
         Status::Skipped => "skipped",
     }
 }

@@ -52,6 +52,7 @@ impl Style {
             Status::Pass => self.green("pass"),
             Status::Fail => self.red("FAIL"),
             Status::Error => self.yellow("error"),
+            Status::Incomplete => self.yellow("incomplete"),
             Status::Skipped => "skipped".to_owned(),
         }
     }
@@ -202,7 +203,7 @@ pub fn render(record: &RunRecord, style: Style) -> String {
                 &[widths[0], widths[1], 0]
             )
         ));
-        if matches!(c.status, Status::Fail | Status::Error) {
+        if matches!(c.status, Status::Fail | Status::Error | Status::Incomplete) {
             for d in c.details.iter().take(4) {
                 out.push_str(&format!("      - {d}\n"));
             }

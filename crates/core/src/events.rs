@@ -316,6 +316,31 @@ pub struct ValidateRequest {
     pub drill: DrillContext,
     pub target: ConnectionSpec,
     pub backup: BackupRef,
+    /// The heavy checks ran per work unit (`validate_unit`): sum their results (found below the
+    /// source's history by drill id, never at a location from the event) instead of running them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub units: bool,
+}
+
+/// Input of `plan_validation` and `validate_unit` (validation in work units): the drill and its
+/// temp; `unit` for `validate_unit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateUnitRequest {
+    pub drill: DrillContext,
+    pub target: ConnectionSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<u32>,
+}
+
+/// Output of `plan_validation`: where the ItemReader finds the units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedValidation {
+    #[serde(rename = "items")]
+    pub items: S3Location,
+    pub units: u32,
+    pub budget_bytes: u64,
 }
 
 /// Output of `validate`: the summary the state machine carries on (the full report is stored).

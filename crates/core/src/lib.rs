@@ -28,5 +28,6 @@ pub mod snapshots;
 pub mod temp_readiness;
 pub mod tempdb;
 pub mod units;
+pub mod units_validate;
 
 pub use error::{Classified, ErrorKind, ExitCode};

@@ -117,7 +117,7 @@ impl Report {
         let bad: Vec<String> = self
             .checks
             .iter()
-            .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+            .filter(|c| matches!(c.status, Status::Fail | Status::Error | Status::Incomplete))
             .map(|c| {
                 let first = c.details.first().unwrap_or(&c.measured);
                 format!("{} {}: {}", c.name, c.status.as_str(), first)
@@ -133,6 +133,7 @@ impl Report {
             Outcome::Pass => "PASS",
             Outcome::BackupInvalid => "FAIL: backup invalid",
             Outcome::CouldNotRun => "ERROR: could not validate",
+            Outcome::Incomplete => "INCOMPLETE: ran out of time",
         };
         out.push_str(&format!(
             "restore-drill validation report (format {})\n",
@@ -226,6 +227,7 @@ fn outcome_tag(o: Outcome) -> &'static str {
         Outcome::Pass => "pass",
         Outcome::BackupInvalid => "fail",
         Outcome::CouldNotRun => "error",
+        Outcome::Incomplete => "incomplete",
     }
 }
 

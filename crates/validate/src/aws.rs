@@ -4,11 +4,15 @@
 use bytes::Bytes;
 use drill_core::checks::CheckConfig;
 use drill_core::deployment::DeploymentConfig;
+use drill_core::events::PlannedValidation;
 use drill_engine::lambda::{database, to_output, HandlerError};
 use drill_engine::store::Store;
-use drill_engine::validate::{load_fingerprint, validate, ValidateInput};
+use drill_engine::validate::{
+    load_fingerprint, load_units, plan_validation, validate_unit, validate_with, ValidateInput,
+};
 use serde_json::Value;
 
+use crate::units::{Step, UnitWork};
 use crate::{Deps, HistoryRequest};
 
 /// The calls the validate handler needs.
@@ -24,6 +28,8 @@ pub trait ValidateAws {
         request: &HistoryRequest,
         checks: CheckConfig,
     ) -> Result<Value, HandlerError>;
+    /// Runs a work-unit action (plan or one unit) of the heavy checks.
+    async fn units(&self, work: &UnitWork, checks: CheckConfig) -> Result<Value, HandlerError>;
     /// Writes `body` at `key` under the store `root`; answers with the object's URL.
     async fn put_report(
         &self,
@@ -65,7 +71,13 @@ impl ValidateAws for Deps {
             manifest,
             history: Some(history),
         };
-        let validated = validate(&target, input).await?;
+        let units = match request.units {
+            true => {
+                Some(load_units(input.history.as_ref().expect("set above"), &input.drill_id).await?)
+            }
+            false => None,
+        };
+        let validated = validate_with(&target, input, request.deadline, units).await?;
         let url = validated.report_url.unwrap_or_default();
         let report = &validated.report;
         tracing::info!(
@@ -86,6 +98,54 @@ impl ValidateAws for Deps {
             ));
         }
         to_output(&report.summary(url))
+    }
+
+    async fn units(&self, work: &UnitWork, checks: CheckConfig) -> Result<Value, HandlerError> {
+        let history = Store::open(&work.history, Some(&self.s3))?;
+        let target = database(&work.target, self.config.allow_plaintext, &self.aws).await?;
+        let drill_id = &work.drill.drill_id;
+        match (work.step, work.unit) {
+            (Step::Plan, _) => {
+                let (plan, items) = plan_validation(
+                    &target,
+                    &checks,
+                    &history,
+                    drill_id,
+                    &work.planner,
+                    work.chunk_bytes,
+                    work.deadline,
+                )
+                .await?;
+                let (bucket, key) = items
+                    .strip_prefix("s3://")
+                    .and_then(|r| r.split_once('/'))
+                    .ok_or_else(|| {
+                        HandlerError::invalid_input(format!(
+                            "the history store must be in S3 for validation units, not {items}"
+                        ))
+                    })?;
+                to_output(&PlannedValidation {
+                    items: drill_core::events::S3Location {
+                        bucket: bucket.to_owned(),
+                        key: key.to_owned(),
+                    },
+                    units: plan.units.len() as u32,
+                    budget_bytes: plan.budget_bytes,
+                })
+            }
+            (Step::Unit, unit) => {
+                let unit = unit.unwrap_or_default();
+                let r = validate_unit(&target, &checks, &history, drill_id, unit, work.deadline)
+                    .await?;
+                // Small on purpose: the Map's ResultWriter keeps it; the facts are in S3.
+                to_output(&serde_json::json!({
+                    "unit": r.unit,
+                    "tables_read": r.read.reads.len(),
+                    "out_of_time": r.read.out_of_time.len()
+                        + r.integrity.as_ref().map_or(0, |i| i.out_of_time.len()),
+                }))
+            }
+        }
     }
 
     async fn put_report(

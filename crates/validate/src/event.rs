@@ -1,7 +1,7 @@
 //! The validate function's contract: one event, tagged by `action`. The state machine's validate
 //! step sends no `action` (the function's original contract), so none means `validate`.
 
-use drill_core::events::ValidateRequest;
+use drill_core::events::{ValidateRequest, ValidateUnitRequest};
 use drill_core::run_report::{ReportRequest, SummaryRequest};
 use drill_engine::lambda::{parse_event, HandlerError};
 use serde::Deserialize;
@@ -17,6 +17,10 @@ pub enum ValidateEvent {
     Report(ReportRequest),
     /// Sum up the fleet and alert when any source failed.
     Summary(SummaryRequest),
+    /// Size the heavy checks in work units and write the list the Distributed Map reads.
+    PlanValidation(ValidateUnitRequest),
+    /// Run the heavy checks of one unit and write its facts.
+    ValidateUnit(ValidateUnitRequest),
 }
 
 impl ValidateEvent {

@@ -17,10 +17,12 @@ pub mod aws;
 pub mod event;
 #[cfg(test)]
 mod tests;
+mod units;
 
 pub use aws::ValidateAws;
 pub use event::ValidateEvent;
 
+use drill_core::checks::deadline::Deadline;
 use drill_core::checks::CheckConfig;
 use drill_core::events::{BackupRef, ConnectionSpec, DrillContext, SourceSpec, ValidateRequest};
 use drill_core::run_report::{ReportRequest, RunReport, Summary, SummaryRequest};
@@ -41,6 +43,11 @@ pub struct Config {
     pub allow_plaintext: bool,
     /// `DRILL_CONFIG_URL`: the deployment configuration (checks, database of each source).
     pub config_url: Option<String>,
+    /// How `plan_validation` sizes work units (`DRILL_UNIT_THROUGHPUT_MIBPS`,
+    /// `DRILL_UNIT_INVOCATION_SECONDS`, `DRILL_UNIT_FILL_PERCENT`, as for the export).
+    pub planner: drill_core::units::PlannerSettings,
+    /// `DRILL_VALIDATE_CHUNK_MB` (default 64): heap MiB per page range of a big table.
+    pub chunk_mb: u64,
 }
 
 impl FromVars for Config {
@@ -53,6 +60,13 @@ impl FromVars for Config {
             stack: some("DRILL_STACK").unwrap_or_else(|| "restore-drill".to_owned()),
             allow_plaintext: env.allow_plaintext,
             config_url: env.config_url,
+            planner: drill_engine::lambda::planner_settings(var)?,
+            chunk_mb: drill_engine::lambda::env_number(
+                var,
+                "DRILL_VALIDATE_CHUNK_MB",
+                64,
+                1 << 20,
+            )?,
         })
     }
 }
@@ -65,6 +79,16 @@ pub async fn handle(deps: &Deps, payload: Value) -> Result<Value, HandlerError> 
     dispatch(deps, &deps.config, payload).await
 }
 
+/// [`handle`] inside an invocation ending at `deadline_ms` (Lambda's `Context.deadline`,
+/// milliseconds since the epoch): no statement of a check outlives it, the report margin aside.
+pub async fn handle_until(
+    deps: &Deps,
+    payload: Value,
+    deadline_ms: u64,
+) -> Result<Value, HandlerError> {
+    dispatch_until(deps, &deps.config, payload, Some(Deadline::at(deadline_ms))).await
+}
+
 /// Handles one invocation. The payload is parsed here rather than by the runtime so that a bad
 /// event surfaces as `Drill.InvalidInput` (never retried) instead of a generic runtime error.
 pub async fn dispatch(
@@ -72,10 +96,26 @@ pub async fn dispatch(
     config: &Config,
     payload: Value,
 ) -> Result<Value, HandlerError> {
+    dispatch_until(aws, config, payload, None).await
+}
+
+/// [`dispatch`] with the invocation's deadline (`None`: the configured timeouts alone).
+pub async fn dispatch_until(
+    aws: &impl ValidateAws,
+    config: &Config,
+    payload: Value,
+    deadline: Option<Deadline>,
+) -> Result<Value, HandlerError> {
     match ValidateEvent::parse(payload)? {
-        ValidateEvent::Validate(request) => validate_action(aws, config, request).await,
+        ValidateEvent::Validate(request) => validate_action(aws, config, request, deadline).await,
         ValidateEvent::Report(request) => report_action(aws, config, request).await,
         ValidateEvent::Summary(request) => summary_action(aws, config, request).await,
+        ValidateEvent::PlanValidation(request) => {
+            units::unit_action(aws, config, request, units::Step::Plan, deadline).await
+        }
+        ValidateEvent::ValidateUnit(request) => {
+            units::unit_action(aws, config, request, units::Step::Unit, deadline).await
+        }
     }
 }
 
@@ -122,6 +162,7 @@ async fn validate_action(
     aws: &impl ValidateAws,
     config: &Config,
     request: ValidateRequest,
+    deadline: Option<Deadline>,
 ) -> Result<Value, HandlerError> {
     // Checks, history and the database come from the deployment, by source id.
     let deployment = aws.deployment().await?;
@@ -132,19 +173,14 @@ async fn validate_action(
         Some(text) => CheckConfig::from_toml(text)?,
         None => CheckConfig::default(),
     };
-    let reports = config.reports_url.as_deref().ok_or_else(|| {
-        HandlerError::invalid_input("DRILL_REPORTS_URL is not configured for validation")
-    })?;
     let request = HistoryRequest {
-        history: format!(
-            "{}/{}",
-            reports.trim_end_matches('/'),
-            request.drill.source_id
-        ),
+        history: history_url(config, &request.drill.source_id)?,
         manifest,
         target,
         drill: request.drill,
         backup: request.backup,
+        deadline,
+        units: request.units,
     };
     aws.validate(&request, checks).await
 }
@@ -160,10 +196,22 @@ pub struct HistoryRequest {
     pub manifest: Option<String>,
     /// Where this source's reports (and the night-over-night history) live.
     pub history: String,
+    /// When the invocation ends (`None` outside Lambda).
+    pub deadline: Option<Deadline>,
+    /// The heavy checks ran per work unit: sum their results.
+    pub units: bool,
 }
 
 /// The manifest a restored backup is validated against ([`drill_core::manifest::manifest_url_of`]).
 fn manifest_of(source: &SourceSpec, backup: &BackupRef) -> Result<Option<String>, HandlerError> {
     drill_core::manifest::manifest_url_of(source, backup)
         .map_err(|e| HandlerError::new(drill_core::ErrorKind::GuardViolation, e.to_string()))
+}
+
+/// This source's history store (reports, night-over-night baseline, validation units).
+fn history_url(config: &Config, source_id: &str) -> Result<String, HandlerError> {
+    let reports = config.reports_url.as_deref().ok_or_else(|| {
+        HandlerError::invalid_input("DRILL_REPORTS_URL is not configured for validation")
+    })?;
+    Ok(format!("{}/{source_id}", reports.trim_end_matches('/')))
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    drill_engine::lambda::serve(validate::Deps::from_env(), validate::handle).await
+    drill_engine::lambda::serve_until(validate::Deps::from_env(), validate::handle_until).await
 }

@@ -17,6 +17,7 @@ struct Fake {
     calls: Recorder,
     validated: RefCell<Option<(HistoryRequest, CheckConfig)>>,
     reports: RefCell<Vec<(String, Value)>>,
+    unit_work: RefCell<Option<crate::units::UnitWork>>,
 }
 
 impl ValidateAws for Fake {
@@ -31,6 +32,16 @@ impl ValidateAws for Fake {
     ) -> Result<Value, HandlerError> {
         *self.validated.borrow_mut() = Some((request.clone(), checks));
         self.calls.call(format!("validate {}", request.target.host))
+    }
+
+    async fn units(
+        &self,
+        work: &crate::units::UnitWork,
+        _checks: CheckConfig,
+    ) -> Result<Value, HandlerError> {
+        *self.unit_work.borrow_mut() = Some(work.clone());
+        self.calls
+            .call(format!("units {:?} {:?}", work.step, work.unit))
     }
 
     async fn put_report(
@@ -76,6 +87,8 @@ fn every_sample_event_parses_as_its_action() {
                 Ok(ValidateEvent::Validate(_)) => "validate",
                 Ok(ValidateEvent::Report(_)) => "report",
                 Ok(ValidateEvent::Summary(_)) => "summary",
+                Ok(ValidateEvent::PlanValidation(_)) => "plan_validation",
+                Ok(ValidateEvent::ValidateUnit(_)) => "validate_unit",
                 Err(e) => panic!("{name}.json: {e}"),
             };
             (name, action)
@@ -262,4 +275,75 @@ async fn aws_failures_keep_their_kind() {
         assert_eq!(err.error_type(), kind.error_type(), "{action}");
         assert_eq!(fake.calls.calls().len(), 1, "{action}");
     }
+}
+
+#[tokio::test]
+async fn the_invocations_deadline_reaches_the_checks_and_without_one_none_is_assumed() {
+    let fake = Fake::default();
+    let deadline = drill_core::checks::deadline::Deadline::at(1_790_000_000_000);
+    crate::dispatch_until(
+        &fake,
+        &config(),
+        sample_event("validate", "validate"),
+        Some(deadline),
+    )
+    .await
+    .unwrap();
+    let (request, _) = fake.validated.borrow().clone().unwrap();
+    assert_eq!(request.deadline, Some(deadline));
+    // 20 s stay free for the report.
+    assert_eq!(deadline.margin_ms, 20_000);
+
+    let fake = Fake::default();
+    dispatch(&fake, &config(), sample_event("validate", "validate"))
+        .await
+        .unwrap();
+    assert_eq!(fake.validated.borrow().clone().unwrap().0.deadline, None);
+}
+
+#[tokio::test]
+async fn unit_actions_check_the_target_and_take_every_location_from_the_deployment() {
+    let event = |action: &str, unit: Option<u32>| {
+        let mut e = sample_event("validate", "validate");
+        let o = e.as_object_mut().unwrap();
+        o.remove("backup");
+        o.insert("action".into(), action.into());
+        if let Some(u) = unit {
+            o.insert("unit".into(), u.into());
+        }
+        e
+    };
+    let fake = Fake::default();
+    let out = dispatch(&fake, &config(), event("validate_unit", Some(3)))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"called": "units Unit Some(3)"}));
+    let work = fake.unit_work.borrow().clone().unwrap();
+    assert_eq!(work.history, "s3://reports/reports/prod-app");
+    assert_eq!(work.planner, drill_core::units::PlannerSettings::default());
+    // A unit number on a plan, or none on a unit, is refused before any work.
+    for (action, unit) in [("plan_validation", Some(1)), ("validate_unit", None)] {
+        let fake = Fake::default();
+        let err = dispatch(&fake, &config(), event(action, unit))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "{action}: {err}");
+        assert!(fake.unit_work.borrow().is_none());
+    }
+    // Another host than this drill's temp: refused, nothing run.
+    let mut other = event("plan_validation", None);
+    other["target"]["host"] = "prod-app.abcdefghijkl.us-east-1.rds.amazonaws.com".into();
+    let fake = Fake::default();
+    assert!(dispatch(&fake, &config(), other).await.is_err());
+    assert!(fake.unit_work.borrow().is_none());
+    // A location in the event is not part of the contract.
+    let mut located = event("plan_validation", None);
+    located["history"] = "s3://elsewhere/x".into();
+    assert_eq!(
+        dispatch(&Fake::default(), &config(), located)
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidInput
+    );
 }

@@ -11,6 +11,7 @@
 pub mod assertion;
 pub mod config;
 pub mod counts;
+pub mod deadline;
 pub mod fingerprint;
 pub mod passes;
 pub mod result;

@@ -19,6 +19,8 @@ pub enum Status {
     Error,
     /// Not configured, disabled, or nothing to compare against.
     Skipped,
+    /// The check ran out of the invocation's time before it covered everything: never valid.
+    Incomplete,
 }
 
 impl Status {
@@ -28,6 +30,7 @@ impl Status {
             Status::Fail => "fail",
             Status::Error => "error",
             Status::Skipped => "skipped",
+            Status::Incomplete => "incomplete",
         }
     }
 }
@@ -92,6 +95,9 @@ pub enum Outcome {
     BackupInvalid,
     /// No check failed, but at least one errored (or none ran): validity is unknown.
     CouldNotRun,
+    /// No check failed, but at least one ran out of the invocation's time ("ran out of time after
+    /// N of M tables/units"): a failed drill, never a pass.
+    Incomplete,
 }
 
 impl Outcome {
@@ -100,6 +106,8 @@ impl Outcome {
     pub fn of(results: &[CheckResult]) -> Outcome {
         if results.iter().any(|r| r.status == Status::Fail) {
             Outcome::BackupInvalid
+        } else if results.iter().any(|r| r.status == Status::Incomplete) {
+            Outcome::Incomplete
         } else if results.iter().any(|r| r.status == Status::Error)
             || !results.iter().any(|r| r.status == Status::Pass)
         {
@@ -113,7 +121,8 @@ impl Outcome {
         match self {
             Outcome::Pass => None,
             Outcome::BackupInvalid => Some(ErrorKind::BackupInvalid),
-            Outcome::CouldNotRun => Some(ErrorKind::CouldNotRun),
+            // Out of time is a drill that could not finish: the state machine's failure path.
+            Outcome::CouldNotRun | Outcome::Incomplete => Some(ErrorKind::CouldNotRun),
         }
     }
 }

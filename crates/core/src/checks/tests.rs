@@ -133,6 +133,19 @@ fn outcome_never_passes_with_a_failure_or_error() {
         Outcome::BackupInvalid.error_kind(),
         Some(ErrorKind::BackupInvalid)
     );
+    // Out of time: incomplete (a failed drill), outranked only by a proven failure.
+    assert_eq!(
+        Outcome::of(&[r(Status::Pass), r(Status::Incomplete), r(Status::Error)]),
+        Outcome::Incomplete
+    );
+    assert_eq!(
+        Outcome::of(&[r(Status::Incomplete), r(Status::Fail)]),
+        Outcome::BackupInvalid
+    );
+    assert_eq!(
+        Outcome::Incomplete.error_kind(),
+        Some(ErrorKind::CouldNotRun)
+    );
 }
 
 #[test]

@@ -15,8 +15,8 @@ pub mod serve;
 pub mod testing;
 
 pub use credentials::{allow_plaintext, database, require_tls, ALLOW_PLAINTEXT_VAR};
-pub use env::{env_number, Deps, FromVars, FunctionEnv, Vars};
-pub use serve::{init_tracing, serve};
+pub use env::{env_number, planner_settings, Deps, FromVars, FunctionEnv, Vars};
+pub use serve::{init_tracing, serve, serve_until};
 
 use drill_core::{Classified, ErrorKind};
 use lambda_runtime::Diagnostic;

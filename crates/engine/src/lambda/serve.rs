@@ -31,6 +31,18 @@ where
     H: Fn(&'static D, Value) -> Fut,
     Fut: Future<Output = Result<Value, HandlerError>>,
 {
+    serve_until(deps, move |deps, payload, _deadline| handler(deps, payload)).await
+}
+
+/// [`serve`] for a handler that needs the invocation's deadline (`Context.deadline`, milliseconds
+/// since the epoch): validation bounds every statement by it.
+pub async fn serve_until<D, B, H, Fut>(deps: B, handler: H) -> Result<(), lambda_runtime::Error>
+where
+    D: 'static,
+    B: Future<Output = Result<D, HandlerError>>,
+    H: Fn(&'static D, Value, u64) -> Fut,
+    Fut: Future<Output = Result<Value, HandlerError>>,
+{
     init_tracing();
     let deps: &'static D = Box::leak(Box::new(deps.await.inspect_err(|e| {
         tracing::error!(error_type = e.error_type(), error = %e.message, "cold start failed");
@@ -38,7 +50,7 @@ where
     // Boxed: a handler's future is deep enough to overflow the compiler's layout recursion
     // limit once nested in the runtime's; on the heap, it is one allocation per invocation.
     run(service_fn(|event: LambdaEvent<Value>| {
-        Box::pin(handler(deps, event.payload))
+        Box::pin(handler(deps, event.payload, event.context.deadline))
     }))
     .await
 }

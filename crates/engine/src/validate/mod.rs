@@ -11,17 +11,21 @@
 //! schema of its own, dropped again) when the restore lacks it.
 
 mod catalog;
+mod clock;
 mod history;
 mod passes;
 mod run;
+mod units;
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use drill_core::checks::deadline::Deadline;
 use drill_core::checks::{self, CheckConfig, CheckResult, Fingerprint, Status};
 use drill_core::events::BackupRef;
 use drill_core::report::{Report, REPORT_FORMAT};
+use drill_core::units_validate::Summed;
 use drill_core::{Classified, ErrorKind};
 
 use crate::pg::{Database, PgError};
@@ -30,6 +34,7 @@ use crate::store::{Store, StoreError};
 pub use catalog::{catalog, fingerprint, BtreeIndex, Catalog, TableInfo};
 pub use history::{load_fingerprint, previous_good_report};
 pub(crate) use passes::{is_timeout, pg_message};
+pub use units::{load_units, plan_validation, units_store, validate_unit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
@@ -105,14 +110,45 @@ pub(super) fn planned_checks(config: &CheckConfig) -> Vec<String> {
 /// it. A failed or errored check is a report outcome, not an `Err`: `Err` means no report could
 /// be produced or kept (history unreadable or unwritable).
 pub async fn validate(target: &Database, input: ValidateInput) -> Result<Validated, ValidateError> {
+    validate_until(target, input, None).await
+}
+
+/// [`validate`] inside an invocation that ends at `deadline` (Lambda's `Context.deadline`):
+/// every statement's timeout stays below the time left minus the report margin, and a check the
+/// deadline cuts short is `incomplete` (see [`drill_core::checks::deadline`]).
+pub async fn validate_until(
+    target: &Database,
+    input: ValidateInput,
+    deadline: Option<Deadline>,
+) -> Result<Validated, ValidateError> {
+    validate_with(target, input, deadline, None).await
+}
+
+/// [`validate_until`] with the heavy checks already run per work unit: `units` (their facts
+/// summed, [`load_units`]) stand in for the read pass and amcheck; the cheap checks run here.
+pub async fn validate_with(
+    target: &Database,
+    input: ValidateInput,
+    deadline: Option<Deadline>,
+    units: Option<Summed>,
+) -> Result<Validated, ValidateError> {
     let validation_started_at = Utc::now();
     let previous = match &input.history {
         Some(h) => previous_good_report(h, &input.source_id).await?,
         None => None,
     };
     let config = &input.config;
+    let clock = clock::Clock {
+        deadline,
+        configured: config.statement_timeout(),
+    };
     let mut options = target.options().clone();
-    options.statement_timeout = Some(config.statement_timeout());
+    // Each check sets its own bound again before it runs (clock); this one covers the connect.
+    options.statement_timeout = Some(
+        clock
+            .timeout_now()
+            .unwrap_or(drill_core::checks::deadline::MIN_STATEMENT),
+    );
     options.application_name = "restore-drill validate".into();
     let target = &target.clone().with_options(options);
 
@@ -161,7 +197,16 @@ pub async fn validate(target: &Database, input: ValidateInput) -> Result<Validat
                 .expected("server reachable, database exists")
                 .took(t0.elapsed());
             let previous = previous.as_ref().map(|(_, r)| r);
-            checked = run::run_checks(target, &mut client, version_num, &input, previous).await;
+            checked = run::run_checks(
+                target,
+                &mut client,
+                version_num,
+                &input,
+                previous,
+                &clock,
+                units.as_ref(),
+            )
+            .await;
             checked.checks.insert(0, connect);
         }
     }

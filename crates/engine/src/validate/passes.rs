@@ -10,6 +10,7 @@ use drill_core::report::TableRead;
 use tokio_postgres::Client;
 
 use super::catalog::{Catalog, TableInfo};
+use super::clock::{Bound, Clock};
 use crate::pg::quote_ident;
 
 /// A query error in a few words with its SQLSTATE (never a connection string).
@@ -40,18 +41,88 @@ pub(crate) fn is_timeout(e: &tokio_postgres::Error) -> bool {
 }
 
 /// One pass per table: the exact count and, when `full`, every row formed whole (all columns,
-/// TOAST fetched) with its size summed.
-pub(super) async fn read_pass(client: &Client, tables: &[TableInfo], full: bool) -> ReadPass {
+/// TOAST fetched) with its size summed. Each statement is bounded by `clock`; the tables the
+/// deadline leaves unread are named in `out_of_time`.
+pub(super) async fn read_pass(
+    client: &Client,
+    tables: &[TableInfo],
+    full: bool,
+    clock: &Clock,
+) -> ReadPass {
+    let items: Vec<ReadItem<'_>> = tables
+        .iter()
+        .filter(|t| t.kind == "r")
+        .map(|table| ReadItem { table, pages: None })
+        .collect();
+    read_items(client, &items, full, clock).await
+}
+
+/// One table, or heap pages `[start, end)` of it (`end: None`: to the end), for a work unit.
+pub(super) struct ReadItem<'a> {
+    pub table: &'a TableInfo,
+    pub pages: Option<(u64, Option<u64>)>,
+}
+
+impl ReadItem<'_> {
+    fn label(&self) -> String {
+        match self.pages {
+            None => self.table.qualified(),
+            Some((s, Some(e))) => format!("{} (pages {s}..{e})", self.table.qualified()),
+            Some((s, None)) => format!("{} (pages {s}..)", self.table.qualified()),
+        }
+    }
+
+    /// A TID range (a TID Range Scan from PostgreSQL 14; a filtered scan before).
+    fn filter(&self) -> String {
+        match self.pages {
+            None => String::new(),
+            Some((s, None)) => format!(" WHERE t.ctid >= '({s},0)'::tid"),
+            Some((s, Some(e))) => {
+                format!(" WHERE t.ctid >= '({s},0)'::tid AND t.ctid < '({e},0)'::tid")
+            }
+        }
+    }
+}
+
+/// [`read_pass`] over tables or page ranges of them.
+pub(super) async fn read_items(
+    client: &Client,
+    tables: &[ReadItem<'_>],
+    full: bool,
+    clock: &Clock,
+) -> ReadPass {
     let started = Instant::now();
     let mut pass = ReadPass::default();
-    for t in tables.iter().filter(|t| t.kind == "r") {
+    for (i, item) in tables.iter().enumerate() {
+        let t = item.table;
+        let by_deadline = match clock.bound(client).await {
+            Ok(Bound::Go { by_deadline }) => by_deadline,
+            Ok(Bound::OutOfTime) => {
+                pass.out_of_time
+                    .extend(tables[i..].iter().map(ReadItem::label));
+                break;
+            }
+            Err(message) => {
+                pass.failures.push(ReadFailure {
+                    table: t.qualified(),
+                    corruption: false,
+                    message,
+                });
+                continue;
+            }
+        };
         let sql = if full {
             format!(
-                "SELECT count(*), coalesce(sum(pg_column_size(t.*)), 0)::int8 FROM ONLY {} AS t",
-                t.sql_name()
+                "SELECT count(*), coalesce(sum(pg_column_size(t.*)), 0)::int8 FROM ONLY {} AS t{}",
+                t.sql_name(),
+                item.filter()
             )
         } else {
-            format!("SELECT count(*), 0::int8 FROM ONLY {}", t.sql_name())
+            format!(
+                "SELECT count(*), 0::int8 FROM ONLY {} AS t{}",
+                t.sql_name(),
+                item.filter()
+            )
         };
         let one = Instant::now();
         match client.query_one(&sql, &[]).await {
@@ -61,6 +132,12 @@ pub(super) async fn read_pass(client: &Client, tables: &[TableInfo], full: bool)
                 bytes: row.get::<_, i64>(1) as u64,
                 duration_ms: one.elapsed().as_millis() as u64,
             }),
+            Err(e) if by_deadline && is_timeout(&e) => {
+                // Cancelled by the deadline, not by a slow table: this and the rest are unread.
+                pass.out_of_time
+                    .extend(tables[i..].iter().map(ReadItem::label));
+                break;
+            }
             Err(e) => pass.failures.push(ReadFailure {
                 table: t.qualified(),
                 corruption: is_corruption(&e),
@@ -103,6 +180,7 @@ pub(super) async fn integrity_pass(
     catalog: &Catalog,
     config: &checks::IntegrityConfig,
     server_version_num: i32,
+    clock: &Clock,
 ) -> IntegrityPass {
     let started = Instant::now();
     let mut pass = IntegrityPass::default();
@@ -122,8 +200,8 @@ pub(super) async fn integrity_pass(
         ));
     }
     let budget = Duration::from_secs(config.time_budget_seconds);
-    // Every amcheck call is bounded by what is left of the budget, so one huge index cannot
-    // overrun it.
+    // Every amcheck call is bounded by what is left of the budget and of the invocation, so one
+    // huge index cannot overrun either.
     let mut jobs: Vec<(String, String, u32)> = Vec::new();
     for t in catalog.tables.iter().filter(|t| t.kind == "r") {
         if heap {
@@ -153,19 +231,29 @@ pub(super) async fn integrity_pass(
             ));
         }
     }
+    let mut out_of_time = false;
     for (label, sql, oid) in jobs {
         let left = budget.saturating_sub(started.elapsed());
+        if out_of_time {
+            pass.out_of_time.push(label);
+            continue;
+        }
         if left < Duration::from_millis(10) {
             pass.not_checked.push(label);
             continue;
         }
-        if let Err(e) = client
-            .batch_execute(&format!("SET statement_timeout = {}", left.as_millis()))
-            .await
-        {
-            pass.errors.push(format!("{label}: {}", pg_message(&e)));
-            continue;
-        }
+        let by_deadline = match clock.bound_to(client, left).await {
+            Ok(Bound::Go { by_deadline }) => by_deadline,
+            Ok(Bound::OutOfTime) => {
+                out_of_time = true;
+                pass.out_of_time.push(label);
+                continue;
+            }
+            Err(e) => {
+                pass.errors.push(format!("{label}: {e}"));
+                continue;
+            }
+        };
         match client.query(&sql, &[&oid]).await {
             Ok(rows) => {
                 if label.starts_with("table") {
@@ -183,11 +271,16 @@ pub(super) async fn integrity_pass(
             Err(e) if is_corruption(&e) => pass
                 .corrupt
                 .push(format!("{label} is corrupt: {}", pg_message(&e))),
+            Err(e) if is_timeout(&e) && by_deadline => {
+                out_of_time = true;
+                pass.out_of_time.push(label);
+            }
             Err(e) if is_timeout(&e) => pass.not_checked.push(label),
             Err(e) => pass.errors.push(format!("{label}: {}", pg_message(&e))),
         }
     }
-    let _ = client.batch_execute("RESET statement_timeout").await;
+    // The clean-up below is quick; bounded all the same (out of time: the last bound stays).
+    let _ = clock.bound_to(client, Duration::from_secs(10)).await;
     if created {
         if let Err(e) = client
             .batch_execute("DROP SCHEMA drill_amcheck CASCADE")

@@ -9,9 +9,12 @@ use drill_core::report::{Report, TableRead};
 use tokio_postgres::Client;
 
 use super::catalog::catalog;
+use super::clock::{Bound, Clock};
 use super::passes::{integrity_pass, newest_row, read_pass};
 use super::{not_run, planned_checks, ValidateInput};
 use crate::pg::Database;
+use drill_core::checks::deadline::out_of_time;
+use drill_core::units_validate::Summed;
 
 /// What the checks after `connect` produced, for the report.
 #[derive(Debug, Default)]
@@ -33,11 +36,31 @@ pub(super) async fn run_checks(
     version_num: i32,
     input: &ValidateInput,
     previous: Option<&Report>,
+    clock: &Clock,
+    units: Option<&Summed>,
 ) -> Checked {
     let mut done = Checked::default();
     let out = &mut done.checks;
     let config = &input.config;
     let t = Instant::now();
+    let bounded = match clock.bound(client).await {
+        Ok(Bound::Go { .. }) => Ok(()),
+        Ok(Bound::OutOfTime) => Err(None),
+        Err(e) => Err(Some(e)),
+    };
+    if let Err(why) = bounded {
+        let n = planned_checks(config).len();
+        out.push(match why {
+            None => {
+                CheckResult::new("schema", Status::Incomplete).measured(out_of_time(0, n, "checks"))
+            }
+            Some(e) => CheckResult::new("schema", Status::Error).measured(e),
+        });
+        for name in planned_checks(config).into_iter().skip(1) {
+            out.push(not_run(&name, "not run: the catalog could not be read"));
+        }
+        return done;
+    }
     let catalog = match catalog(client, &config.exclude_schemas).await {
         Ok(c) => c,
         Err(e) => {
@@ -58,7 +81,7 @@ pub(super) async fn run_checks(
     let need_read = config.full_read.enabled || config.row_counts.enabled;
     let read = async {
         if need_read {
-            Some(read_pass(client, &catalog.tables, config.full_read.enabled).await)
+            Some(read_pass(client, &catalog.tables, config.full_read.enabled, clock).await)
         } else {
             None
         }
@@ -68,17 +91,35 @@ pub(super) async fn run_checks(
             return None;
         }
         let mut opts = target.options().clone();
-        opts.statement_timeout = None;
+        // Bounded until each amcheck call sets its own (budget and deadline).
+        opts.statement_timeout = Some(
+            clock
+                .timeout_now()
+                .unwrap_or(drill_core::checks::deadline::MIN_STATEMENT),
+        );
         opts.application_name = "restore-drill amcheck".into();
         Some(match target.clone().with_options(opts).connect().await {
-            Ok(second) => integrity_pass(&second, &catalog, &config.integrity, version_num).await,
+            Ok(second) => {
+                integrity_pass(&second, &catalog, &config.integrity, version_num, clock).await
+            }
             Err(e) => IntegrityPass {
                 errors: vec![format!("second connection for amcheck: {e}")],
                 ..Default::default()
             },
         })
     };
-    let (read, integrity) = tokio::join!(read, integrity);
+    // Run per work unit already: their sums stand in for both passes.
+    let (read, integrity) = match units {
+        Some(s) => (
+            need_read.then(|| s.read.clone()),
+            config.integrity.enabled.then(|| s.integrity.clone()),
+        ),
+        None => tokio::join!(read, integrity),
+    };
+    let tell = |r: CheckResult| match units {
+        Some(s) => s.tell(r),
+        None => r,
+    };
 
     // schema
     let mut measured = catalog.fingerprint.clone();
@@ -112,7 +153,7 @@ pub(super) async fn run_checks(
             rc.took(read.duration)
         };
     }
-    out.push(rc);
+    out.push(tell(rc));
 
     // freshness
     let backup_time = input
@@ -122,7 +163,18 @@ pub(super) async fn run_checks(
         .unwrap_or(input.drill_started_at);
     for ft in &config.freshness.tables {
         let t = Instant::now();
-        match newest_row(client, ft).await {
+        let newest = match clock.bound(client).await {
+            Ok(Bound::Go { .. }) => newest_row(client, ft).await,
+            Ok(Bound::OutOfTime) => {
+                out.push(
+                    CheckResult::new(format!("freshness:{}", ft.table), Status::Incomplete)
+                        .measured("ran out of time before the query"),
+                );
+                continue;
+            }
+            Err(e) => Err(e),
+        };
+        match newest {
             Ok(newest) => {
                 if let Some(n) = newest {
                     done.newest_rows.push(n);
@@ -148,18 +200,33 @@ pub(super) async fn run_checks(
 
     // integrity
     out.push(match integrity {
-        Some(pass) => checks::evaluate_integrity(pass, config.integrity.time_budget_seconds),
+        Some(pass) => tell(checks::evaluate_integrity(
+            pass,
+            config.integrity.time_budget_seconds,
+        )),
         None => CheckResult::skipped("integrity", "disabled"),
     });
 
     // full_read
     out.push(match (&read, config.full_read.enabled) {
-        (Some(read), true) => checks::evaluate_full_read(read),
+        (Some(read), true) => tell(checks::evaluate_full_read(read)),
         _ => CheckResult::skipped("full_read", "disabled"),
     });
 
-    // sql: as a read-only role, one statement each (see crate::assertions)
-    crate::assertions::run_all(target, client, &config.sql, out).await;
+    // sql: as a read-only role, one statement each (see crate::assertions), each bounded by the
+    // time left when the role connects.
+    match clock.timeout_now() {
+        Some(timeout) => {
+            let mut opts = target.options().clone();
+            opts.statement_timeout = Some(timeout);
+            let target = target.clone().with_options(opts);
+            crate::assertions::run_all(&target, client, &config.sql, out).await;
+        }
+        None => out.extend(config.sql.iter().map(|a| {
+            CheckResult::new(format!("sql:{}", a.name), Status::Incomplete)
+                .measured("ran out of time before the query")
+        })),
+    }
 
     if let Some(read) = read {
         done.tables = read.reads;
