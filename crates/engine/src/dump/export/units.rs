@@ -72,6 +72,11 @@ async fn check_alone(main: &Client) -> Result<(), DumpError> {
 
 /// Makes every new session of the temp database read-only (existing ones: there are none).
 async fn set_read_only(main: &Client, database: &str) -> Result<(), DumpError> {
+    // A retried plan (PlanExport retries) finds the setting from the first attempt, so this
+    // session started read-only and could not ALTER: make it read-write first (own transaction).
+    main.batch_execute("SET default_transaction_read_only = off")
+        .await
+        .map_err(PgError::query("making the plan session read-write"))?;
     main.batch_execute(&format!(
         "ALTER DATABASE {} SET default_transaction_read_only = on",
         quote_ident(database)
