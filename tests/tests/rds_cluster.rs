@@ -196,7 +196,7 @@ async fn a_snapshot_restore_is_isolated_and_tagged_and_the_wait_loop_creates_one
         );
     }
     let c = cluster(&client, &id).await;
-    assert_eq!(rds::cluster_members(&c), [instance.clone()]);
+    assert_eq!(rds::cluster_members(&c), std::slice::from_ref(&instance));
     let db = rds::describe_instance(&client, &instance)
         .await
         .unwrap()

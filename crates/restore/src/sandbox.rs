@@ -72,6 +72,7 @@ pub async fn dispatch(
                 SourceSpec::BackupSet { store, server, .. } => {
                     return Err(backup_set_refused(source_id, store, server))
                 }
+                SourceSpec::AuroraCluster { .. } => return Err(aurora_refused(source_id)),
             };
             let reports_url = settings.reports_url.as_deref().ok_or_else(|| {
                 HandlerError::new(ErrorKind::InvalidInput, "DRILL_REPORTS_URL is not set: the sandbox function cannot tell which backups were validated")
@@ -181,7 +182,19 @@ fn database_of(config: &DeploymentConfig, source_id: &str) -> Result<String, Han
             ErrorKind::InvalidInput,
             format!("source {source_id:?} is a backup set: no AWS sandbox is made from it"),
         )),
+        SourceSpec::AuroraCluster { .. } => Err(aurora_refused(source_id)),
     }
+}
+
+/// Sandboxes are RDS instances restored from an instance snapshot; an Aurora source's backups
+/// are cluster snapshots, which this function has no rights to restore (infra/sandbox.tf).
+fn aurora_refused(source_id: &str) -> HandlerError {
+    HandlerError::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "source {source_id:?} is an Aurora cluster: sandboxes are made of RDS instance sources only"
+        ),
+    )
 }
 
 /// Why no AWS sandbox is made of a backup-set source. The nightly drill restores such a set into

@@ -221,7 +221,7 @@ fn check_rds_connection(
 ) -> Result<ConnectionSpec, ConfigError> {
     // RDS endpoints are `<identifier>.<random>.<region>.rds.amazonaws.com`.
     let host_id = given.host.split('.').next().unwrap_or_default();
-    if !host_id.eq_ignore_ascii_case(&identifier) || !given.host.contains('.') {
+    if !host_id.eq_ignore_ascii_case(identifier) || !given.host.contains('.') {
         return Err(mismatch(
             "host",
             given.host.clone(),

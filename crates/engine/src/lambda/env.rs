@@ -90,6 +90,30 @@ impl<C: FromVars> Deps<C> {
     }
 }
 
+/// How a function sizes work units, from `DRILL_UNIT_THROUGHPUT_MIBPS` (MiB/s one invocation
+/// reads), `DRILL_UNIT_INVOCATION_SECONDS` (the function's timeout) and `DRILL_UNIT_FILL_PERCENT`.
+pub fn planner_settings(var: Vars<'_>) -> Result<drill_core::units::PlannerSettings, HandlerError> {
+    let d = drill_core::units::PlannerSettings::default();
+    let mibps = env_number(
+        var,
+        "DRILL_UNIT_THROUGHPUT_MIBPS",
+        d.throughput_bytes_per_second >> 20,
+        1 << 14,
+    )?;
+    let settings = drill_core::units::PlannerSettings {
+        throughput_bytes_per_second: mibps << 20,
+        invocation_seconds: env_number(
+            var,
+            "DRILL_UNIT_INVOCATION_SECONDS",
+            d.invocation_seconds,
+            900,
+        )?,
+        fill_percent: env_number(var, "DRILL_UNIT_FILL_PERCENT", d.fill_percent, 90)?,
+    };
+    settings.check().map_err(HandlerError::invalid_input)?;
+    Ok(settings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,28 +145,4 @@ mod tests {
             FunctionEnv::default()
         );
     }
-}
-
-/// How a function sizes work units, from `DRILL_UNIT_THROUGHPUT_MIBPS` (MiB/s one invocation
-/// reads), `DRILL_UNIT_INVOCATION_SECONDS` (the function's timeout) and `DRILL_UNIT_FILL_PERCENT`.
-pub fn planner_settings(var: Vars<'_>) -> Result<drill_core::units::PlannerSettings, HandlerError> {
-    let d = drill_core::units::PlannerSettings::default();
-    let mibps = env_number(
-        var,
-        "DRILL_UNIT_THROUGHPUT_MIBPS",
-        d.throughput_bytes_per_second >> 20,
-        1 << 14,
-    )?;
-    let settings = drill_core::units::PlannerSettings {
-        throughput_bytes_per_second: mibps << 20,
-        invocation_seconds: env_number(
-            var,
-            "DRILL_UNIT_INVOCATION_SECONDS",
-            d.invocation_seconds,
-            900,
-        )?,
-        fill_percent: env_number(var, "DRILL_UNIT_FILL_PERCENT", d.fill_percent, 90)?,
-    };
-    settings.check().map_err(HandlerError::invalid_input)?;
-    Ok(settings)
 }
