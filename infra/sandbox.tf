@@ -202,7 +202,7 @@ resource "aws_lambda_function" "sandbox" {
   architectures = [var.lambda_architecture]
   filename      = "${var.lambda_zip_dir}/${each.value}.zip"
 
-  source_code_hash               = filebase64sha256("${var.lambda_zip_dir}/${each.value}.zip")
+  source_code_hash = filebase64sha256("${var.lambda_zip_dir}/${each.value}.zip")
   # The diff runs in the sandbox function: Lambda's longest invocation (900 s; the diff stops at
   # DRILL_SANDBOX_DIFF_BUDGET_SECONDS and says "incomplete"), and CPU for hashing rows.
   timeout                        = each.key == "sandbox" ? 900 : 60

@@ -782,6 +782,35 @@ def fix_rds_cluster_restores():
     RDSResponse.describe_db_engine_versions = describe_db_engine_versions
 
 
+def fix_rds_cluster_restore_of_managed_password():
+    """moto 5.2.1's DBCluster.get_cfg (used by RestoreDBClusterFromSnapshot/ToPointInTime) pops
+    `_master_user_password`, which a cluster created with ManageMasterUserPassword never has: the
+    restore answered 500. AWS restores such a cluster's snapshots; the restored cluster has no
+    managed secret until ModifyDBCluster turns it on (RestoreDBClusterFromSnapshot and
+    RestoreDBClusterToPointInTime take no ManageMasterUserPassword)."""
+    from moto.rds.models import DBCluster
+
+    original = DBCluster.get_cfg
+
+    def get_cfg(self):
+        had = "_master_user_password" in self.__dict__
+        if not had:
+            # The snapshot's own password hash, unknown to the caller (moto wants some value).
+            self.__dict__["_master_user_password"] = "from-the-snapshot"
+        try:
+            cfg = original(self)
+        finally:
+            if not had:
+                del self.__dict__["_master_user_password"]
+        # Neither cluster restore call takes ManageMasterUserPassword: the restored cluster has
+        # no managed secret until ModifyDBCluster turns it on.
+        cfg["manage_master_user_password"] = False
+        cfg.pop("master_user_secret", None)
+        return cfg
+
+    DBCluster.get_cfg = get_cfg
+
+
 def configure():
     """What POST /moto-api/config would set, before any Lambda is created: no Docker, and a Step
     Functions executor that really runs the ASL."""
@@ -809,6 +838,7 @@ def main():
     fix_rds_point_in_time_restores()
     fix_rds_tag_characters()
     fix_rds_cluster_restores()
+    fix_rds_cluster_restore_of_managed_password()
     configure()
     from moto.server import main as moto_main
 
