@@ -47,30 +47,9 @@ impl FromVars for Config {
                 .map(PathBuf::from),
             allow_plaintext: env.allow_plaintext,
             config_url: env.config_url,
-            planner: planner(var)?,
+            planner: drill_engine::lambda::planner_settings(var)?,
         })
     }
-}
-
-fn planner(var: Vars<'_>) -> Result<PlannerSettings, HandlerError> {
-    let d = PlannerSettings::default();
-    let settings = PlannerSettings {
-        throughput_bytes_per_second: env_number(
-            var,
-            "DRILL_UNIT_THROUGHPUT_MIBPS",
-            d.throughput_bytes_per_second >> 20,
-            1 << 14,
-        )? << 20,
-        invocation_seconds: env_number(
-            var,
-            "DRILL_UNIT_INVOCATION_SECONDS",
-            d.invocation_seconds,
-            900,
-        )?,
-        fill_percent: env_number(var, "DRILL_UNIT_FILL_PERCENT", d.fill_percent, 90)?,
-    };
-    settings.check().map_err(HandlerError::invalid_input)?;
-    Ok(settings)
 }
 
 /// Everything the handler needs, built once per cold start.
