@@ -312,18 +312,7 @@ pub async fn restore_cluster_point_in_time(
         result,
     )
     .await?;
-    let chosen = match reused {
-        None => chosen,
-        Some(tags) => tags
-            .get(tag::MOMENT)
-            .and_then(|v| point_in_time::ChosenMoment::from_tag_value(v))
-            .ok_or_else(|| {
-                RdsError::InvalidInput(format!(
-                    "temp cluster {identifier} of this execution does not record its moment (tag {})",
-                    tag::MOMENT
-                ))
-            })?,
-    };
+    let chosen = super::pitr::moment_restored(&identifier, chosen, reused.as_ref())?;
     let described = chosen.describe(source);
     tracing::info!(%identifier, %source, moment = %described, "cluster point-in-time restore started");
     let backup = BackupRef {

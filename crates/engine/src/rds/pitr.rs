@@ -3,11 +3,13 @@
 //! automated backups (`SourceDBInstanceAutomatedBackupsArn`). Same temp settings, tags and guards
 //! as a snapshot restore; returns at once (the wait loop polls [`super::status`]).
 
+use std::collections::BTreeMap;
+
 use aws_sdk_rds::types::DbInstanceAutomatedBackup;
 use chrono::{DateTime, Duration, Utc};
 use drill_core::events::{BackupKind, BackupRef, DrillContext, RestoreStarted};
 use drill_core::guards::tag;
-use drill_core::point_in_time::{self, AutomatedBackupFacts, Moment, RestoreWindow};
+use drill_core::point_in_time::{self, AutomatedBackupFacts, ChosenMoment, Moment, RestoreWindow};
 
 use super::facts::{aws_tags, describe_instance, to_chrono};
 use super::restore::{check_placement, restore_with_fallback, started, temp_identifier};
@@ -168,20 +170,7 @@ pub async fn restore_point_in_time(
         },
     )
     .await?;
-    // A retry of this execution: the window has moved on since, the temp's tag holds the moment
-    // it was restored to.
-    let chosen = match reused {
-        None => chosen,
-        Some(tags) => tags
-            .get(tag::MOMENT)
-            .and_then(|v| point_in_time::ChosenMoment::from_tag_value(v))
-            .ok_or_else(|| {
-                RdsError::InvalidInput(format!(
-                    "temp {identifier} of this execution does not record the moment it was restored to (tag {})",
-                    tag::MOMENT
-                ))
-            })?,
-    };
+    let chosen = moment_restored(&identifier, chosen, reused.as_ref())?;
     let described = chosen.describe(source);
     tracing::info!(%identifier, %source, moment = %described, from_retained = !live, "point-in-time restore started");
     let backup = BackupRef {
@@ -190,4 +179,25 @@ pub async fn restore_point_in_time(
         taken_at: chosen.at,
     };
     Ok(started(&identifier, input, backup, expires_at, now))
+}
+
+/// The moment a point-in-time temp holds: `chosen` when this call started the restore; on a
+/// retry of the execution (`reused`: the existing temp's tags) the moment its `drill:moment` tag
+/// records, since the restore window has moved on since the first attempt.
+pub(super) fn moment_restored(
+    identifier: &str,
+    chosen: ChosenMoment,
+    reused: Option<&BTreeMap<String, String>>,
+) -> Result<ChosenMoment, RdsError> {
+    let Some(tags) = reused else {
+        return Ok(chosen);
+    };
+    tags.get(tag::MOMENT)
+        .and_then(|v| ChosenMoment::from_tag_value(v))
+        .ok_or_else(|| {
+            RdsError::InvalidInput(format!(
+                "temp {identifier} of this execution does not record the moment it was restored to (tag {})",
+                tag::MOMENT
+            ))
+        })
 }
