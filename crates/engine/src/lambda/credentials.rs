@@ -7,13 +7,7 @@ use drill_core::ErrorKind;
 use super::HandlerError;
 use crate::pg::{resolve_secret, Credentials, Database};
 
-/// Environment variable that lets a function connect to PostgreSQL without TLS (local stacks only).
-pub const ALLOW_PLAINTEXT_VAR: &str = "DRILL_ALLOW_PLAINTEXT";
-
-/// Whether `DRILL_ALLOW_PLAINTEXT=true` is set.
-pub fn allow_plaintext(var: &dyn Fn(&str) -> Option<String>) -> bool {
-    var(ALLOW_PLAINTEXT_VAR).as_deref() == Some("true")
-}
+pub use crate::pg::{allow_plaintext, ALLOW_PLAINTEXT_VAR};
 
 /// A function never sends a credential over plaintext in AWS: anyone who may start an execution
 /// could otherwise name any host with `tls: disable` and receive the restore server's password.

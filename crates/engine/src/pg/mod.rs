@@ -14,7 +14,7 @@ use drill_core::{Classified, ErrorKind};
 
 pub use connect::{ConnectOptions, Database};
 pub use secret::{parse_secret, resolve_secret, Credentials};
-pub use tls::{url_tls_mode, RDS_CA_BUNDLE};
+pub use tls::{allow_plaintext, url_tls_mode, ALLOW_PLAINTEXT_VAR, RDS_CA_BUNDLE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {

@@ -10,6 +10,16 @@ use tokio_postgres::Config;
 
 use super::PgError;
 
+/// Environment variable that lets a function connect to PostgreSQL without TLS (local stacks
+/// only). Here, not in the Lambda module, because function settings outside it (the sandbox
+/// function's) read it too.
+pub const ALLOW_PLAINTEXT_VAR: &str = "DRILL_ALLOW_PLAINTEXT";
+
+/// Whether `DRILL_ALLOW_PLAINTEXT=true` is set.
+pub fn allow_plaintext(var: &dyn Fn(&str) -> Option<String>) -> bool {
+    var(ALLOW_PLAINTEXT_VAR).as_deref() == Some("true")
+}
+
 /// The Amazon RDS CA bundle shipped in the repository (see certs/README.md).
 pub const RDS_CA_BUNDLE: &str = include_str!("../../../../certs/rds-ca-bundle.pem");
 

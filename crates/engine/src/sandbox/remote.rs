@@ -45,7 +45,7 @@ impl Reach {
         };
         Ok(Reach {
             pg_override,
-            allow_plaintext: crate::lambda::allow_plaintext(&var),
+            allow_plaintext: crate::pg::allow_plaintext(&var),
         })
     }
 }
