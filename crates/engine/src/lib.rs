@@ -22,6 +22,7 @@ pub mod rds;
 pub mod rds_secret;
 pub mod sandbox;
 pub mod sfn;
+pub mod sfn_follow;
 pub mod ssh_sig;
 pub mod store;
 pub mod validate;

@@ -51,6 +51,11 @@ pub trait Executions {
     async fn latest(&self, state_machine: &str) -> Result<Option<ExecutionInfo>, SfnError>;
     /// The whole history, oldest event first.
     async fn history(&self, execution: &str) -> Result<Vec<HistoryEvent>, SfnError>;
+    /// The Map Runs a (Distributed) Map state of `execution` started: ListMapRuns, every page.
+    async fn map_runs(&self, execution: &str) -> Result<Vec<String>, SfnError>;
+    /// The child executions of one Map Run: ListExecutions by `mapRunArn` (never together with
+    /// `stateMachineArn`: AWS takes one or the other), every page. No error or cause in them.
+    async fn map_run_executions(&self, map_run: &str) -> Result<Vec<ExecutionInfo>, SfnError>;
 }
 
 /// The ARN of execution `name` of `state_machine`
@@ -181,6 +186,74 @@ impl Executions for SfnExecutions {
             }
         }
         Ok(events)
+    }
+
+    async fn map_runs(&self, execution: &str) -> Result<Vec<String>, SfnError> {
+        self.map_runs_paged(execution).await
+    }
+
+    async fn map_run_executions(&self, map_run: &str) -> Result<Vec<ExecutionInfo>, SfnError> {
+        self.map_run_executions_paged(map_run, PAGE).await
+    }
+}
+
+/// ListMapRuns and ListExecutions take at most 1,000 results a page (the default is 100).
+const PAGE: i32 = 1000;
+
+impl SfnExecutions {
+    pub async fn map_runs_paged(&self, execution: &str) -> Result<Vec<String>, SfnError> {
+        let mut runs = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_map_runs()
+                .execution_arn(execution)
+                .max_results(PAGE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| map_err(&format!("ListMapRuns of {execution}"), e))?;
+            runs.extend(out.map_runs().iter().map(|r| r.map_run_arn().to_owned()));
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(runs)
+    }
+
+    pub async fn map_run_executions_paged(
+        &self,
+        map_run: &str,
+        page: i32,
+    ) -> Result<Vec<ExecutionInfo>, SfnError> {
+        let mut children = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_executions()
+                .map_run_arn(map_run)
+                .max_results(page)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| map_err(&format!("ListExecutions of map run {map_run}"), e))?;
+            children.extend(out.executions().iter().map(|e| ExecutionInfo {
+                arn: e.execution_arn().to_owned(),
+                name: e.name().to_owned(),
+                status: e.status().as_str().to_owned(),
+                started_at: time(e.start_date()),
+                error: None,
+                cause: None,
+            }));
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(children)
     }
 }
 

@@ -4,6 +4,7 @@ use drill_core::operate::{self, ProgressLine, SourceStatus, StackRef};
 use drill_core::run_report::RunReport;
 use drill_core::{ErrorKind, ExitCode};
 use drill_engine::sfn::{execution_arn, ExecutionInfo, Executions};
+use drill_engine::sfn_follow::Follow;
 use drill_engine::store::{Store, StoreError};
 use serde_json::json;
 
@@ -43,7 +44,8 @@ pub(super) async fn statuses<E: Executions>(
     execution: &str,
 ) -> Result<Execution, CliError> {
     let info = sfn.describe(execution).await?;
-    let events = sfn.history(&info.arn).await?;
+    // Each source's steps are in its child execution (`Sources` is a Distributed Map).
+    let events = Follow::default().history(sfn, &info.arn).await?;
     let lines = operate::progress(&events);
     let ended = info.status != "RUNNING";
     let mut out = Vec::new();

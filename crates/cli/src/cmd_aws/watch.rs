@@ -6,6 +6,7 @@ use drill_core::operate::StackRef;
 use drill_core::operate::{self, EventKind};
 use drill_core::ExitCode;
 use drill_engine::sfn::Executions;
+use drill_engine::sfn_follow::Follow;
 use drill_engine::store::Store;
 use serde_json::json;
 
@@ -87,16 +88,20 @@ pub(super) async fn start<E: Executions>(
         return Ok(ExitCode::Ok);
     }
     let width = planned.iter().map(String::len).max().unwrap_or(6);
-    let mut printed = 0;
+    // Lines already printed: a child listed late can add lines before them (the merged history
+    // grows in the middle too), so each line is printed once, whenever it first appears.
+    let mut printed: Vec<operate::ProgressLine> = Vec::new();
+    let mut follow = Follow::default();
     loop {
-        let events = sfn.history(&arn).await?;
-        let lines = operate::progress(&events);
-        if !globals.json {
-            for l in &lines[printed.min(lines.len())..] {
-                println!("{}", l.render(width));
+        let events = follow.history(sfn, &arn).await?;
+        for l in operate::progress(&events) {
+            if !printed.contains(&l) {
+                if !globals.json {
+                    println!("{}", l.render(width));
+                }
+                printed.push(l);
             }
         }
-        printed = lines.len();
         if operate::execution_end(&events).is_some() {
             break;
         }
@@ -190,6 +195,13 @@ mod tests {
             let mut c = self.calls.lock().unwrap();
             *c = (*c + 1).min(self.batches.len());
             Ok(self.batches[..*c].concat())
+        }
+        // The scripted history is the whole story: no Map Run children.
+        async fn map_runs(&self, _: &str) -> Result<Vec<String>, SfnError> {
+            Ok(Vec::new())
+        }
+        async fn map_run_executions(&self, _: &str) -> Result<Vec<ExecutionInfo>, SfnError> {
+            Ok(Vec::new())
         }
     }
 
