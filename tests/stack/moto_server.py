@@ -811,6 +811,110 @@ def fix_rds_cluster_restore_of_managed_password():
     DBCluster.get_cfg = get_cfg
 
 
+def fix_stepfunctions_map_run_children():
+    """moto 5.2.1 runs a Distributed Map's iterations in the parent execution and throws their
+    events away (a fresh EventManager per Map Run): there are no child executions, ListExecutions
+    takes no mapRunArn, and map runs started inside an iteration are listed as the parent's. In
+    AWS each iteration is a child workflow execution with its own history, ListExecutions with
+    mapRunArn (and no stateMachineArn: one or the other) lists a Map Run's children, and
+    ListMapRuns lists the Map Runs the given execution started. Record each iteration as a child:
+    its own events and Map Runs, listed by its Map Run, its history by its ARN."""
+    import datetime
+    import threading
+    import uuid
+
+    from moto.core.responses import ActionResult
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+    from moto.stepfunctions.exceptions import ResourceNotFound, ValidationException
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (
+        DistributedItemProcessorWorker,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.map_run_record import (
+        MapRunRecordPoolManager,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    lock = threading.Lock()
+    by_run = {}  # Map Run ARN -> its children, newest first (ListExecutions' order)
+    by_arn = {}  # child execution ARN -> child
+
+    original_eval_job = DistributedItemProcessorWorker._eval_job
+
+    def _eval_job(self, env, job):
+        run = self._map_run_record.map_run_arn
+        # mapRun:<machine>/<label>:<run id> -> execution:<machine>/<label>:<child id>, as AWS
+        # names a Map Run's children.
+        head, rest = run.split(":mapRun:", 1)
+        name = str(uuid.uuid4())
+        child = {
+            "executionArn": f"{head}:execution:{rest.rsplit(':', 1)[0]}:{name}",
+            "name": name,
+            "mapRunArn": run,
+            "stateMachineArn": self._map_run_record.map_state_machine_arn,
+            "status": "RUNNING",
+            "startDate": iso_8601_datetime_with_milliseconds(
+                datetime.datetime.now(tz=datetime.timezone.utc)
+            ),
+            "events": EventManager(),
+        }
+        with lock:
+            by_run.setdefault(run, []).insert(0, child)
+            by_arn[child["executionArn"]] = child
+        # The job's frame is the child: its events and the Map Runs it starts are its own.
+        env.event_manager = child["events"]
+        env.map_run_record_pool_manager = MapRunRecordPoolManager()
+        try:
+            original_eval_job(self, env, job)
+        finally:
+            state = env.program_state()
+            if isinstance(state, ProgramStopped):
+                child["status"] = "ABORTED"
+            elif isinstance(state, ProgramError) or job.job_output is None:
+                child["status"] = "FAILED"
+            else:
+                child["status"] = "SUCCEEDED"
+
+    DistributedItemProcessorWorker._eval_job = _eval_job
+
+    original_list_executions = StepFunctionResponse.list_executions
+    original_history = StepFunctionResponse.get_execution_history
+
+    def list_executions(self):
+        run = self._get_param("mapRunArn")
+        if run is None:
+            return original_list_executions(self)
+        if self._get_param("stateMachineArn") is not None:
+            raise ValidationException("specify either a mapRunArn or a stateMachineArn, not both")
+        with lock:
+            if run not in by_run:
+                raise ResourceNotFound(run)
+            children = list(by_run[run])
+        # Pages as AWS does (default 100): nextToken is the index of the page's first item.
+        size = self._get_int_param("maxResults") or 100
+        start = int(self._get_param("nextToken") or 0)
+        page = children[start : start + size]
+        out = {
+            "executions": [
+                {k: v for k, v in c.items() if k != "events"} for c in page
+            ]
+        }
+        if start + size < len(children):
+            out["nextToken"] = str(start + size)
+        return ActionResult(out)
+
+    def get_execution_history(self):
+        with lock:
+            child = by_arn.get(self._get_param("executionArn"))
+        if child is None:
+            return original_history(self)
+        return ActionResult({"events": child["events"].get_event_history()})
+
+    StepFunctionResponse.list_executions = list_executions
+    StepFunctionResponse.get_execution_history = get_execution_history
+
+
 def configure():
     """What POST /moto-api/config would set, before any Lambda is created: no Docker, and a Step
     Functions executor that really runs the ASL."""
@@ -828,6 +932,7 @@ def main():
     fix_stepfunctions_terraform_calls()
     fix_stepfunctions_execution_names()
     fix_stepfunctions_repeat_executions()
+    fix_stepfunctions_map_run_children()
     fix_rds_restore_falsy_overrides()
     fix_rds_restore_managed_secret_and_capacity()
     fix_rds_snapshot_arns()

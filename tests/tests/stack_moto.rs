@@ -343,3 +343,103 @@ async fn a_multipart_upload_keeps_the_object_lock_of_its_create_request() {
         Some(until.secs())
     );
 }
+
+/// fix_stepfunctions_map_run_children: a Distributed Map's iterations are child executions, each
+/// with its own history, listed by their Map Run (every page); the parent's history has none of
+/// their states.
+#[tokio::test]
+async fn a_distributed_maps_iterations_are_child_executions_listed_by_their_map_run() {
+    use drill_engine::sfn::{Executions, SfnExecutions};
+    use drill_engine::sfn_follow::Follow;
+
+    let config = aws_config().await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let definition = json!({
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Restore",
+                    "States": {"Restore": {"Type": "Pass", "End": true}}
+                },
+                "End": true
+            }
+        }
+    });
+    let sm = sfn
+        .create_state_machine()
+        .name(unique("sm-map-"))
+        .role_arn(lambda_role(&config).await)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let items: Vec<Value> = ["a", "b", "c"]
+        .iter()
+        .map(|s| json!({"drill": {"source_id": s}}))
+        .collect();
+    let exec = sfn
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input(json!({ "items": items }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let d = wait::execution_end(&sfn, &exec, Duration::from_secs(30)).await;
+    assert_eq!(d.status().as_str(), "SUCCEEDED", "{:?}", d.cause());
+
+    let ours = SfnExecutions {
+        client: sfn.clone(),
+    };
+    let runs = ours.map_runs(&exec).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].contains(":mapRun:"), "{}", runs[0]);
+    // Two a page: the third child is on the second page.
+    let children = ours.map_run_executions_paged(&runs[0], 2).await.unwrap();
+    assert_eq!(children.len(), 3, "{children:?}");
+    let mut seen = Vec::new();
+    for c in &children {
+        assert_eq!(c.status, "SUCCEEDED", "{c:?}");
+        assert!(c.arn.contains(":execution:"), "{}", c.arn);
+        for e in ours.history(&c.arn).await.unwrap() {
+            if let drill_core::operate::EventKind::Entered { state, input } = e.kind {
+                assert_eq!(state, "Restore");
+                let v: Value = serde_json::from_str(&input).unwrap();
+                seen.push(v["drill"]["source_id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["a", "b", "c"]);
+    // The parent's own history has none of the iterations' states; followed, it has all three.
+    let entered = |events: &[drill_core::operate::HistoryEvent]| {
+        events
+            .iter()
+            .filter(|e| matches!(&e.kind, drill_core::operate::EventKind::Entered { state, .. } if state == "Restore"))
+            .count()
+    };
+    assert_eq!(entered(&ours.history(&exec).await.unwrap()), 0);
+    let followed = Follow::default().history(&ours, &exec).await.unwrap();
+    assert_eq!(entered(&followed), 3);
+
+    // AWS takes a mapRunArn or a stateMachineArn, not both.
+    let both = sfn
+        .list_executions()
+        .map_run_arn(&runs[0])
+        .state_machine_arn(&sm)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_sfn::error::ProvideErrorMetadata::code(&both),
+        Some("ValidationException"),
+        "{both:?}"
+    );
+}
