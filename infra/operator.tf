@@ -2,7 +2,8 @@
 # `drill aws run|status|history`: start and read executions of this state machine, read the run
 # reports. Separate from the functions' roles; attach it to an operator role or group.
 locals {
-  operator_execution_arn = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:execution:${aws_sfn_state_machine.drill.name}:*"
+  operator_states_arn    = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  operator_execution_arn = "${local.operator_states_arn}:execution:${aws_sfn_state_machine.drill.name}:*"
 }
 
 data "aws_iam_policy_document" "operator" {
@@ -16,6 +17,28 @@ data "aws_iam_policy_document" "operator" {
     sid       = "ReadExecutions"
     actions   = ["states:DescribeExecution", "states:GetExecutionHistory"]
     resources = [local.operator_execution_arn]
+  }
+
+  # Each source runs as a child execution of the `Sources` Map Run: progress lists the execution's
+  # Map Runs (ListMapRuns: the execution is the resource), their children (ListExecutions with a
+  # map run: the mapRun resource, mapRun:<machine>/<label>:<id>) and reads each child's history
+  # (execution:<machine>/<label>:<id>).
+  statement {
+    sid       = "ListMapRuns"
+    actions   = ["states:ListMapRuns"]
+    resources = [local.operator_execution_arn]
+  }
+
+  statement {
+    sid       = "ListMapRunChildren"
+    actions   = ["states:ListExecutions"]
+    resources = ["${local.operator_states_arn}:mapRun:${aws_sfn_state_machine.drill.name}/*"]
+  }
+
+  statement {
+    sid       = "ReadMapRunChildren"
+    actions   = ["states:GetExecutionHistory"]
+    resources = ["${local.operator_states_arn}:execution:${aws_sfn_state_machine.drill.name}/*"]
   }
 
   statement {

@@ -271,6 +271,27 @@ async fn run_wait_status_and_history_operate_the_deployed_drill() {
         !out.contains("app-strict"),
         "only the named source ran:\n{out}"
     );
+    // Those lines came from the source's child execution: `Sources` is a Distributed Map, and the
+    // parent's own history has none of the per-source states.
+    let parent = drill_engine::sfn::execution_arn(&d.state_machine, &night1).unwrap();
+    let history = aws_sdk_sfn::Client::new(&d.config)
+        .get_execution_history()
+        .execution_arn(&parent)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = history
+        .events()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details().map(|s| s.name()))
+        .collect();
+    assert!(names.contains(&"Sources"), "{names:?}");
+    assert!(!names.contains(&"Restore"), "{names:?}");
+    assert!(
+        history.events().len() < 60,
+        "{} events",
+        history.events().len()
+    );
 
     // The failing source: its step and cause, in the run and in `status` (latest execution).
     let night2 = unique("night-");
@@ -444,7 +465,10 @@ fn the_operator_policy_grants_exactly_what_the_commands_call() {
             "s3:ListBucket",
             "states:DescribeExecution",
             "states:GetExecutionHistory",
+            "states:GetExecutionHistory",
             "states:ListExecutions",
+            "states:ListExecutions",
+            "states:ListMapRuns",
             "states:StartExecution"
         ]
     );
@@ -452,6 +476,9 @@ fn the_operator_policy_grants_exactly_what_the_commands_call() {
     assert!(!tf.contains("\"*\""), "no wildcard resource");
     assert!(tf.contains("${aws_s3_bucket.backups.arn}/reports/*"));
     assert!(tf.contains("execution:${aws_sfn_state_machine.drill.name}:*"));
+    // The Map Run's children: listed by map run, read by their own ARN (machine/label:id).
+    assert!(tf.contains("mapRun:${aws_sfn_state_machine.drill.name}/*"));
+    assert!(tf.contains("execution:${aws_sfn_state_machine.drill.name}/*"));
     assert!(!tf.contains("aws_iam_role_policy_attachment"));
     let outputs =
         std::fs::read_to_string(drill_tests::infra::repo().join("infra/outputs.tf")).unwrap();
