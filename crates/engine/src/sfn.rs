@@ -201,6 +201,7 @@ impl Executions for SfnExecutions {
 const PAGE: i32 = 1000;
 
 impl SfnExecutions {
+    /// Every Map Run `execution` started (ListMapRuns, all pages of up to 1,000).
     pub async fn map_runs_paged(&self, execution: &str) -> Result<Vec<String>, SfnError> {
         let mut runs = Vec::new();
         let mut token: Option<String> = None;
@@ -223,6 +224,9 @@ impl SfnExecutions {
         Ok(runs)
     }
 
+    /// Every child execution of `map_run` (ListExecutions by `mapRunArn` alone: AWS refuses it
+    /// together with `stateMachineArn`), `page` per call; tests pass a small page to exercise
+    /// the paging.
     pub async fn map_run_executions_paged(
         &self,
         map_run: &str,
