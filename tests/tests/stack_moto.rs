@@ -56,6 +56,24 @@ async fn create_function(
     req.send().await.unwrap().function_arn().unwrap().to_owned()
 }
 
+/// A state machine named `prefix…` running as the test Lambda role; its ARN.
+async fn create_machine(
+    sfn: &aws_sdk_sfn::Client,
+    config: &aws_config::SdkConfig,
+    prefix: &str,
+    definition: impl Into<String>,
+) -> String {
+    sfn.create_state_machine()
+        .name(unique(prefix))
+        .role_arn(lambda_role(config).await)
+        .definition(definition)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned()
+}
+
 async fn invoke(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
@@ -134,16 +152,13 @@ async fn step_functions_validate_and_list_versions_answer_for_terraform() {
         .unwrap();
     assert_eq!(bad.result().as_str(), "FAIL");
 
-    let arn = sfn
-        .create_state_machine()
-        .name(unique("sm-"))
-        .role_arn(lambda_role(&config).await)
-        .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
+    let arn = create_machine(
+        &sfn,
+        &config,
+        "sm-",
+        r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#,
+    )
+    .await;
     let versions = sfn
         .list_state_machine_versions()
         .state_machine_arn(&arn)
@@ -173,16 +188,7 @@ async fn state_machine_runs_our_handler_and_catches_its_error_type_by_name() {
             "Caught": {"Type": "Pass", "End": true}
         }
     });
-    let sm = sfn
-        .create_state_machine()
-        .name(unique("sm-"))
-        .role_arn(lambda_role(&config).await)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
+    let sm = create_machine(&sfn, &config, "sm-", definition.to_string()).await;
 
     let run = |input: Value| {
         let sfn = sfn.clone();
@@ -369,16 +375,7 @@ async fn a_distributed_maps_iterations_are_child_executions_listed_by_their_map_
             }
         }
     });
-    let sm = sfn
-        .create_state_machine()
-        .name(unique("sm-map-"))
-        .role_arn(lambda_role(&config).await)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
+    let sm = create_machine(&sfn, &config, "sm-map-", definition.to_string()).await;
     let items: Vec<Value> = ["a", "b", "c"]
         .iter()
         .map(|s| json!({"drill": {"source_id": s}}))
