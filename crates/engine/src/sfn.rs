@@ -201,27 +201,21 @@ impl Executions for SfnExecutions {
 const PAGE: i32 = 1000;
 
 impl SfnExecutions {
-    /// Every Map Run `execution` started (ListMapRuns, all pages of up to 1,000).
+    /// Every Map Run `execution` started (ListMapRuns, all pages of up to 1,000; the SDK's
+    /// paginator follows `nextToken`).
     pub async fn map_runs_paged(&self, execution: &str) -> Result<Vec<String>, SfnError> {
-        let mut runs = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_map_runs()
-                .execution_arn(execution)
-                .max_results(PAGE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| map_err(&format!("ListMapRuns of {execution}"), e))?;
-            runs.extend(out.map_runs().iter().map(|r| r.map_run_arn().to_owned()));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
-            }
-        }
-        Ok(runs)
+        let runs = self
+            .client
+            .list_map_runs()
+            .execution_arn(execution)
+            .into_paginator()
+            .page_size(PAGE)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| map_err(&format!("ListMapRuns of {execution}"), e))?;
+        Ok(runs.iter().map(|r| r.map_run_arn().to_owned()).collect())
     }
 
     /// Every child execution of `map_run` (ListExecutions by `mapRunArn` alone: AWS refuses it
@@ -232,32 +226,28 @@ impl SfnExecutions {
         map_run: &str,
         page: i32,
     ) -> Result<Vec<ExecutionInfo>, SfnError> {
-        let mut children = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_executions()
-                .map_run_arn(map_run)
-                .max_results(page)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| map_err(&format!("ListExecutions of map run {map_run}"), e))?;
-            children.extend(out.executions().iter().map(|e| ExecutionInfo {
+        let children = self
+            .client
+            .list_executions()
+            .map_run_arn(map_run)
+            .into_paginator()
+            .page_size(page)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| map_err(&format!("ListExecutions of map run {map_run}"), e))?;
+        Ok(children
+            .iter()
+            .map(|e| ExecutionInfo {
                 arn: e.execution_arn().to_owned(),
                 name: e.name().to_owned(),
                 status: e.status().as_str().to_owned(),
                 started_at: time(e.start_date()),
                 error: None,
                 cause: None,
-            }));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
-            }
-        }
-        Ok(children)
+            })
+            .collect())
     }
 }
 
