@@ -60,6 +60,7 @@ pub fn sandbox_settings(reports: &std::path::Path) -> SandboxSettings {
         diff_reports_url: None,
         diff_budget: std::time::Duration::from_secs(60),
         reach: Reach::default(),
+        secret_prefix: Some("restore-drill/sandbox/".into()),
     }
 }
 

@@ -235,6 +235,66 @@ pub fn check_drop(facts: &SandboxDbFacts, policy: &SandboxDropPolicy) -> Result<
     }
 }
 
+/// The Secrets Manager name of a backup-set sandbox's role credentials in AWS:
+/// `<secret_prefix><sandbox>` (the deployment's prefix, e.g. `restore-drill/sandbox/`).
+pub fn secret_name(secret_prefix: &str, sandbox: &str) -> Result<String, String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+    if secret_prefix.len() < 3 || !secret_prefix.ends_with('/') || !secret_prefix.chars().all(ok) {
+        return Err(format!(
+            "secret prefix {secret_prefix:?}: expected at least 3 of A-Z a-z 0-9 /_+=.@- ending in /"
+        ));
+    }
+    let name = format!("{secret_prefix}{sandbox}");
+    if name.len() > 512 || !sandbox.chars().all(ok) {
+        return Err(format!("{name:?} is not a Secrets Manager name"));
+    }
+    Ok(name)
+}
+
+/// Whether the secret `name` with `tags` is the credentials of sandbox `sandbox` that `policy`
+/// may delete: under the deployment's prefix, for that very sandbox, tagged as a sandbox's, of
+/// the policy's user (and expired, for the janitor).
+pub fn check_secret_drop(
+    secret_prefix: &str,
+    sandbox: &str,
+    name: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+    policy: &SandboxDropPolicy,
+) -> Result<(), Vec<Refusal>> {
+    let mut refusals = Vec::new();
+    let mut refuse = |guard: &str, reason: String| {
+        refusals.push(Refusal {
+            identifier: name.to_owned(),
+            guard: guard.to_owned(),
+            reason,
+        })
+    };
+    if secret_name(secret_prefix, sandbox).as_deref() != Ok(name) {
+        refuse(
+            "prefix",
+            format!("is not {secret_prefix:?} followed by the sandbox's name"),
+        );
+    }
+    let tag = |k: &str| tags.get(k).map(String::as_str);
+    if tag(crate::guards::tag::ROLE) != Some(crate::sandbox::ROLE_SANDBOX) {
+        refuse("role", "is not tagged as a sandbox's".to_owned());
+    }
+    if tag(crate::sandbox::OWNER) != Some(policy.user.as_str()) {
+        refuse("owner", format!("is not tagged as {:?}'s", policy.user));
+    }
+    if let Some(now) = policy.expired_by {
+        let expired = crate::guards::expires_at(tags).is_some_and(|at| at <= now);
+        if !expired {
+            refuse("expiry", "has no expiry tag that has passed".to_owned());
+        }
+    }
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(refusals)
+    }
+}
+
 #[cfg(test)]
 #[path = "sandboxdb_tests.rs"]
 mod tests;

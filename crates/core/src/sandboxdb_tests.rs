@@ -136,3 +136,67 @@ fn lifetimes_are_parsed_and_capped() {
         .contains("maximum of 24 h"));
     assert!(expiry(at(0), Duration::zero(), 24).is_err());
 }
+
+#[test]
+fn secret_names_take_the_deployment_prefix_and_refuse_what_secrets_manager_does() {
+    assert_eq!(
+        secret_name("restore-drill/sandbox/", "rsbx-sbx-app-1").as_deref(),
+        Ok("restore-drill/sandbox/rsbx-sbx-app-1")
+    );
+    for bad in ["", "x/", "no-slash", "with space/", "semi;colon/"] {
+        assert!(secret_name(bad, "rsbx-sbx-app-1").is_err(), "{bad:?}");
+    }
+    assert!(secret_name("rd/", "a b").is_err());
+}
+
+#[test]
+fn a_secret_goes_only_when_it_is_the_sandboxs_own_and_the_callers() {
+    use std::collections::BTreeMap;
+    let prefix = "rd/sandbox/";
+    let name = "rd/sandbox/rdrill-sbx-learning-1";
+    let tags = |owner: &str, expires: i64| -> BTreeMap<String, String> {
+        [
+            ("drill:role", "sandbox".to_owned()),
+            ("drill:owner", owner.to_owned()),
+            (
+                "drill:expires-at",
+                crate::guards::tag::expires_at_value(at(expires)),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    };
+    let sandbox = "rdrill-sbx-learning-1";
+    let check = |name: &str, tags: &BTreeMap<String, String>, p: &SandboxDropPolicy| {
+        check_secret_drop(prefix, sandbox, name, tags, p)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.guard)
+            .collect::<Vec<_>>()
+    };
+    assert!(check(name, &tags("ana", 4), &policy(None)).is_empty());
+    assert_eq!(check(name, &tags("bob", 4), &policy(None)), ["owner"]);
+    assert_eq!(
+        check(
+            "rd/sandbox/rdrill-sbx-other",
+            &tags("ana", 4),
+            &policy(None)
+        ),
+        ["prefix"]
+    );
+    assert_eq!(
+        check("prod/db-password", &tags("ana", 4), &policy(None)),
+        ["prefix"]
+    );
+    let mut untagged = tags("ana", 4);
+    untagged.remove("drill:role");
+    assert_eq!(check(name, &untagged, &policy(None)), ["role"]);
+    // The janitor: only once the expiry has passed.
+    assert_eq!(
+        check(name, &tags("ana", 4), &policy(Some(at(3)))),
+        ["expiry"]
+    );
+    assert!(check(name, &tags("ana", 4), &policy(Some(at(4)))).is_empty());
+}

@@ -4,18 +4,23 @@
 //! secret; `diff` compares the two on the instance). Every one first learns the caller from
 //! STS ([`identity::verify_caller`]); the event names only the source, the TTL and a sandbox.
 //! What is restored is the newest backup a drill run validated, of a configured source; the
-//! maximum TTL, prefix and network are the deployment's.
+//! maximum TTL, prefix and network are the deployment's. An RDS source's sandbox is an instance
+//! ([`sbx`]); a backup-set source's is a database on its restore server ([`server`]).
 
 use chrono::{DateTime, Utc};
 use drill_core::deployment::DeploymentConfig;
 use drill_core::diff::DiffPolicy;
+use drill_core::events::ConnectionSpec;
 use drill_core::events::{BackupKind, SnapshotSelector, SourceSpec};
 use drill_core::sandbox::{self, SandboxRequest};
 use drill_core::ErrorKind;
+use drill_engine::lambda::sandbox_servers as servers;
 use drill_engine::lambda::{parse_event, to_output, HandlerError};
 use drill_engine::rds;
 use drill_engine::sandbox::rds as sbx;
-use drill_engine::sandbox::{identity, newest_validated_backup, remote, SandboxSettings};
+use drill_engine::sandbox::{
+    identity, newest_validated_backup, remote, secret, server, SandboxSettings,
+};
 use drill_engine::store::Store;
 use serde_json::Value;
 
@@ -70,7 +75,15 @@ pub async fn dispatch(
                     ..
                 } => (instance_identifier, database, parameter_group),
                 SourceSpec::BackupSet { store, server, .. } => {
-                    return Err(backup_set_refused(source_id, store, server))
+                    let new = DbSandboxAsk {
+                        source: &source.source,
+                        source_id,
+                        store,
+                        server,
+                        owner,
+                        expires_at: now + ttl,
+                    };
+                    return to_output(&create_on_server(deps, settings, new, now).await?);
                 }
                 SourceSpec::AuroraCluster { .. } => return Err(aurora_refused(source_id)),
             };
@@ -106,11 +119,29 @@ pub async fn dispatch(
         }
         SandboxRequest::SandboxList { caller } => {
             let owner = owner(caller).await?;
-            to_output(&sbx::list(&deps.rds, settings, &owner).await?)
+            let mut all = sbx::list(&deps.rds, settings, &owner).await?;
+            let config = deps.deployment(deps.config.config_url.as_deref()).await?;
+            let plain = deps.config.allow_plaintext;
+            for s in servers::connect_all(&config, plain, &deps.aws).await? {
+                all.extend(server::list(&s.admin, &s.spec, &settings.prefix, &owner).await?);
+            }
+            to_output(&all)
         }
         SandboxRequest::SandboxConnect { identifier, caller } => {
             let owner = owner(caller).await?;
             let config = deps.deployment(deps.config.config_url.as_deref()).await?;
+            if let Some((s, _)) = on_server(deps, settings, &config, identifier).await? {
+                let mut info =
+                    server::owned(&s.admin, &s.spec, &settings.prefix, &owner, identifier)
+                        .await?
+                        .ok_or_else(|| gone(identifier))?;
+                let prefix = secret_prefix(settings)?;
+                info.secret_arn = Some(
+                    drill_core::sandboxdb::secret_name(prefix, identifier)
+                        .map_err(|e| HandlerError::new(ErrorKind::InvalidInput, e))?,
+                );
+                return to_output(&info);
+            }
             let policy = settings.policy(rds_settings, &config);
             let key = rds_settings.secret_kms_key_id.clone();
             let mut info = sbx::connect(&deps.rds, &policy, key, &owner, identifier).await?;
@@ -132,8 +163,6 @@ pub async fn dispatch(
         } => {
             let owner = owner(caller).await?;
             let config = deps.deployment(deps.config.config_url.as_deref()).await?;
-            let guards = settings.policy(rds_settings, &config);
-            let info = sbx::owned(&deps.rds, &guards, &owner, identifier).await?;
             let policy = DiffPolicy::new(
                 max_changed_share.unwrap_or(DiffPolicy::default().max_changed_share),
             )
@@ -144,6 +173,21 @@ pub async fn dispatch(
                 HandlerError::new(ErrorKind::InvalidInput, "DRILL_SANDBOX_REPORTS_URL is not set: the sandbox function has nowhere to write diff reports")
             })?;
             let reports = Store::open(url, Some(&deps.s3))?;
+            if let Some((s, _)) = on_server(deps, settings, &config, identifier).await? {
+                server::owned(&s.admin, &s.spec, &settings.prefix, &owner, identifier)
+                    .await?
+                    .ok_or_else(|| gone(identifier))?;
+                let base = server::base_of(&s.admin, identifier).await?;
+                let (b, db) = (
+                    s.admin.with_database(&base),
+                    s.admin.with_database(identifier),
+                );
+                let budget = settings.diff_budget;
+                let out = remote::report(&b, &db, identifier, &policy, budget, &reports, now);
+                return to_output(&out.await?);
+            }
+            let guards = settings.policy(rds_settings, &config);
+            let info = sbx::owned(&deps.rds, &guards, &owner, identifier).await?;
             let admin = remote::admin(&deps.aws, &settings.reach, &info)
                 .await?
                 .ok_or_else(|| {
@@ -180,7 +224,7 @@ fn database_of(config: &DeploymentConfig, source_id: &str) -> Result<String, Han
         SourceSpec::RdsSnapshot { database, .. } => Ok(database.clone()),
         SourceSpec::BackupSet { .. } => Err(HandlerError::new(
             ErrorKind::InvalidInput,
-            format!("source {source_id:?} is a backup set: no AWS sandbox is made from it"),
+            format!("source {source_id:?} is a backup set: its sandboxes are databases on its restore server, not instances"),
         )),
         SourceSpec::AuroraCluster { .. } => Err(aurora_refused(source_id)),
     }
@@ -197,23 +241,101 @@ fn aurora_refused(source_id: &str) -> HandlerError {
     )
 }
 
-/// Why no AWS sandbox is made of a backup-set source. The nightly drill restores such a set into
-/// a temp database on the source's restore server, reached with that server's admin secret; a
-/// sandbox there would hand its user that admin secret (every database on the server), and the
-/// deployment has no per-sandbox role nor secret to give instead. So it is refused, by name.
-fn backup_set_refused(
-    source_id: &str,
-    store: &str,
-    server: &drill_core::events::ConnectionSpec,
-) -> HandlerError {
+/// A backup-set sandbox to make (the source and its server from the deployment).
+struct DbSandboxAsk<'a> {
+    source: &'a SourceSpec,
+    source_id: &'a str,
+    store: &'a str,
+    server: &'a ConnectionSpec,
+    owner: String,
+    expires_at: DateTime<Utc>,
+}
+
+fn secret_prefix(settings: &SandboxSettings) -> Result<&str, HandlerError> {
+    settings.secret_prefix.as_deref().ok_or_else(|| {
+        HandlerError::new(
+            ErrorKind::InvalidInput,
+            "DRILL_SANDBOX_SECRET_PREFIX is not set: the sandbox function has nowhere to keep a backup-set sandbox's credentials",
+        )
+    })
+}
+
+fn gone(identifier: &str) -> HandlerError {
     HandlerError::new(
         ErrorKind::InvalidInput,
-        format!(
-            "source {source_id:?} is a backup set ({store}): the only place this deployment restores \
-             it is the restore server {}:{}, through that server's admin secret, which a sandbox \
-             user must not get; AWS sandboxes are made from RDS snapshots only. Make a local \
-             sandbox of the same backup store with `drill sandbox create --config <file> --source {source_id}`",
-            server.host, server.port
-        ),
+        format!("no sandbox {identifier} (`drill aws sandbox list` shows yours)"),
     )
+}
+
+/// The restore server holding backup-set sandbox `identifier`, if one does.
+async fn on_server(
+    deps: &Deps,
+    settings: &SandboxSettings,
+    config: &DeploymentConfig,
+    identifier: &str,
+) -> Result<Option<(servers::Server, drill_core::sandboxdb::SandboxMarker)>, HandlerError> {
+    let plain = deps.config.allow_plaintext;
+    servers::locate(config, &settings.prefix, identifier, plain, &deps.aws).await
+}
+
+/// The newest validated set of a backup-set source, restored into a sandbox database on the
+/// source's restore server (as the nightly drill restores it there), owned by a login role of
+/// its own whose credentials go to a Secrets Manager secret of the sandbox; the server's admin
+/// secret stays in the function.
+async fn create_on_server(
+    deps: &Deps,
+    settings: &SandboxSettings,
+    ask: DbSandboxAsk<'_>,
+    now: DateTime<Utc>,
+) -> Result<drill_core::sandbox::SandboxInfo, HandlerError> {
+    let secret_prefix = secret_prefix(settings)?;
+    let reports_url = settings.reports_url.as_deref().ok_or_else(|| {
+        HandlerError::new(ErrorKind::InvalidInput, "DRILL_REPORTS_URL is not set: the sandbox function cannot tell which backups were validated")
+    })?;
+    let reports = Store::open(reports_url, Some(&deps.s3))?;
+    let backup = newest_validated_backup(&reports, ask.source_id).await?;
+    // The run report is data: its set must lie in the store the deployment configures.
+    drill_core::manifest::manifest_url_of(ask.source, &backup).map_err(|e| {
+        HandlerError::new(
+            ErrorKind::GuardViolation,
+            format!("the newest validated backup of {:?}: {e}", ask.source_id),
+        )
+    })?;
+    let store = Store::open(ask.store, Some(&deps.s3))?;
+    let relative = backup.id[ask.store.trim_end_matches('/').len()..].trim_matches('/');
+    let admin =
+        drill_engine::lambda::database(ask.server, deps.config.allow_plaintext, &deps.aws).await?;
+    let new = server::NewDbSandbox {
+        source_id: ask.source_id.to_owned(),
+        prefix: settings.prefix.clone(),
+        set: store.child(relative),
+        owner: ask.owner.clone(),
+        expires_at: ask.expires_at,
+        jobs: 2,
+    };
+    let made = server::create(&admin, ask.server, &new, now).await?;
+    let sm = drill_engine::aws::secrets_client(&deps.aws);
+    let kms = deps.config.rds.secret_kms_key_id.as_deref();
+    match secret::create(
+        &sm,
+        secret_prefix,
+        &made.marker,
+        ask.server,
+        &made.credentials,
+        kms,
+    )
+    .await
+    {
+        Ok(arn) => Ok(drill_core::sandbox::SandboxInfo {
+            secret_arn: Some(arn),
+            ..made.info
+        }),
+        Err(e) => {
+            let policy = server::drop_policy(&settings.prefix, &ask.owner, None, &admin, &[]);
+            if let Err(drop) = server::drop_sandbox(&admin, &made.marker.database, &policy).await {
+                tracing::error!(sandbox = %made.marker.database, error = %drop, "could not drop a sandbox whose secret failed");
+            }
+            Err(e.into())
+        }
+    }
 }

@@ -10,6 +10,7 @@
 
 pub mod credentials;
 pub mod env;
+pub mod sandbox_servers;
 pub mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;

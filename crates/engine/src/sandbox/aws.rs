@@ -42,6 +42,9 @@ pub struct SandboxSettings {
     pub diff_budget: std::time::Duration,
     /// How the function connects to sandbox instances.
     pub reach: super::remote::Reach,
+    /// `DRILL_SANDBOX_SECRET_PREFIX` (e.g. `restore-drill/sandbox/`): where the credentials of
+    /// backup-set sandboxes go. Without it no backup-set sandbox is made.
+    pub secret_prefix: Option<String>,
 }
 
 impl SandboxSettings {
@@ -86,10 +89,16 @@ impl SandboxSettings {
                 })?,
         };
         let reach = super::remote::Reach::from_vars(&var).map_err(|e| bad(e.to_string()))?;
+        let secret_prefix = var("DRILL_SANDBOX_SECRET_PREFIX").filter(|v| !v.is_empty());
+        if let Some(p) = &secret_prefix {
+            drill_core::sandboxdb::secret_name(p, "x")
+                .map_err(|e| bad(format!("DRILL_SANDBOX_SECRET_PREFIX: {e}")))?;
+        }
         Ok(SandboxSettings {
             diff_reports_url: var("DRILL_SANDBOX_REPORTS_URL").filter(|v| !v.is_empty()),
             diff_budget: std::time::Duration::from_secs(budget),
             reach,
+            secret_prefix,
             prefix,
             max_ttl_hours,
             sts_endpoint,
@@ -195,6 +204,7 @@ mod tests {
             ("DRILL_STS_ENDPOINT", "http://evil.example"),
             ("DRILL_SANDBOX_PG_OVERRIDE", "db.example.com:5432"),
             ("DRILL_SANDBOX_DIFF_BUDGET_SECONDS", "900"),
+            ("DRILL_SANDBOX_SECRET_PREFIX", "no slash"),
         ] {
             let mut pairs = vec![
                 ("AWS_REGION", "eu-west-1"),

@@ -135,7 +135,7 @@ pub async fn create(spec: &CreateSpec) -> Result<Entry, SandboxError> {
     Ok(entry)
 }
 
-async fn set_comment(
+pub(super) async fn set_comment(
     admin: &tokio_postgres::Client,
     name: &str,
     comment: &str,
@@ -399,7 +399,7 @@ fn forget(dir: &Path, name: &str) {
 }
 
 /// Drops `name` only when every guard passes; `false` when it does not exist.
-async fn drop_guarded(
+pub(super) async fn drop_guarded(
     admin: &tokio_postgres::Client,
     name: &str,
     policy: &SandboxDropPolicy,

@@ -1,6 +1,7 @@
 //! Sandboxes: on-demand copies of a source's newest validated backup, for trying a risky change
 //! and reading its diff before production ([`crate::diff`]). [`local`]: a database on a
-//! configured PostgreSQL server. [`aws`]: sandbox RDS instances owned by the IAM caller, served by
+//! configured PostgreSQL server. [`server`] and [`secret`]: the same on a backup-set source's
+//! restore server in AWS, with a login role and a secret per sandbox. [`aws`]: sandbox RDS instances owned by the IAM caller, served by
 //! the deployed functions ([`identity`]: who the caller is, from STS; [`rds`]: the guarded RDS calls).
 
 pub mod aws;
@@ -8,6 +9,8 @@ pub mod identity;
 pub mod local;
 pub mod rds;
 pub mod remote;
+pub mod secret;
+pub mod server;
 
 pub use aws::{newest_validated_backup, SandboxSettings};
 
@@ -42,6 +45,9 @@ pub enum SandboxError {
     Incomplete(String),
     #[error("{0}")]
     Setting(String),
+    /// An AWS call of the sandbox path failed (Secrets Manager).
+    #[error("{0}")]
+    Aws(String),
     #[error(transparent)]
     Pg(#[from] PgError),
     #[error(transparent)]
@@ -65,7 +71,8 @@ impl Classified for SandboxError {
             SandboxError::Unknown { .. } | SandboxError::Naming(_) => ErrorKind::InvalidInput,
             SandboxError::Registry { .. }
             | SandboxError::Base { .. }
-            | SandboxError::Incomplete(_) => ErrorKind::CouldNotRun,
+            | SandboxError::Incomplete(_)
+            | SandboxError::Aws(_) => ErrorKind::CouldNotRun,
             SandboxError::Setting(_) => ErrorKind::InvalidInput,
             SandboxError::DropRefused { .. } => ErrorKind::GuardViolation,
             SandboxError::Pg(e) => e.kind(),

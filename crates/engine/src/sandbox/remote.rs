@@ -168,7 +168,21 @@ pub async fn diff(
         }
     }
     let (b, s) = (admin.with_database(&base), admin.with_database(database));
-    let report = tokio::time::timeout(budget, crate::diff::diff(&b, &s, policy))
+    report(&b, &s, identifier, policy, budget, reports, now).await
+}
+
+/// Diffs `sandbox` against `base` within `budget` and writes the JSON report to `reports` under
+/// the sandbox's own key (RDS and backup-set sandboxes alike).
+pub async fn report(
+    b: &Database,
+    s: &Database,
+    identifier: &str,
+    policy: &DiffPolicy,
+    budget: Duration,
+    reports: &Store,
+    now: DateTime<Utc>,
+) -> Result<SandboxDiffOutcome, SandboxError> {
+    let report = tokio::time::timeout(budget, crate::diff::diff(b, s, policy))
         .await
         .map_err(|_| {
             SandboxError::Incomplete(sandbox_diff::incomplete(identifier, budget.as_secs()))
