@@ -30,6 +30,10 @@ variable "sandbox_janitor_schedule_expression" {
 locals {
   sandbox_tag_value = "sandbox" # drill_core::sandbox::ROLE_SANDBOX
   sandbox_db_arn    = "${local.rds_arn}:db:${var.sandbox_prefix}*"
+  # Backup-set sandboxes' role credentials (drill_core::sandboxdb::secret_name); Secrets Manager
+  # appends "-" and 6 characters to the name in the ARN.
+  sandbox_secret_prefix = "${var.name}/sandbox/"
+  sandbox_secret_arn    = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:${local.sandbox_secret_prefix}${var.sandbox_prefix}sbx-*"
   sandbox_functions = {
     sandbox        = "restore"
     sandbox-delete = "delete-temp"
@@ -37,6 +41,7 @@ locals {
   sandbox_env = {
     DRILL_SANDBOX_ONLY          = "true"
     DRILL_SANDBOX_PREFIX        = var.sandbox_prefix
+    DRILL_SANDBOX_SECRET_PREFIX = local.sandbox_secret_prefix
     DRILL_SANDBOX_MAX_TTL_HOURS = tostring(var.sandbox_max_ttl_hours)
     DRILL_STS_REGION            = local.region
     DRILL_STS_ENDPOINT          = "https://sts.${local.region}.amazonaws.com"
@@ -52,7 +57,8 @@ locals {
 }
 
 data "aws_iam_policy_document" "sandbox" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.deployment_config.json]
+  # restore_server_secrets: backup-set sandboxes are databases on their source's restore server.
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.deployment_config.json, data.aws_iam_policy_document.restore_server_secrets.json]
   statement {
     sid     = "RestoreOnlyIntoTaggedSandboxes"
     actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
@@ -106,6 +112,36 @@ data "aws_iam_policy_document" "sandbox" {
     }
   }
 
+  # A backup-set sandbox's role credentials: a secret of its own, created tagged as a sandbox's
+  # (CreateSecret with tags needs TagResource too: CreateSecret API reference).
+  statement {
+    sid       = "CreateBackupSetSandboxSecrets"
+    actions   = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"]
+    resources = [local.sandbox_secret_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "aws:TagKeys"
+      values   = ["drill:*"]
+    }
+  }
+
+  # A create whose secret failed drops the sandbox and deletes what it made.
+  statement {
+    sid       = "DeleteOwnBackupSetSandboxSecrets"
+    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
+    resources = [local.sandbox_secret_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "secretsmanager:ResourceTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+  }
+
   # sandbox_diff: the function connects to the caller's sandbox as its master user (the
   # RDS-managed secret of sandbox instances only), makes the base copy, diffs, and writes the
   # report under sandboxes/ (that prefix only; it reads no other object it writes).
@@ -151,7 +187,18 @@ data "aws_iam_policy_document" "sandbox" {
 }
 
 data "aws_iam_policy_document" "sandbox_delete" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.deployment_config.json]
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.deployment_config.json, data.aws_iam_policy_document.restore_server_secrets.json]
+  statement {
+    sid       = "DeleteBackupSetSandboxSecrets"
+    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"]
+    resources = [local.sandbox_secret_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "secretsmanager:ResourceTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+  }
+
   statement {
     sid       = "DeleteOnlyTaggedSandboxes"
     actions   = ["rds:DeleteDBInstance"]
@@ -251,7 +298,7 @@ resource "aws_lambda_permission" "sandbox_janitor" {
 }
 
 # What a sandbox user needs: invoke the two sandbox functions, and read RDS-managed secrets of
-# sandboxes (for `connect`). IAM cannot compare the instance's drill:owner tag with the caller
+# sandboxes and backup-set sandboxes' secrets (for `connect`). IAM cannot compare the instance's drill:owner tag with the caller
 # here (the secret carries only aws:rds:primaryDBInstanceArn), so any sandbox user can read any
 # sandbox's secret: grant it to the people who may use production copies at all.
 data "aws_iam_policy_document" "sandbox_user" {
@@ -269,6 +316,17 @@ data "aws_iam_policy_document" "sandbox_user" {
       test     = "StringLike"
       variable = "aws:ResourceTag/aws:rds:primaryDBInstanceArn"
       values   = [local.sandbox_db_arn]
+    }
+  }
+
+  statement {
+    sid       = "ReadBackupSetSandboxSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.sandbox_secret_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "secretsmanager:ResourceTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
     }
   }
 }

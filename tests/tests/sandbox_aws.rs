@@ -151,8 +151,8 @@ async fn untrusted_events_cannot_claim_an_owner_a_longer_life_or_another_sts() {
     let deps = restore_deps(settings_for(&net), aws_config().await);
     let (_, alice) = iam_user(&unique("alice-")).await;
     let caller = proof(&alice, "sandbox_create", &source).await;
-    // A backup-set source: the deployment restores it only on its restore server, whose admin
-    // secret a sandbox user must not get.
+    // A backup-set source no drill run validated: nothing is offered (sandbox_aws_db.rs makes
+    // backup-set sandboxes).
     let set_source = unique("set-");
     drill_tests::deployment::configure_source(
         &set_source,
@@ -165,7 +165,7 @@ async fn untrusted_events_cannot_claim_an_owner_a_longer_life_or_another_sts() {
         (
             json!({"action": "sandbox_create", "source_id": set_source, "caller": caller}),
             "Drill.InvalidInput",
-            "restore server restore.internal:5432",
+            "has no validated backup",
         ),
         (
             json!({"action": "sandbox_create", "source_id": source, "ttl_hours": 9, "caller": caller}),
