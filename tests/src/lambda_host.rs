@@ -22,7 +22,7 @@ pub trait Invoke: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<Value, HandlerError>> + Send;
 }
 
-/// Our four handlers. Each invocation runs with the environment the function is configured with
+/// Our four handlers (and the two sandbox functions made of them). Each invocation runs with the environment the function is configured with
 /// in moto (what Terraform or a test set with `Environment.Variables`), so the handler sees the
 /// same configuration it would in AWS; variables the function does not set fall back to this
 /// process's environment.
@@ -88,8 +88,18 @@ impl Invoke for Handlers {
         let env = self.function_env(function_name).await;
         let var = |k: &str| env.get(k).cloned().or_else(|| std::env::var(k).ok());
         let aws = self.aws.clone();
-        // Longest suffix first: `-delete-temp` before anything shorter.
-        if function_name.ends_with("delete-temp") {
+        // Longest suffix first: `-delete-temp` before anything shorter. The sandbox functions
+        // (infra/sandbox.tf: the restore and delete-temp binaries, DRILL_SANDBOX_ONLY) take their
+        // sandbox settings from the function's environment too.
+        let sandbox = || drill_engine::sandbox::SandboxSettings::from_vars(var);
+        let now = chrono::Utc::now();
+        if function_name.ends_with("sandbox-delete") {
+            let deps = delete_temp::Deps::new(delete_temp::Config::from_vars(&var)?, aws);
+            delete_temp::sandbox::dispatch(&deps, &sandbox()?, payload, now).await
+        } else if function_name.ends_with("sandbox") {
+            let deps = restore::Deps::new(restore::Config::from_vars(&var)?, aws);
+            restore::sandbox::dispatch(&deps, &sandbox()?, payload, now).await
+        } else if function_name.ends_with("delete-temp") {
             let deps = delete_temp::Deps::new(delete_temp::Config::from_vars(&var)?, aws);
             delete_temp::handle(&deps, payload).await
         } else if function_name.ends_with("restore") {

@@ -103,3 +103,76 @@ pub async fn validated_source(
     }
     (source, snapshot)
 }
+
+/// A backup-set source (configured in this process's deployment file) whose store, in a new
+/// bucket, holds one exported set of the e2e database, restored on the local server (its admin
+/// secret in Secrets Manager), and a passed drill run of that set under `reports` (a newer failed
+/// one names a set never validated); returns (source, bucket).
+pub async fn validated_backup_set(reports: &std::path::Path) -> (String, String) {
+    use drill_engine::dump::{self, ExportOptions};
+    use drill_engine::pg::Database;
+    use drill_engine::store::Store;
+    let config = aws_config().await;
+    let bucket = unique("sbxdb-");
+    crate::s3(&config)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let source = unique("set-");
+    let store_url = format!("s3://{bucket}/backups/{source}");
+    let store = Store::open(&store_url, Some(&drill_engine::aws::s3_client(&config))).unwrap();
+    let db = crate::e2e::source_db().await;
+    let set = dump::export(
+        &Database::from_url(&db.url).unwrap(),
+        &store,
+        &ExportOptions::default(),
+    )
+    .await
+    .unwrap()
+    .set_url;
+    let url = url::Url::parse(&crate::pg_url()).unwrap();
+    let admin_secret = aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(format!("{bucket}/restore-server"))
+        .secret_string(
+            json!({"username": url.username(), "password": url.password().unwrap()}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let server = json!({"host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
+        "secret": {"secrets_manager": {"secret_id": admin_secret}}, "tls": "disable"});
+    crate::deployment::configure_source(
+        &source,
+        json!({"kind": "backup-set", "store": store_url, "server": server}),
+        None,
+        None,
+    );
+    let runs = reports.join(&source).join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let now = Utc::now();
+    let run = |passed: bool, id: &str| {
+        json!({
+            "format_version": 1, "source_id": source, "drill_id": unique("d-"), "started_at": now,
+            "finished_at": now, "passed": passed, "failed_step": null, "failure": null,
+            "cleanup_failure": null, "snapshot_copy": null, "snapshot_copy_failure": null,
+            "backup": {"kind": "backup-set", "id": id,
+                       "taken_at": if passed { now - Duration::hours(2) } else { now }},
+            "temp": null, "validation": {"passed": passed}, "export": null, "cleanup": null,
+            "rto_seconds": null, "rpo_seconds": null, "rows": null, "backup_bytes": null
+        })
+    };
+    let never = format!("{store_url}/never-validated");
+    for (name, r) in [
+        ("a.json", run(true, set.trim_end_matches('/'))),
+        ("b.json", run(false, &never)),
+    ] {
+        std::fs::write(runs.join(name), serde_json::to_vec(&r).unwrap()).unwrap();
+    }
+    (source, bucket)
+}

@@ -10,14 +10,11 @@ use drill_core::diff::Verdict;
 use drill_core::events::DeleteOutcome;
 use drill_core::sandbox::SandboxInfo;
 use drill_core::sandbox_diff::SandboxDiffOutcome;
-use drill_engine::dump::{self, ExportOptions};
 use drill_engine::lambda::HandlerError;
-use drill_engine::pg::Database;
 use drill_engine::sandbox::SandboxSettings;
-use drill_engine::store::Store;
 use drill_tests::rds::*;
-use drill_tests::sandbox::{iam_user, proof, sandbox_settings};
-use drill_tests::{aws_config, connect, pg_url, s3, unique, with_database};
+use drill_tests::sandbox::{iam_user, proof, sandbox_settings, validated_backup_set};
+use drill_tests::{aws_config, connect, pg_url, unique, with_database};
 use serde_json::{json, Value};
 
 struct World {
@@ -75,80 +72,18 @@ async fn secret_exists(w: &World, name: &str) -> bool {
     w.sm.describe_secret().secret_id(name).send().await.is_ok()
 }
 
-/// A backup-set source whose store holds one exported set of the e2e database, and a passed
-/// drill run of it in the report store (a newer failed one names a set never validated).
 async fn world() -> World {
     let config = aws_config().await;
-    let bucket = unique("sbxdb-");
-    let s3 = s3(&config);
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let source = unique("set-");
-    let store_url = format!("s3://{bucket}/backups/{source}");
-    let store = Store::open(&store_url, Some(&drill_engine::aws::s3_client(&config))).unwrap();
-    let db = drill_tests::e2e::source_db().await;
-    let set = dump::export(
-        &Database::from_url(&db.url).unwrap(),
-        &store,
-        &ExportOptions::default(),
-    )
-    .await
-    .unwrap()
-    .set_url;
-
-    let url = url::Url::parse(&pg_url()).unwrap();
-    let sm = aws_sdk_secretsmanager::Client::new(&config);
-    let admin_secret = sm
-        .create_secret()
-        .name(format!("{bucket}/restore-server"))
-        .secret_string(
-            json!({"username": url.username(), "password": url.password().unwrap()}).to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    let server = json!({"host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
-        "secret": {"secrets_manager": {"secret_id": admin_secret}}, "tls": "disable"});
-    drill_tests::deployment::configure_source(
-        &source,
-        json!({"kind": "backup-set", "store": store_url, "server": server}),
-        None,
-        None,
-    );
     let reports = tempfile::tempdir().unwrap();
-    let runs = reports.path().join(&source).join("runs");
-    std::fs::create_dir_all(&runs).unwrap();
-    let now = Utc::now();
-    let run = |passed: bool, id: &str| {
-        json!({
-            "format_version": 1, "source_id": source, "drill_id": unique("d-"), "started_at": now,
-            "finished_at": now, "passed": passed, "failed_step": null, "failure": null,
-            "cleanup_failure": null, "snapshot_copy": null, "snapshot_copy_failure": null,
-            "backup": {"kind": "backup-set", "id": id,
-                       "taken_at": if passed { now - Duration::hours(2) } else { now }},
-            "temp": null, "validation": {"passed": passed}, "export": null, "cleanup": null,
-            "rto_seconds": null, "rpo_seconds": null, "rows": null, "backup_bytes": null
-        })
-    };
-    for (name, r) in [
-        ("a.json", run(true, set.trim_end_matches('/'))),
-        (
-            "b.json",
-            run(false, &format!("{store_url}/never-validated")),
-        ),
-    ] {
-        std::fs::write(runs.join(name), serde_json::to_vec(&r).unwrap()).unwrap();
-    }
+    let (source, bucket) = validated_backup_set(reports.path()).await;
     let mut settings = sandbox_settings(reports.path());
     settings.diff_reports_url = Some(format!("s3://{bucket}/sandboxes"));
     let rds = settings_for_tests();
     World {
         restore: restore_deps(rds.clone(), config.clone()),
         delete: delete_deps(rds, config.clone()),
+        sm: aws_sdk_secretsmanager::Client::new(&config),
         settings,
-        sm,
         source,
         _reports: reports,
     }

@@ -186,8 +186,14 @@ pub async fn run(outputs: Option<&Path>, a: &SandboxArgs, globals: &Globals) -> 
             print(
                 &v,
                 format!(
-                    "sandbox {} is being restored from {} (owner {})\n{}\n",
+                    "sandbox {} {} from {} (owner {})\n{}\n",
                     s.identifier,
+                    // A backup-set sandbox is restored before the answer; an instance is not.
+                    if s.status == "available" {
+                        "is ready, restored"
+                    } else {
+                        "is being restored"
+                    },
                     s.restored_from,
                     s.owner,
                     line(&s)
