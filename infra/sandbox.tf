@@ -130,6 +130,18 @@ data "aws_iam_policy_document" "sandbox" {
     }
   }
 
+  # sandbox_diff reads a backup-set sandbox as its own role, never as the server's admin.
+  statement {
+    sid       = "ReadBackupSetSandboxSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.sandbox_secret_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "secretsmanager:ResourceTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+  }
+
   # A create whose secret failed drops the sandbox and deletes what it made.
   statement {
     sid       = "DeleteOwnBackupSetSandboxSecrets"
@@ -160,6 +172,13 @@ data "aws_iam_policy_document" "sandbox" {
     sid       = "WriteSandboxDiffReports"
     actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.backups.arn}/sandboxes/*"]
+  }
+
+  # A backup-set sandbox is restored from the set a drill validated, under backups/.
+  statement {
+    sid       = "ReadBackupSetsForSandboxes"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.backups.arn}/backups/*"]
   }
 
   statement {
@@ -319,14 +338,21 @@ data "aws_iam_policy_document" "sandbox_user" {
     }
   }
 
+  # Only the owner's: the function tags the secret with STS's UserId of whoever asked, which
+  # is aws:userid in that caller's own requests.
   statement {
-    sid       = "ReadBackupSetSandboxSecrets"
+    sid       = "ReadOwnBackupSetSandboxSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [local.sandbox_secret_arn]
     condition {
       test     = "StringEquals"
       variable = "secretsmanager:ResourceTag/${local.temp_tag_key}"
       values   = [local.sandbox_tag_value]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "secretsmanager:ResourceTag/drill:owner-id"
+      values   = ["$${aws:userid}"]
     }
   }
 }

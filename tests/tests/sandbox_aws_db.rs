@@ -77,6 +77,9 @@ async fn world() -> World {
     let reports = tempfile::tempdir().unwrap();
     let (source, bucket) = validated_backup_set(reports.path()).await;
     let mut settings = sandbox_settings(reports.path());
+    // A prefix of this test's own: the janitor tests run 90 minutes ahead on the shared server
+    // and must not sweep the sandboxes other tests are making.
+    settings.prefix = format!("s{}-", &unique("")[..8]);
     settings.diff_reports_url = Some(format!("s3://{bucket}/sandboxes"));
     let rds = settings_for_tests();
     World {
@@ -102,7 +105,10 @@ async fn a_backup_set_sandbox_is_a_database_of_its_own_role_and_only_its_owner_d
 
     let made = create(&w, &alice, 4).await.unwrap();
     let id = made.identifier.clone();
-    assert!(id.starts_with("rsbx-sbx-"), "{made:?}");
+    assert!(
+        id.starts_with(&format!("{}sbx-", w.settings.prefix)),
+        "{made:?}"
+    );
     assert_eq!(made.database.as_deref(), Some(id.as_str()));
     assert!(made.restored_from.contains("/backups/"), "{made:?}");
     let secret_name = format!("restore-drill/sandbox/{id}");
@@ -134,6 +140,16 @@ async fn a_backup_set_sandbox_is_a_database_of_its_own_role_and_only_its_owner_d
     assert_eq!(tag("drill:role").as_deref(), Some("sandbox"));
     assert_eq!(tag("drill:source").as_deref(), Some(w.source.as_str()));
     assert!(tag("drill:owner").unwrap().contains("alice-"));
+    // The sandbox users' policy lets only the caller whose aws:userid this is read the secret.
+    let alice_id = aws_sdk_sts::Client::new(&alice)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap()
+        .user_id()
+        .unwrap()
+        .to_owned();
+    assert_eq!(tag("drill:owner-id"), Some(alice_id));
 
     // The role logs in with that password, owns what was restored, and has no other power.
     let url = url::Url::parse(&pg_url()).unwrap();
@@ -227,7 +243,7 @@ async fn the_janitor_sweeps_expired_backup_set_sandboxes_and_leaves_the_others()
     let short = create(&w, &alice, 1).await.unwrap().identifier;
     let long = create(&w, &alice, 8).await.unwrap().identifier;
     // A look-alike nobody marked: the janitor must not touch it.
-    let lookalike = format!("rsbx-sbx-{}", unique("lookalike-"));
+    let lookalike = format!("{}sbx-{}", w.settings.prefix, unique("lookalike-"));
     connect(&pg_url())
         .await
         .batch_execute(&format!("CREATE DATABASE \"{lookalike}\""))
@@ -281,4 +297,112 @@ async fn a_set_outside_the_configured_store_or_never_validated_is_no_sandbox() {
     }
     let err = create(&w, &alice, 1).await.unwrap_err();
     assert!(err.message.contains("no validated backup"), "{err}");
+}
+
+/// What the sandbox's user can change (its own database) decides nothing: the janitor reads the
+/// role's marker, the diff reads the sandbox as the role (an aggregate shadowing `count` through
+/// the database's search_path runs as the role, not as the admin), and the role reaches no
+/// drill temp database on the same server.
+#[tokio::test]
+async fn a_sandbox_user_can_neither_outlive_its_expiry_nor_run_code_as_the_admin_nor_read_a_drill_temp(
+) {
+    let w = world().await;
+    let (_, alice) = iam_user(&unique("alice-")).await;
+    let made = create(&w, &alice, 1).await.unwrap();
+    let id = made.identifier.clone();
+    let value =
+        w.sm.get_secret_value()
+            .secret_id(made.secret_arn.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
+    let creds: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    let port = url::Url::parse(&pg_url()).unwrap().port().unwrap();
+    let as_role = |db: &str| {
+        format!(
+            "postgresql://{id}:{}@127.0.0.1:{port}/{db}",
+            creds["password"].as_str().unwrap()
+        )
+    };
+    let sandbox = connect(&as_role(&id)).await;
+
+    // A forged marker on its own database: ten days more, and someone else's.
+    let forged = drill_core::sandboxdb::SandboxMarker {
+        role: drill_core::sandboxdb::Role::Sandbox,
+        database: id.clone(),
+        owner: "arn:aws:iam::123456789012:user/someone-else".into(),
+        source_id: w.source.clone(),
+        expires_at: Utc::now() + Duration::days(10),
+    };
+    sandbox
+        .batch_execute(&format!(
+            "COMMENT ON DATABASE \"{id}\" IS '{}'",
+            forged.comment().replace('\'', "''")
+        ))
+        .await
+        .unwrap();
+    // Its role's marker is out of its reach.
+    let err = sandbox
+        .batch_execute(&format!("COMMENT ON ROLE \"{id}\" IS 'mine now'"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("permission denied") || format!("{err:?}").contains("42501"),
+        "{err:?}"
+    );
+
+    // Code of its user on the diff's path: `count` shadowed through the database's search_path.
+    sandbox
+        .batch_execute(&format!(
+            "CREATE SCHEMA evil;
+             CREATE FUNCTION evil.step(bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+               BEGIN
+                 IF current_user <> '{id}' THEN RAISE EXCEPTION 'ran as %', current_user; END IF;
+                 RETURN $1 + 1;
+               END $$;
+             CREATE AGGREGATE evil.count(*) (sfunc = evil.step, stype = bigint, initcond = '0');
+             ALTER DATABASE \"{id}\" SET search_path = evil, pg_catalog;"
+        ))
+        .await
+        .unwrap();
+    drop(sandbox);
+    let out: SandboxDiffOutcome =
+        serde_json::from_value(on(&w, "sandbox_diff", &alice, &id).await.unwrap()).unwrap();
+    assert_eq!(out.report.verdict, Verdict::NoChange, "{out:?}");
+    // Still alice's: list and delete go by the role's marker.
+    let listed: Vec<SandboxInfo> =
+        serde_json::from_value(on(&w, "sandbox_list", &alice, "").await.unwrap()).unwrap();
+    let mine = listed.iter().find(|s| s.identifier == id).expect("listed");
+    assert!(
+        mine.expires_at.unwrap() < Utc::now() + Duration::hours(2),
+        "{mine:?}"
+    );
+
+    // A drill temp database on the same server is closed to the sandbox's role.
+    let temp = format!("rdrill-{}", unique("t"));
+    let admin = connect(&pg_url()).await;
+    drill_engine::drill::create_temp(&admin, &temp, "drill-x")
+        .await
+        .unwrap();
+    let reached = tokio_postgres::connect(&as_role(&temp), tokio_postgres::NoTls).await;
+    assert!(
+        reached.is_err(),
+        "the sandbox role reached a drill temp database"
+    );
+    admin
+        .batch_execute(&format!("DROP DATABASE \"{temp}\""))
+        .await
+        .unwrap();
+
+    // The janitor 90 minutes on: the role's expiry (1 h) counts, not the forged ten days.
+    let event = json!({"action": "sandbox_janitor"});
+    let later = Utc::now() + Duration::minutes(90);
+    let swept: DeleteOutcome = serde_json::from_value(
+        delete_temp::sandbox::dispatch(&w.delete, &w.settings, event, later)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(swept.deleted.contains(&id), "{swept:?}");
+    assert!(!exists("database", &id).await && !exists("role", &id).await);
 }

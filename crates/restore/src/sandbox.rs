@@ -75,7 +75,22 @@ pub async fn dispatch(
                     ..
                 } => (instance_identifier, database, parameter_group),
                 SourceSpec::BackupSet { store, server, .. } => {
+                    let (_, owner_id) = identity::verify_caller_with_id(
+                        &deps.aws,
+                        &settings.sts_endpoint,
+                        &settings.sts_region,
+                        caller,
+                        &binding,
+                    )
+                    .await?;
+                    let owner_id = owner_id.ok_or_else(|| {
+                        HandlerError::new(
+                            ErrorKind::GuardViolation,
+                            "STS answered without the caller's UserId: the sandbox's secret could not be limited to its owner",
+                        )
+                    })?;
                     let new = DbSandboxAsk {
+                        owner_id,
                         source: &source.source,
                         source_id,
                         store,
@@ -178,10 +193,22 @@ pub async fn dispatch(
                     .await?
                     .ok_or_else(|| gone(identifier))?;
                 let base = server::base_of(&s.admin, identifier).await?;
-                let (b, db) = (
-                    s.admin.with_database(&base),
-                    s.admin.with_database(identifier),
-                );
+                // The sandbox side is read as the sandbox's own role (its secret): whatever its
+                // user defined there (policies, views, operators, settings) runs with that
+                // role's rights, never the admin's.
+                let name = drill_core::sandboxdb::secret_name(secret_prefix(settings)?, identifier)
+                    .map_err(|e| HandlerError::new(ErrorKind::InvalidInput, e))?;
+                let sm = drill_engine::aws::secrets_client(&deps.aws);
+                let secret = drill_core::events::SecretRef::SecretsManager { secret_id: name };
+                let creds = drill_engine::pg::resolve_secret(&secret, Some(&sm)).await?;
+                if creds.username != *identifier {
+                    return Err(HandlerError::new(
+                        ErrorKind::GuardViolation,
+                        format!("the secret of sandbox {identifier} names another user"),
+                    ));
+                }
+                let b = s.admin.with_database(&base);
+                let db = s.admin.with_database(identifier).with_credentials(&creds);
                 let budget = settings.diff_budget;
                 let out = remote::report(&b, &db, identifier, &policy, budget, &reports, now);
                 return to_output(&out.await?);
@@ -243,6 +270,9 @@ fn aurora_refused(source_id: &str) -> HandlerError {
 
 /// A backup-set sandbox to make (the source and its server from the deployment).
 struct DbSandboxAsk<'a> {
+    /// STS's UserId of the owner: the secret's `drill:owner-id`, which the sandbox users'
+    /// policy compares with `aws:userid` (only the owner reads the secret).
+    owner_id: String,
     source: &'a SourceSpec,
     source_id: &'a str,
     store: &'a str,
@@ -303,6 +333,15 @@ async fn create_on_server(
     })?;
     let store = Store::open(ask.store, Some(&deps.s3))?;
     let relative = backup.id[ask.store.trim_end_matches('/').len()..].trim_matches('/');
+    if relative.split('/').any(|p| p == ".." || p == ".") {
+        return Err(HandlerError::new(
+            ErrorKind::GuardViolation,
+            format!(
+                "the newest validated backup of {:?} is not a plain path under its store: {}",
+                ask.source_id, backup.id
+            ),
+        ));
+    }
     let admin =
         drill_engine::lambda::database(ask.server, deps.config.allow_plaintext, &deps.aws).await?;
     let new = server::NewDbSandbox {
@@ -320,6 +359,7 @@ async fn create_on_server(
         &sm,
         secret_prefix,
         &made.marker,
+        &ask.owner_id,
         ask.server,
         &made.credentials,
         kms,

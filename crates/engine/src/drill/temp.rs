@@ -20,8 +20,11 @@ pub async fn create_temp(admin: &Client, name: &str, drill_id: &str) -> Result<(
     // The marker is the owner guard's fact; a database without it is never dropped by us.
     // An E'' literal with backslashes and quotes escaped is safe whatever the server's
     // standard_conforming_strings; the drill id comes from execution input.
+    // No CONNECT for PUBLIC: the restore server may also hold sandboxes, whose login roles
+    // must not reach a drill's copy of production (the read-only assertions' role is granted
+    // CONNECT by name).
     let comment = format!(
-        "COMMENT ON DATABASE {} IS E'{}'",
+        "COMMENT ON DATABASE {0} IS E'{1}'; REVOKE CONNECT, TEMPORARY ON DATABASE {0} FROM PUBLIC",
         quote_ident(name),
         tempdb::ownership_marker(drill_id)
             .replace('\\', "\\\\")

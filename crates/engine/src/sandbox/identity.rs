@@ -136,6 +136,24 @@ pub async fn verify_caller(
     proof: &CallerProof,
     binding: &str,
 ) -> Result<String, SandboxError> {
+    Ok(
+        verify_caller_with_id(config, endpoint, region, proof, binding)
+            .await?
+            .0,
+    )
+}
+
+/// [`verify_caller`], also with STS's `UserId` for the caller: the value IAM's `aws:userid`
+/// has in that caller's requests (an IAM user's unique id; `role-id:session-name` for an
+/// assumed role), which a resource tag can be compared with in a policy, where the STS ARN
+/// cannot (`aws:PrincipalArn` of an assumed role is the role's ARN, not the session's).
+pub async fn verify_caller_with_id(
+    config: &aws_config::SdkConfig,
+    endpoint: &str,
+    region: &str,
+    proof: &CallerProof,
+    binding: &str,
+) -> Result<(String, Option<String>), SandboxError> {
     proof.check(region)?;
     // Throwaway credentials: the SDK signs with them, then the interceptor puts the caller's
     // signature in their place. The function's own credentials never go into this request.
@@ -165,5 +183,7 @@ pub async fn verify_caller(
                 "STS refused the caller's signature ({code}: {message})"
             ))
         })?;
-    sandbox::principal(out.arn())
+    // Only a backup-set sandbox's secret needs the id; its create refuses an answer without one.
+    let user_id = out.user_id().filter(|u| !u.is_empty()).map(str::to_owned);
+    Ok((sandbox::principal(out.arn())?, user_id))
 }

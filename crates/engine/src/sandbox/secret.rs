@@ -19,12 +19,17 @@ fn failed(what: &str, e: impl std::error::Error) -> SandboxError {
     SandboxError::Aws(format!("{what}: {}", DisplayErrorContext(e)))
 }
 
+/// The tag holding STS's UserId of the owner, compared with `aws:userid` by the sandbox users'
+/// policy (infra/sandbox.tf), so that only the owner may read the secret.
+pub const OWNER_ID: &str = "drill:owner-id";
+
 /// The sandbox's tags (what the IAM conditions and the delete guards read).
-pub fn tags(marker: &SandboxMarker) -> BTreeMap<String, String> {
+pub fn tags(marker: &SandboxMarker, owner_id: &str) -> BTreeMap<String, String> {
     use drill_core::guards::tag;
     [
         (tag::ROLE, drill_core::sandbox::ROLE_SANDBOX.to_owned()),
         (drill_core::sandbox::OWNER, marker.owner.clone()),
+        (OWNER_ID, owner_id.to_owned()),
         (tag::SOURCE, marker.source_id.clone()),
         (tag::EXPIRES_AT, tag::expires_at_value(marker.expires_at)),
     ]
@@ -38,6 +43,7 @@ pub async fn create(
     client: &Client,
     secret_prefix: &str,
     marker: &SandboxMarker,
+    owner_id: &str,
     server: &ConnectionSpec,
     credentials: &Credentials,
     kms_key_id: Option<&str>,
@@ -62,7 +68,7 @@ pub async fn create(
         .secret_string(body.to_string())
         .set_kms_key_id(kms_key_id.map(str::to_owned))
         .set_tags(Some(
-            tags(marker)
+            tags(marker, owner_id)
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect(),

@@ -8,7 +8,13 @@
 //! restored into it, and nothing else; `PUBLIC` may not connect to the sandbox nor to its base.
 //! The role's password goes to a Secrets Manager secret of the sandbox ([`super::secret`]), as
 //! an RDS sandbox's managed secret. Database, base and role all carry the [`SandboxMarker`] and
-//! are dropped only through [`drill_core::sandboxdb::check_drop`].
+//! are dropped only through [`drill_core::sandboxdb::check_drop`]; the role's marker is the one
+//! trusted for the sandbox (its user may rewrite its database's comment, not its role's).
+//!
+//! Nothing the sandbox's user defines runs as the server's admin: once the password is out the
+//! admin never connects to the sandbox database (the diff reads it as the sandbox's role; a
+//! policy, view, operator or `ALTER DATABASE .. SET search_path` there runs with the role's
+//! rights only), only to the maintenance database and to the base it made before.
 
 use chrono::{DateTime, Utc};
 use drill_core::events::{ConnectionSpec, Refusal};
@@ -148,17 +154,21 @@ pub async fn create(
     })
 }
 
-/// The sandbox databases on the server whose marker is valid, oldest expiry first.
+/// The sandboxes on the server, by their *roles'* markers, oldest expiry first. The role's
+/// comment is the trusted one: the sandbox's user owns its database and may rewrite that
+/// database's comment (its owner, its expiry, the name it claims), but may not comment on any
+/// role (that takes CREATEROLE), so only the role's marker decides who owns a sandbox and
+/// when it expires.
 pub async fn markers(admin: &Database, prefix: &str) -> Result<Vec<SandboxMarker>, SandboxError> {
     let client = admin.connect_as("restore-drill sandbox").await?;
     let rows = client
         .query(
-            "SELECT datname::text, pg_catalog.shobj_description(oid, 'pg_database') \
-             FROM pg_catalog.pg_database WHERE datname LIKE $1 ORDER BY 1",
+            "SELECT rolname::text, pg_catalog.shobj_description(oid, 'pg_authid') \
+             FROM pg_catalog.pg_roles WHERE rolname LIKE $1 ORDER BY 1",
             &[&format!("{}sbx-%", prefix.replace('_', "\\_"))],
         )
         .await
-        .map_err(PgError::query("listing sandbox databases"))?;
+        .map_err(PgError::query("listing sandbox roles"))?;
     let mut out: Vec<SandboxMarker> = rows
         .iter()
         .filter_map(|r| {
@@ -282,10 +292,11 @@ async fn drop_all(
     policy: &SandboxDropPolicy,
 ) -> Result<Vec<String>, SandboxError> {
     let mut dropped = Vec::new();
-    for db in [sandboxdb::base_name(name), name.to_owned()] {
-        if drop_guarded(client, &db, policy).await? {
-            dropped.push(db);
-        }
+    if drop_guarded(client, &sandboxdb::base_name(name), policy).await? {
+        dropped.push(sandboxdb::base_name(name));
+    }
+    if drop_database(client, name, policy).await? {
+        dropped.push(name.to_owned());
     }
     if drop_role(client, name, policy).await? {
         dropped.push(format!("role {name}"));
@@ -293,13 +304,11 @@ async fn drop_all(
     Ok(dropped)
 }
 
-/// Drops the login role of sandbox `name`: the same guards on its own marker, and never a role
-/// with any attribute the drill does not give (a superuser or role-creator is not a sandbox's).
-async fn drop_role(
+/// The role's marker (what its user cannot rewrite) and whether it has attributes beyond LOGIN.
+async fn role_facts(
     client: &tokio_postgres::Client,
     name: &str,
-    policy: &SandboxDropPolicy,
-) -> Result<bool, SandboxError> {
+) -> Result<Option<(Option<String>, bool)>, SandboxError> {
     let row = client
         .query_opt(
             "SELECT pg_catalog.shobj_description(oid, 'pg_authid'), \
@@ -309,16 +318,77 @@ async fn drop_role(
         )
         .await
         .map_err(PgError::query("reading the sandbox role"))?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Drops the sandbox database `name`: it must be owned by the role of the same name, and the
+/// guards run on that role's marker (the database's own comment is its user's to change).
+async fn drop_database(
+    client: &tokio_postgres::Client,
+    name: &str,
+    policy: &SandboxDropPolicy,
+) -> Result<bool, SandboxError> {
+    let row = client
+        .query_opt(
+            "SELECT pg_catalog.pg_get_userbyid(datdba)::text, datistemplate \
+             FROM pg_catalog.pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(PgError::query("reading the sandbox database"))?;
     let Some(row) = row else { return Ok(false) };
+    let (owner, is_template): (String, bool) = (row.get(0), row.get(1));
+    let role_comment = role_facts(client, name).await?.and_then(|(c, _)| c);
     let facts = SandboxDbFacts {
         name: name.to_owned(),
-        comment: row.get(0),
+        comment: role_comment,
+        is_template,
+    };
+    let mut refusals = sandboxdb::check_drop(&facts, policy)
+        .err()
+        .unwrap_or_default();
+    if owner != name {
+        refusals.push(Refusal {
+            identifier: name.to_owned(),
+            guard: "owner-role".into(),
+            reason: format!("the database is owned by {owner:?}, not by the sandbox's role"),
+        });
+    }
+    if !refusals.is_empty() {
+        return Err(SandboxError::DropRefused {
+            name: name.to_owned(),
+            refusals,
+        });
+    }
+    client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
+        .await
+        .map_err(PgError::query(format!("dropping {name}")))?;
+    Ok(true)
+}
+
+/// Drops the login role of sandbox `name`: the same guards on its own marker, and never a role
+/// with any attribute the drill does not give (a superuser or role-creator is not a sandbox's).
+async fn drop_role(
+    client: &tokio_postgres::Client,
+    name: &str,
+    policy: &SandboxDropPolicy,
+) -> Result<bool, SandboxError> {
+    let Some((comment, powers)) = role_facts(client, name).await? else {
+        return Ok(false);
+    };
+    let facts = SandboxDbFacts {
+        name: name.to_owned(),
+        comment,
         is_template: false,
     };
     let mut refusals = sandboxdb::check_drop(&facts, policy)
         .err()
         .unwrap_or_default();
-    if row.get::<_, bool>(1) {
+    if powers {
         refusals.push(Refusal {
             identifier: name.to_owned(),
             guard: "role".into(),
@@ -331,6 +401,15 @@ async fn drop_role(
             refusals,
         });
     }
+    // Sessions it still holds elsewhere (VALID UNTIL stops new logins, not open sessions).
+    client
+        .query(
+            "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
+             WHERE usename = $1",
+            &[&name],
+        )
+        .await
+        .map_err(PgError::query(format!("ending the sessions of {name}")))?;
     let role = quote_ident(name);
     // DROP OWNED: what the role made in this (maintenance) database goes with it.
     client
