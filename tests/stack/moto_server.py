@@ -811,6 +811,27 @@ def fix_rds_cluster_restore_of_managed_password():
     DBCluster.get_cfg = get_cfg
 
 
+def fix_rds_managed_secret_username():
+    """moto 5.2.1's RDS-managed master secret holds {"username": "admin", ...} whatever the
+    resource's master user. AWS's secret holds the master username (the user the drill connects
+    as): restored clusters and instances keep the snapshot's master username. Now the secret
+    names the resource's master user; the password stays moto's (AWS generates one)."""
+    import json
+
+    from moto.rds.models import MasterUserSecret
+
+    original = MasterUserSecret._generate_secret_string
+
+    def _generate_secret_string(self):
+        credentials = json.loads(original(self))
+        username = getattr(self.resource, "master_username", None)
+        if username:
+            credentials["username"] = username
+        return json.dumps(credentials)
+
+    MasterUserSecret._generate_secret_string = _generate_secret_string
+
+
 def fix_stepfunctions_map_run_children():
     """moto 5.2.1 runs a Distributed Map's iterations in the parent execution and throws their
     events away (a fresh EventManager per Map Run): there are no child executions, ListExecutions
@@ -944,6 +965,7 @@ def main():
     fix_rds_tag_characters()
     fix_rds_cluster_restores()
     fix_rds_cluster_restore_of_managed_password()
+    fix_rds_managed_secret_username()
     configure()
     from moto.server import main as moto_main
 
