@@ -66,7 +66,8 @@ data "aws_iam_policy_document" "restore_aurora" {
     }
   }
 
-  # Only to hand the temp cluster's master password to Secrets Manager (ManageMasterUserPassword).
+  # Only to hand the temp cluster's master password to Secrets Manager: ModifyDBCluster takes
+  # rds:ManageMasterUserPassword (ModifyDBInstance does not), so the grant needs it set to true.
   statement {
     sid       = "ManageSecretOfDrillClustersOnly"
     actions   = ["rds:ModifyDBCluster"]
@@ -76,15 +77,33 @@ data "aws_iam_policy_document" "restore_aurora" {
       variable = "aws:ResourceTag/${local.temp_tag_key}"
       values   = [local.temp_tag_value]
     }
+    condition {
+      test     = "Bool"
+      variable = "rds:ManageMasterUserPassword"
+      values   = ["true"]
+    }
   }
 
+  # As for instances: CreateSecret carries the tag in its request (aws:RequestTag); TagResource
+  # and RotateSecret act on the existing secret, and RotateSecret takes no aws:RequestTag at all
+  # (a RequestTag condition would never hold), so both are scoped by the secret's own tag.
   statement {
     sid       = "RdsManagedSecretCreationForDrillClustersOnly"
-    actions   = ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:RotateSecret"]
+    actions   = ["secretsmanager:CreateSecret"]
     resources = [local.managed_cluster_secret_arn]
     condition {
       test     = "StringLike"
       variable = "aws:RequestTag/aws:rds:primaryDBClusterArn"
+      values   = [local.temp_cluster_arn]
+    }
+  }
+  statement {
+    sid       = "RdsManagedSecretOfDrillClustersOnly"
+    actions   = ["secretsmanager:TagResource", "secretsmanager:RotateSecret"]
+    resources = [local.managed_cluster_secret_arn]
+    condition {
+      test     = "StringLike"
+      variable = "secretsmanager:ResourceTag/aws:rds:primaryDBClusterArn"
       values   = [local.temp_cluster_arn]
     }
   }
@@ -104,10 +123,13 @@ data "aws_iam_policy_document" "restore_aurora" {
 }
 
 data "aws_iam_policy_document" "delete_aurora" {
+  # DeleteDBCluster's required resource types are cluster and cluster-snapshot (the final
+  # snapshot of FinalDBSnapshotIdentifier). The drill sends SkipFinalSnapshot; the snapshot
+  # resource is named as narrowly as the cluster: drill-prefixed only.
   statement {
     sid       = "DeleteOnlyTaggedDrillClusters"
     actions   = ["rds:DeleteDBCluster"]
-    resources = [local.temp_cluster_arn]
+    resources = [local.temp_cluster_arn, "${local.rds_arn}:cluster-snapshot:${var.temp_prefix}*"]
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceTag/${local.temp_tag_key}"

@@ -200,3 +200,49 @@ pub fn asl_validate(definition: &str) -> (bool, String) {
         ),
     )
 }
+
+/// Runs `parliament` (PyPI, in `.venv-tools`; its action and condition-key data is the Service
+/// Authorization Reference) on a policy document; returns its findings (one JSON object each).
+pub fn parliament(policy: &str) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let bin = repo().join(".venv-tools/bin/parliament");
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/setup (tests/stack/tools-requirements.lock)",
+        bin.display()
+    );
+    // On stdin: parliament refuses --file whenever its stdin is not a terminal.
+    let mut child = Command::new(bin)
+        .arg("--json")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(policy.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Exit 1 means findings; anything else (2: usage, a traceback) means it did not lint.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)) && !stderr.contains("Traceback"),
+        "parliament did not run: {:?} {stderr}",
+        out.status
+    );
+    let findings: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(
+        out.status.code() == Some(1),
+        !findings.is_empty(),
+        "{stdout}"
+    );
+    findings
+}

@@ -7,6 +7,7 @@ pub mod deployment;
 pub mod dump;
 pub mod e2e;
 pub mod infra;
+pub mod infra_aurora;
 pub mod infra_state;
 pub mod lambda_host;
 pub mod rds;

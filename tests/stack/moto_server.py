@@ -811,6 +811,74 @@ def fix_rds_cluster_restore_of_managed_password():
     DBCluster.get_cfg = get_cfg
 
 
+def fix_rds_managed_secret_username():
+    """moto 5.2.1's RDS-managed master secret holds {"username": "admin", ...} whatever the
+    resource's master user. AWS's secret holds the master username (the user the drill connects
+    as): restored clusters and instances keep the snapshot's master username. Now the secret
+    names the resource's master user; the password stays moto's (AWS generates one)."""
+    import json
+
+    from moto.rds.models import MasterUserSecret
+
+    original = MasterUserSecret._generate_secret_string
+
+    def _generate_secret_string(self):
+        credentials = json.loads(original(self))
+        username = getattr(self.resource, "master_username", None)
+        if username:
+            credentials["username"] = username
+        return json.dumps(credentials)
+
+    MasterUserSecret._generate_secret_string = _generate_secret_string
+
+
+def fix_rds_cluster_automated_backups():
+    """moto 5.2.1 has no DescribeDBClusterAutomatedBackups and ignores DeleteDBCluster's
+    DeleteAutomatedBackups. AWS: "When you delete a provisioned or Aurora Serverless v2 DB
+    cluster, you can retain automated backups" (DeleteAutomatedBackups=false; the default removes
+    them); retained ones are listed by DescribeDBClusterAutomatedBackups with Status "retained"
+    and a cluster-auto-backup ARN. Now a cluster deleted with DeleteAutomatedBackups=false leaves
+    one retained automated backup, and the describe lists them (by DBClusterIdentifier or
+    DbClusterResourceId). Cross-region replication of automated backups is instance-only: none."""
+    import uuid
+
+    from moto.core.responses import ActionResult
+    from moto.rds.responses import RDSResponse
+
+    original_delete = RDSResponse.delete_db_cluster
+
+    def delete_db_cluster(self):
+        retain = str(self.params.get("DeleteAutomatedBackups", "true")).lower() == "false"
+        cluster = self.backend.clusters.get(self.params.get("DBClusterIdentifier"))
+        result = original_delete(self)
+        if retain and cluster is not None:
+            backend = self.backend
+            kept = backend.__dict__.setdefault("_drill_retained_cluster_backups", [])
+            kept.append({
+                "DBClusterIdentifier": cluster.db_cluster_identifier,
+                "DbClusterResourceId": cluster.db_cluster_resource_id,
+                "DBClusterAutomatedBackupsArn": f"arn:aws:rds:{backend.region_name}:{backend.account_id}:cluster-auto-backup:cab-{uuid.uuid4().hex[:26]}",
+                "Engine": cluster.engine,
+                "EngineVersion": cluster.engine_version,
+                "Status": "retained",
+                "BackupRetentionPeriod": cluster.backup_retention_period,
+                "Region": backend.region_name,
+            })
+        return result
+
+    def describe_db_cluster_automated_backups(self):
+        name = self.params.get("DBClusterIdentifier")
+        resource_id = self.params.get("DbClusterResourceId")
+        kept = self.backend.__dict__.get("_drill_retained_cluster_backups", [])
+        found = [b for b in kept
+                 if (name is None or b["DBClusterIdentifier"] == name)
+                 and (resource_id is None or b["DbClusterResourceId"] == resource_id)]
+        return ActionResult({"DBClusterAutomatedBackups": found})
+
+    RDSResponse.delete_db_cluster = delete_db_cluster
+    RDSResponse.describe_db_cluster_automated_backups = describe_db_cluster_automated_backups
+
+
 def fix_stepfunctions_map_run_children():
     """moto 5.2.1 runs a Distributed Map's iterations in the parent execution and throws their
     events away (a fresh EventManager per Map Run): there are no child executions, ListExecutions
@@ -944,6 +1012,8 @@ def main():
     fix_rds_tag_characters()
     fix_rds_cluster_restores()
     fix_rds_cluster_restore_of_managed_password()
+    fix_rds_managed_secret_username()
+    fix_rds_cluster_automated_backups()
     configure()
     from moto.server import main as moto_main
 

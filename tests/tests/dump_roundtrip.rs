@@ -239,6 +239,7 @@ async fn export_lambda_dumps_the_source_named_by_a_secret_reference() {
             chunk_mb: 64,
             pg_dump: None,
             allow_plaintext: true,
+            pg_override: None,
             config_url: Some(drill_tests::deployment::url()),
             planner: Default::default(),
         },

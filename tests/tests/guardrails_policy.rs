@@ -4,9 +4,8 @@
 //! action, and asserted statement by statement, since no emulator evaluates IAM conditions.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use drill_tests::infra::{repo, terraform_ok, write_moto_provider_override};
+use drill_tests::infra::{parliament, repo, terraform_ok, write_moto_provider_override};
 use drill_tests::unique;
 use serde_json::{json, Value};
 
@@ -14,51 +13,6 @@ const BACKUPS: &str = "arn:aws:s3:::acme-backups";
 const STATE: &str = "arn:aws:s3:::acme-tfstate";
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const CI_ROLE: &str = "arn:aws:iam::123456789012:role/ci-deploy";
-
-/// Runs parliament on a policy document; returns its findings (one JSON object each).
-fn parliament(policy: &str) -> Vec<Value> {
-    use std::io::Write;
-    let bin = repo().join(".venv-tools/bin/parliament");
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/setup (tests/stack/tools-requirements.lock)",
-        bin.display()
-    );
-    // On stdin: parliament refuses --file whenever its stdin is not a terminal.
-    let mut child = Command::new(bin)
-        .arg("--json")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(policy.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // Exit 1 means findings; anything else (2: usage, a traceback) means it did not lint.
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)) && !stderr.contains("Traceback"),
-        "parliament did not run: {:?} {stderr}",
-        out.status
-    );
-    let findings: Vec<Value> = stdout
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    assert_eq!(
-        out.status.code() == Some(1),
-        !findings.is_empty(),
-        "{stdout}"
-    );
-    findings
-}
 
 fn issues(policy: Value) -> Vec<String> {
     parliament(&policy.to_string())

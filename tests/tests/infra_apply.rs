@@ -95,6 +95,7 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         .await
         .unwrap();
     let break_glass = "arn:aws:iam::123456789012:role/break-glass";
+    let aurora = format!("{name}-aurora");
 
     // --- main stack.
     write_moto_provider_override(&infra);
@@ -118,7 +119,10 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
                      "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}},
                     {"id": "prod-enc", "kind": "rds-snapshot", "instance_identifier": prod_enc, "database": "app",
                      "kms_key_arn": source_key, "parameter_group": "prod-enc-drill",
-                     "restore": {"mode": "point-in-time", "moment": "random", "seed": 42}}],
+                     "restore": {"mode": "point-in-time", "moment": "random", "seed": 42}},
+                    // An Aurora source: renders infra/iam_aurora.tf (read by no data source).
+                    {"id": "prod-aurora", "kind": "aurora-cluster", "cluster_identifier": aurora, "database": "app",
+                     "restore": {"mode": "point-in-time", "moment": "latest"}}],
         "alert_emails": ["oncall@example.com"],
         // The copy to eu-west-1 calls that region's RDS API: reachable (a peered VPC, say).
         "rds_reachable_regions": ["eu-west-1"],
@@ -161,6 +165,7 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     let state: Value =
         serde_json::from_str(&terraform_ok(&infra, &["show", "-json", "-no-color"])).unwrap();
     assert_guarded_policies(&state, "rdrill-");
+    drill_tests::infra_aurora::assert_aurora_policies(&state, "rdrill-", &aurora);
     assert_every_granted_service_has_a_route(&state);
     assert_key_policy_protects_the_key(&state, break_glass);
     // Every source's own key, not only those with snapshot_copy.
@@ -225,6 +230,12 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert!(
         matches!(&source.source, drill_core::events::SourceSpec::RdsSnapshot { instance_identifier, .. } if instance_identifier == &prod)
     );
+    // The Aurora source reaches the configuration with its kind and mode.
+    let aurora_source = deployment.source("prod-aurora").unwrap();
+    assert!(
+        matches!(&aurora_source.source, drill_core::events::SourceSpec::AuroraCluster { cluster_identifier, .. } if cluster_identifier == &aurora)
+    );
+    assert!(!aurora_source.restore.is_snapshot());
     // A point-in-time source's mode reaches the configuration; a snapshot source has none.
     assert!(source.restore.is_snapshot());
     assert_eq!(
@@ -355,7 +366,7 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert_eq!(env.get("DRILL_PREFIX").map(String::as_str), Some("rdrill-"));
     assert_eq!(
         env.get("DRILL_SOURCES"),
-        Some(&format!("{prod},{prod_enc}"))
+        Some(&format!("{prod},{prod_enc},{aurora}"))
     );
     let restore_fn = lambda
         .get_function_configuration()

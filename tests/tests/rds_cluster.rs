@@ -219,6 +219,18 @@ async fn a_snapshot_restore_is_isolated_and_tagged_and_the_wait_loop_creates_one
         .unwrap();
     assert_eq!(out.deleted, [instance.clone(), id.clone()]);
     assert!(rds::describe_cluster(&client, &id).await.unwrap().is_none());
+    // DeleteAutomatedBackups=false: the drill never destroys automated backups.
+    let kept = client
+        .describe_db_cluster_automated_backups()
+        .db_cluster_identifier(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.db_cluster_automated_backups().len(), 1, "{kept:?}");
+    assert_eq!(
+        kept.db_cluster_automated_backups()[0].status(),
+        Some("retained")
+    );
     assert!(!exists(&client, &instance).await);
     let out = rds::delete_cluster_temp(&client, &cfg, &d, &id, &instance)
         .await

@@ -318,6 +318,7 @@ async fn export_setup(lock_days: u32) -> ExportSetup {
             chunk_mb: 8,
             pg_dump: None,
             allow_plaintext: true,
+            pg_override: None,
             config_url: Some(drill_tests::deployment::url()),
             planner: Default::default(),
         },

@@ -335,8 +335,11 @@ pub async fn copy_snapshot(args: CopySnapshotArgs, globals: &Globals) -> CliResu
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Source DB instance identifier; repeatable.
-    #[arg(long = "source", required = true)]
+    #[arg(long = "source", required_unless_present = "clusters")]
     sources: Vec<String>,
+    /// Source Aurora DB cluster identifier; repeatable.
+    #[arg(long = "cluster")]
+    clusters: Vec<String>,
     #[arg(long, default_value_t = 7)]
     min_retention_days: u32,
     #[arg(long, default_value_t = 26)]
@@ -356,6 +359,9 @@ pub async fn audit(args: AuditArgs, globals: &Globals) -> CliResult {
     let mut checks = Vec::new();
     for source in &args.sources {
         checks.extend(rds::audit(&client, source, &policy, rds::utc_now()).await?);
+    }
+    for cluster in &args.clusters {
+        checks.extend(rds::audit_cluster(&client, cluster, &policy, rds::utc_now()).await?);
     }
     let human = checks
         .iter()

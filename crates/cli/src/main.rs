@@ -75,7 +75,7 @@ enum Command {
     Janitor(cmd_rds::JanitorArgs),
     /// Copy a source's newest automated snapshot to a drill-tagged manual snapshot.
     CopySnapshot(cmd_rds::CopySnapshotArgs),
-    /// Audit the backup posture of source instances (read-only).
+    /// Audit the backup posture of source instances and Aurora clusters (read-only).
     Audit(cmd_rds::AuditArgs),
     /// Check a Terraform plan (`terraform show -json`) before apply: destructive changes to data,
     /// planned creates that already exist (missing or stale state), signed approval.

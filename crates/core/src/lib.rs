@@ -14,6 +14,7 @@ pub mod guards;
 pub mod manifest;
 pub mod naming;
 pub mod operate;
+pub mod pg_override;
 pub mod pgversion;
 pub mod plan;
 pub mod point_in_time;

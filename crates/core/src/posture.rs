@@ -1,5 +1,6 @@
-//! Posture audit of a source instance: the settings that decide whether its backups would survive
-//! a bad day, reported as checks. Read-only: the audit never changes anything, it reports.
+//! Posture audit of a source instance or Aurora cluster: the settings that decide whether its
+//! backups would survive a bad day, reported as checks. Read-only: the audit never changes
+//! anything, it reports.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,9 +28,22 @@ impl Default for PosturePolicy {
     }
 }
 
+/// What kind of source the facts describe: the ways its automated backups can outlive it differ.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PostureSubject {
+    /// An RDS instance: its automated backups can be replicated to another region, or retained
+    /// by the delete call.
+    #[default]
+    Instance,
+    /// An Aurora cluster: cross-region automated-backup replication is an instance-only
+    /// feature, so only retention by DeleteDBCluster (`DeleteAutomatedBackups=false`) keeps them.
+    Cluster,
+}
+
 /// What RDS reports about the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostureFacts {
+    pub subject: PostureSubject,
     pub identifier: String,
     pub deletion_protection: bool,
     pub backup_retention_days: i32,
@@ -37,10 +51,10 @@ pub struct PostureFacts {
     pub newest_snapshot: Option<(String, DateTime<Utc>)>,
     /// ARNs of cross-region replications of the automated backups.
     pub backup_replications: Vec<String>,
-    /// ARNs of retained automated backups of this identifier (an instance deleted with
-    /// `DeleteAutomatedBackups=false`).
+    /// ARNs of retained automated backups of this identifier (an instance or cluster deleted
+    /// with `DeleteAutomatedBackups=false`).
     pub retained_backups: Vec<String>,
-    /// Whether the instance itself still exists.
+    /// Whether the instance (or cluster) itself still exists.
     pub instance_exists: bool,
 }
 
@@ -89,7 +103,10 @@ pub fn audit(
             ),
         )
     } else {
-        (false, "automated backups would go with the instance: they are not replicated to another region (StartDBInstanceAutomatedBackupsReplication), and retaining them on delete is a choice of the delete call (DeleteAutomatedBackups defaults to true) that RDS does not record".to_owned())
+        (false, match facts.subject {
+            PostureSubject::Instance => "automated backups would go with the instance: they are not replicated to another region (StartDBInstanceAutomatedBackupsReplication), and retaining them on delete is a choice of the delete call (DeleteAutomatedBackups defaults to true) that RDS does not record",
+            PostureSubject::Cluster => "automated backups would go with the cluster: Aurora has no cross-region automated-backup replication (an instance-only feature), and retaining them is a choice of DeleteDBCluster (DeleteAutomatedBackups defaults to true) that RDS does not record; keep snapshot copies elsewhere",
+        }.to_owned())
     };
     let survive = check("backups-survive-deletion", survive.0, survive.1);
     if !facts.instance_exists {
@@ -104,7 +121,13 @@ pub fn audit(
             if facts.deletion_protection {
                 "deletion protection is on".to_owned()
             } else {
-                "deletion protection is off: one API call can delete this instance".to_owned()
+                format!(
+                    "deletion protection is off: one API call can delete this {}",
+                    match facts.subject {
+                        PostureSubject::Instance => "instance",
+                        PostureSubject::Cluster => "cluster",
+                    }
+                )
             },
         ),
         check(
@@ -136,7 +159,9 @@ pub fn audit(
         out.push(check(
             "backup-replication",
             !facts.backup_replications.is_empty(),
-            if facts.backup_replications.is_empty() {
+            if facts.subject == PostureSubject::Cluster {
+                "Aurora clusters cannot replicate automated backups to another region (an instance-only feature)".to_owned()
+            } else if facts.backup_replications.is_empty() {
                 "automated backups are not replicated to another region".to_owned()
             } else {
                 format!("replicated to {}", facts.backup_replications.join(", "))
@@ -157,6 +182,7 @@ mod tests {
 
     fn good() -> PostureFacts {
         PostureFacts {
+            subject: PostureSubject::Instance,
             identifier: "prod".into(),
             deletion_protection: true,
             backup_retention_days: 14,
@@ -236,6 +262,59 @@ mod tests {
         );
         f.retained_backups.clear();
         assert!(!audit(&policy, &f, now())[0].passed);
+    }
+
+    #[test]
+    fn a_cluster_survives_its_deletion_only_by_retained_backups() {
+        let policy = PosturePolicy {
+            require_replication: true,
+            ..PosturePolicy::default()
+        };
+        let live = PostureFacts {
+            subject: PostureSubject::Cluster,
+            identifier: "orders-aurora".into(),
+            backup_replications: Vec::new(),
+            ..good()
+        };
+        let checks = audit(&policy, &live, now());
+        let survive = by_name(&checks, "backups-survive-deletion");
+        assert!(!survive.passed, "{survive:?}");
+        assert!(
+            survive.detail.contains("DeleteDBCluster"),
+            "{}",
+            survive.detail
+        );
+        assert!(
+            survive.detail.contains("instance-only"),
+            "{}",
+            survive.detail
+        );
+        let replication = by_name(&checks, "backup-replication");
+        assert!(!replication.passed);
+        assert!(
+            replication.detail.contains("Aurora"),
+            "{}",
+            replication.detail
+        );
+        // The rest of a well-kept cluster passes.
+        for name in ["deletion-protection", "backup-retention", "snapshot-age"] {
+            assert!(by_name(&checks, name).passed, "{name}: {checks:?}");
+        }
+        let mut unprotected = live.clone();
+        unprotected.deletion_protection = false;
+        let c = audit(&policy, &unprotected, now());
+        assert!(by_name(&c, "deletion-protection")
+            .detail
+            .contains("cluster"));
+        // Gone, with retained cluster automated backups: they survived.
+        let gone = PostureFacts {
+            instance_exists: false,
+            retained_backups: vec!["arn:aws:rds:us-east-1:1:cluster-auto-backup:cab-x".into()],
+            ..live
+        };
+        let checks = audit(&policy, &gone, now());
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert!(checks[0].passed && checks[0].detail.contains("cab-x"));
     }
 
     #[test]

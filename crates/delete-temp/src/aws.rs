@@ -80,7 +80,7 @@ impl DeleteAws for Deps {
         server: &ConnectionSpec,
         name: &str,
     ) -> Result<Value, HandlerError> {
-        let server = database(server, self.config.allow_plaintext, &self.aws).await?;
+        let server = database(server, self.config.allow_plaintext, None, &self.aws).await?;
         let settings = TempDbSettings::from_rds(&self.config.rds);
         let outcome = backupset::delete(&server, &drill.drill_id, name, &settings).await?;
         to_output(&outcome)

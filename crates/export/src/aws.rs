@@ -58,7 +58,13 @@ impl ExportAws for Deps {
             drill_core::deployment::OBJECT_LOCK_MODE,
             lock_days,
         )?);
-        let source = database(&request.source, self.config.allow_plaintext, &self.aws).await?;
+        let source = database(
+            &request.source,
+            self.config.allow_plaintext,
+            self.config.pg_override.as_ref(),
+            &self.aws,
+        )
+        .await?;
         // Fail fast with a connection error before anything is written.
         drop(source.connect().await?);
         let options = ExportOptions {

@@ -29,6 +29,8 @@ pub struct Config {
     pub pg_dump: Option<PathBuf>,
     /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
     pub allow_plaintext: bool,
+    /// `DRILL_RDS_PG_OVERRIDE=127.0.0.1:PORT`: connect there instead (local stacks only).
+    pub pg_override: Option<drill_core::pg_override::PgOverride>,
     /// `DRILL_CONFIG_URL`: the deployment configuration (destination, Object Lock days).
     pub config_url: Option<String>,
     /// How `plan_units` sizes work units: `DRILL_UNIT_THROUGHPUT_MIBPS` (MiB/s one invocation
@@ -46,6 +48,7 @@ impl FromVars for Config {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             allow_plaintext: env.allow_plaintext,
+            pg_override: env.pg_override,
             config_url: env.config_url,
             planner: drill_engine::lambda::planner_settings(var)?,
         })

@@ -51,7 +51,13 @@ pub(crate) async fn units_action(
             source,
             data_taken_at,
         } => {
-            let db = database(&source, deps.config.allow_plaintext, &deps.aws).await?;
+            let db = database(
+                &source,
+                deps.config.allow_plaintext,
+                deps.config.pg_override.as_ref(),
+                &deps.aws,
+            )
+            .await?;
             let options = ExportOptions {
                 data_taken_at,
                 ..options(deps, &drill.source_id, lock_days)?
@@ -79,7 +85,13 @@ pub(crate) async fn units_action(
             set,
             unit,
         } => {
-            let db = database(&source, deps.config.allow_plaintext, &deps.aws).await?;
+            let db = database(
+                &source,
+                deps.config.allow_plaintext,
+                deps.config.pg_override.as_ref(),
+                &deps.aws,
+            )
+            .await?;
             let options = options(deps, &drill.source_id, lock_days)?;
             let result =
                 dump::export_unit(&db, &store(deps, &set)?, unit, &drill.drill_id, &options)

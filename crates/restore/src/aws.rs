@@ -198,7 +198,7 @@ impl RestoreAws for Deps {
         now: DateTime<Utc>,
     ) -> Result<Value, HandlerError> {
         let store = Store::open(store, Some(&self.s3))?;
-        let server = database(server, self.config.allow_plaintext, &self.aws).await?;
+        let server = database(server, self.config.allow_plaintext, None, &self.aws).await?;
         let settings = TempDbSettings::from_rds(&self.config.rds);
         let started = backupset::restore(
             &store,
@@ -242,7 +242,7 @@ impl RestoreAws for Deps {
         since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Value, HandlerError> {
-        let server = database(server, self.config.allow_plaintext, &self.aws).await?;
+        let server = database(server, self.config.allow_plaintext, None, &self.aws).await?;
         to_output(&backupset::status(&server, drill, name, since, now).await?)
     }
 

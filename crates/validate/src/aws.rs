@@ -61,7 +61,13 @@ impl ValidateAws for Deps {
             Some(url) => Some(load_fingerprint(url, Some(&self.s3)).await?),
             None => None,
         };
-        let target = database(&request.target, self.config.allow_plaintext, &self.aws).await?;
+        let target = database(
+            &request.target,
+            self.config.allow_plaintext,
+            self.config.pg_override.as_ref(),
+            &self.aws,
+        )
+        .await?;
         let input = ValidateInput {
             source_id: request.drill.source_id.clone(),
             drill_id: request.drill.drill_id.clone(),
@@ -102,7 +108,13 @@ impl ValidateAws for Deps {
 
     async fn units(&self, work: &UnitWork, checks: CheckConfig) -> Result<Value, HandlerError> {
         let history = Store::open(&work.history, Some(&self.s3))?;
-        let target = database(&work.target, self.config.allow_plaintext, &self.aws).await?;
+        let target = database(
+            &work.target,
+            self.config.allow_plaintext,
+            self.config.pg_override.as_ref(),
+            &self.aws,
+        )
+        .await?;
         let drill_id = &work.drill.drill_id;
         match (work.step, work.unit) {
             (Step::Plan, _) => {

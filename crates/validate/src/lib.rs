@@ -41,6 +41,8 @@ pub struct Config {
     pub stack: String,
     /// `DRILL_ALLOW_PLAINTEXT=true`: allow `tls = "disable"` (local stacks only).
     pub allow_plaintext: bool,
+    /// `DRILL_RDS_PG_OVERRIDE=127.0.0.1:PORT`: connect there instead (local stacks only).
+    pub pg_override: Option<drill_core::pg_override::PgOverride>,
     /// `DRILL_CONFIG_URL`: the deployment configuration (checks, database of each source).
     pub config_url: Option<String>,
     /// How `plan_validation` sizes work units (`DRILL_UNIT_THROUGHPUT_MIBPS`,
@@ -59,6 +61,7 @@ impl FromVars for Config {
             alert_topic_arn: some("DRILL_ALERT_TOPIC_ARN"),
             stack: some("DRILL_STACK").unwrap_or_else(|| "restore-drill".to_owned()),
             allow_plaintext: env.allow_plaintext,
+            pg_override: env.pg_override,
             config_url: env.config_url,
             planner: drill_engine::lambda::planner_settings(var)?,
             chunk_mb: drill_engine::lambda::env_number(

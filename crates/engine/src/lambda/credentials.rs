@@ -2,6 +2,7 @@
 //! first, then the connection's secret (Secrets Manager in AWS, an environment variable locally).
 
 use drill_core::events::{ConnectionSpec, SecretRef, TlsMode};
+use drill_core::pg_override::PgOverride;
 use drill_core::ErrorKind;
 
 use super::HandlerError;
@@ -43,11 +44,15 @@ async fn credentials(
 
 /// The database `spec` names, with its credentials, only once its TLS mode is acceptable: the
 /// one connection descriptor every function connects through.
+/// With `pg_override` (a local test stack) the connection goes to 127.0.0.1 in plaintext, which
+/// `allow_plaintext` must then permit.
 pub async fn database(
     spec: &ConnectionSpec,
     allow_plaintext: bool,
+    pg_override: Option<&PgOverride>,
     aws: &aws_config::SdkConfig,
 ) -> Result<Database, HandlerError> {
+    let spec = &drill_core::pg_override::reach(spec, pg_override);
     let credentials = credentials(spec, allow_plaintext, aws).await?;
     Ok(Database::from_spec(spec, &credentials))
 }
@@ -88,9 +93,9 @@ mod tests {
         assert_eq!(err.error_type(), "Drill.InvalidInput");
         let ok = credentials(&plain, true, &aws).await.unwrap();
         assert_eq!(ok.username, "u");
-        assert!(database(&plain, false, &aws).await.is_err());
+        assert!(database(&plain, false, None, &aws).await.is_err());
         assert_eq!(
-            database(&plain, true, &aws).await.unwrap().spec(),
+            database(&plain, true, None, &aws).await.unwrap().spec(),
             Some(plain.clone())
         );
         let verified = spec("h", "verify-full", "DRILL_TEST_CREDENTIALS_PLAIN");

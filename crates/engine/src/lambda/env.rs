@@ -3,6 +3,7 @@
 //! environment in Lambda, the function's configured environment in the local Lambda host.
 
 use drill_core::deployment::DeploymentConfig;
+use drill_core::pg_override::{PgOverride, RDS_PG_OVERRIDE_VAR};
 use drill_core::ErrorKind;
 
 use super::HandlerError;
@@ -28,13 +29,20 @@ pub struct FunctionEnv {
     pub allow_plaintext: bool,
     /// `DRILL_CONFIG_URL`: the deployment configuration (every source's settings).
     pub config_url: Option<String>,
+    /// `DRILL_RDS_PG_OVERRIDE=127.0.0.1:PORT`: connect there instead of a temp's endpoint
+    /// (local test stacks only; see [`drill_core::pg_override`]).
+    pub pg_override: Option<PgOverride>,
 }
 
 impl FromVars for FunctionEnv {
     fn from_vars(var: Vars<'_>) -> Result<Self, HandlerError> {
+        let pg_override =
+            PgOverride::parse(RDS_PG_OVERRIDE_VAR, var(RDS_PG_OVERRIDE_VAR).as_deref())
+                .map_err(|e| HandlerError::new(ErrorKind::InvalidInput, e.to_string()))?;
         Ok(FunctionEnv {
             allow_plaintext: super::allow_plaintext(var),
             config_url: var(crate::deployment::CONFIG_URL_VAR),
+            pg_override,
         })
     }
 }

@@ -1,12 +1,13 @@
-//! The read-only posture audit of a source instance (or of what is left of it: its retained
-//! automated backups).
+//! The read-only posture audit of a source instance or Aurora cluster (or of what is left of it:
+//! its retained automated backups).
 
 use chrono::{DateTime, Utc};
-use drill_core::posture::{self, PostureCheck, PosturePolicy};
+use drill_core::posture::{self, PostureCheck, PosturePolicy, PostureSubject};
 use drill_core::snapshots::SnapshotKind;
 
+use super::cluster_facts::{cluster_snapshots, describe_cluster};
 use super::facts::{describe_instance, list_snapshots};
-use super::{Client, RdsError};
+use super::{api_error, code_of, Client, RdsError};
 
 /// Audits one source instance against `policy`. Read-only.
 pub async fn audit(
@@ -29,6 +30,7 @@ pub async fn audit(
             )));
         }
         let facts = posture::PostureFacts {
+            subject: PostureSubject::Instance,
             identifier: source.to_owned(),
             deletion_protection: false,
             backup_retention_days: 0,
@@ -49,6 +51,7 @@ pub async fn audit(
         .filter_map(|s| Some((s.id, s.taken_at?)))
         .max_by_key(|(_, t)| *t);
     let facts = posture::PostureFacts {
+        subject: PostureSubject::Instance,
         identifier: source.to_owned(),
         // Unknown counts as off: the audit must not pass on missing data.
         deletion_protection: db.deletion_protection().unwrap_or(false),
@@ -59,6 +62,92 @@ pub async fn audit(
             .iter()
             .filter_map(|r| r.db_instance_automated_backups_arn().map(str::to_owned))
             .collect(),
+        retained_backups: retained,
+        instance_exists: true,
+    };
+    Ok(posture::audit(policy, &facts, now))
+}
+
+/// ARNs of the retained automated backups (`DescribeDBClusterAutomatedBackups`, status
+/// `retained`) of the cluster named `cluster`.
+async fn retained_cluster_backups(client: &Client, cluster: &str) -> Result<Vec<String>, RdsError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = match client
+            .describe_db_cluster_automated_backups()
+            .db_cluster_identifier(cluster)
+            .set_marker(marker.take())
+            .max_records(100)
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if code_of(&e) == Some("DBClusterAutomatedBackupNotFoundFault") => {
+                return Ok(out)
+            }
+            Err(e) => return Err(api_error("DescribeDBClusterAutomatedBackups", e)),
+        };
+        out.extend(
+            page.db_cluster_automated_backups()
+                .iter()
+                .filter(|b| {
+                    b.db_cluster_identifier() == Some(cluster) && b.status() == Some("retained")
+                })
+                .filter_map(|b| b.db_cluster_automated_backups_arn().map(str::to_owned)),
+        );
+        match page.marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Audits one source Aurora cluster against `policy`. Read-only. Aurora has no cross-region
+/// automated-backup replication, so a live cluster's backups survive its deletion only if the
+/// delete call retains them, which nothing on the live cluster records: that check fails.
+pub async fn audit_cluster(
+    client: &Client,
+    source: &str,
+    policy: &PosturePolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<PostureCheck>, RdsError> {
+    let retained = retained_cluster_backups(client, source).await?;
+    let Some(cluster) = describe_cluster(client, source).await? else {
+        if retained.is_empty() {
+            return Err(RdsError::InvalidInput(format!(
+                "source cluster {source:?} not found, and no retained automated backups of it"
+            )));
+        }
+        let facts = posture::PostureFacts {
+            subject: PostureSubject::Cluster,
+            identifier: source.to_owned(),
+            deletion_protection: false,
+            backup_retention_days: 0,
+            newest_snapshot: None,
+            backup_replications: Vec::new(),
+            retained_backups: retained,
+            instance_exists: false,
+        };
+        return Ok(posture::audit(policy, &facts, now));
+    };
+    let newest = cluster_snapshots(client, Some(source), None)
+        .await?
+        .into_iter()
+        .filter(|s| {
+            s.status == "available"
+                && matches!(s.kind, SnapshotKind::Automated | SnapshotKind::Manual)
+        })
+        .filter_map(|s| Some((s.id, s.taken_at?)))
+        .max_by_key(|(_, t)| *t);
+    let facts = posture::PostureFacts {
+        subject: PostureSubject::Cluster,
+        identifier: source.to_owned(),
+        // Unknown counts as off: the audit must not pass on missing data.
+        deletion_protection: cluster.deletion_protection().unwrap_or(false),
+        backup_retention_days: cluster.backup_retention_period().unwrap_or(0),
+        newest_snapshot: newest,
+        backup_replications: Vec::new(),
         retained_backups: retained,
         instance_exists: true,
     };

@@ -58,6 +58,9 @@ async fn delete_checked(
         .delete_db_cluster()
         .db_cluster_identifier(cluster)
         .skip_final_snapshot(true)
+        // As for instances: the drill never destroys automated backups (the default does), even
+        // of a cluster a guard let through by mistake; a temp's expire with its 1-day retention.
+        .delete_automated_backups(false)
         .send()
         .await
     {

@@ -81,7 +81,7 @@ pub async fn list_clusters(client: &Client) -> Result<Vec<DbCluster>, RdsError> 
     }
 }
 
-async fn cluster_snapshots(
+pub(super) async fn cluster_snapshots(
     client: &Client,
     cluster: Option<&str>,
     id: Option<&str>,

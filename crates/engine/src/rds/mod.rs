@@ -45,7 +45,7 @@ use drill_core::guards::{self, GuardFailure};
 use drill_core::snapshots::SelectionError;
 use drill_core::{Classified, ErrorKind};
 
-pub use audit::audit;
+pub use audit::{audit, audit_cluster};
 pub use cluster::{
     cluster_temp_names, restore_cluster, restore_cluster_point_in_time, ClusterInput,
 };

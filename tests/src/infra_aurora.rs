@@ -1,0 +1,134 @@
+//! The Aurora policies (`infra/iam_aurora.tf`) as Terraform rendered them: linted with parliament
+//! (every action exists, every condition key fits its action) and held statement by statement,
+//! since no emulator evaluates IAM conditions.
+
+use serde_json::{json, Value};
+
+use crate::infra::parliament;
+use crate::infra_state::{allows, as_list, assert_all};
+
+/// The policy document of `aws_iam_role_policy.aurora[<key>]` from `terraform show -json`.
+pub fn aurora_policy(state: &Value, key: &str) -> Value {
+    let address = format!("aws_iam_role_policy.aurora[\"{key}\"]");
+    let r = state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == address)
+        .unwrap_or_else(|| panic!("{address} not in state: no aurora-cluster source?"));
+    serde_json::from_str(r["values"]["policy"].as_str().unwrap()).unwrap()
+}
+
+fn statements(doc: &Value) -> Vec<Value> {
+    doc["Statement"].as_array().unwrap().clone()
+}
+
+/// One Allow of `action`, asserted to exist exactly once.
+fn only_allow<'a>(statements: &'a [Value], action: &str) -> &'a Value {
+    let found = allows(statements, action);
+    assert_eq!(found.len(), 1, "{action}: {statements:#?}");
+    found[0]
+}
+
+/// Every Aurora policy lints clean, and each grant is scoped as `infra/iam_aurora.tf` says.
+pub fn assert_aurora_policies(state: &Value, prefix: &str, source_cluster: &str) {
+    for key in ["restore", "delete-temp", "validate", "export"] {
+        let doc = aurora_policy(state, key);
+        let findings = parliament(&doc.to_string());
+        assert!(findings.is_empty(), "{key}: {findings:#?}\n{doc:#}");
+    }
+    let temp_cluster = format!(":cluster:{prefix}*");
+    let tag = |s: &Value, test: &str, key: &str| s["Condition"][test][key].clone();
+
+    let restore = statements(&aurora_policy(state, "restore"));
+    for action in [
+        "rds:RestoreDBClusterFromSnapshot",
+        "rds:RestoreDBClusterToPointInTime",
+    ] {
+        let s = only_allow(&restore, action);
+        let resources = as_list(&s["Resource"]);
+        // The only clusters: drill temps, and the source itself (a point in time's source).
+        let clusters: Vec<String> = resources
+            .iter()
+            .filter(|r| r.contains(":cluster:"))
+            .cloned()
+            .collect();
+        assert_all(&clusters, action, |r| {
+            r.ends_with(&temp_cluster) || r.ends_with(&format!(":cluster:{source_cluster}"))
+        });
+        // Snapshots of the source only, never a wildcard over every cluster's.
+        let snapshots: Vec<String> = resources
+            .iter()
+            .filter(|r| r.contains(":cluster-snapshot:"))
+            .cloned()
+            .collect();
+        assert_all(&snapshots, action, |r| {
+            r.contains(&format!(":cluster-snapshot:{source_cluster}-"))
+                || r.contains(&format!(":cluster-snapshot:rds:{source_cluster}-"))
+        });
+        assert_eq!(
+            tag(s, "StringEquals", "aws:RequestTag/drill:role"),
+            json!("temp")
+        );
+    }
+    let create = only_allow(&restore, "rds:CreateDBInstance");
+    assert_eq!(
+        tag(create, "StringEquals", "aws:RequestTag/drill:role"),
+        json!("temp")
+    );
+    // ModifyDBCluster only on tagged temps, and only to turn the managed secret on.
+    let modify = only_allow(&restore, "rds:ModifyDBCluster");
+    assert_all(&as_list(&modify["Resource"]), "ModifyDBCluster", |r| {
+        r.ends_with(&temp_cluster)
+    });
+    assert_eq!(
+        tag(modify, "StringEquals", "aws:ResourceTag/drill:role"),
+        json!("temp")
+    );
+    assert_eq!(
+        tag(modify, "Bool", "rds:ManageMasterUserPassword"),
+        json!("true")
+    );
+    // RotateSecret takes no aws:RequestTag: scoped by the secret's own tag.
+    let rotate = only_allow(&restore, "secretsmanager:RotateSecret");
+    assert!(
+        rotate["Condition"]["StringLike"]["secretsmanager:ResourceTag/aws:rds:primaryDBClusterArn"]
+            .as_str()
+            .is_some_and(|v| v.ends_with(&temp_cluster)),
+        "{rotate:#}"
+    );
+    let create_secret = only_allow(&restore, "secretsmanager:CreateSecret");
+    assert!(
+        create_secret["Condition"]["StringLike"]["aws:RequestTag/aws:rds:primaryDBClusterArn"]
+            .is_string(),
+        "{create_secret:#}"
+    );
+
+    // delete-temp: DeleteDBCluster only on tagged temps.
+    let delete = statements(&aurora_policy(state, "delete-temp"));
+    let del = only_allow(&delete, "rds:DeleteDBCluster");
+    // Its final-snapshot resource type is named drill-prefixed too (no final snapshot is made).
+    assert_all(&as_list(&del["Resource"]), "DeleteDBCluster", |r| {
+        r.ends_with(&temp_cluster) || r.ends_with(&format!(":cluster-snapshot:{prefix}*"))
+    });
+    assert_eq!(
+        tag(del, "StringEquals", "aws:ResourceTag/drill:role"),
+        json!("temp")
+    );
+
+    // validate and export read only the temp clusters' managed secrets.
+    for key in ["validate", "export"] {
+        let read = statements(&aurora_policy(state, key));
+        let get = only_allow(&read, "secretsmanager:GetSecretValue");
+        assert_all(&as_list(&get["Resource"]), key, |r| {
+            r.contains(":secret:rds!cluster-")
+        });
+        assert!(
+            get["Condition"]["StringLike"]
+                ["secretsmanager:ResourceTag/aws:rds:primaryDBClusterArn"]
+                .as_str()
+                .is_some_and(|v| v.ends_with(&temp_cluster)),
+            "{get:#}"
+        );
+    }
+}
