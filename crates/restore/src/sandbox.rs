@@ -343,7 +343,8 @@ async fn create_on_server(
         ));
     }
     let admin =
-        drill_engine::lambda::database(ask.server, deps.config.allow_plaintext, &deps.aws).await?;
+        drill_engine::lambda::database(ask.server, deps.config.allow_plaintext, None, &deps.aws)
+            .await?;
     let new = server::NewDbSandbox {
         source_id: ask.source_id.to_owned(),
         prefix: settings.prefix.clone(),

@@ -67,13 +67,7 @@ pub async fn drop_temp(
         name: name.to_owned(),
         refusals,
     })?;
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(PgError::query(format!("dropping {name}")))?;
+    crate::pg::drop_database(admin, name).await?;
     Ok(true)
 }
 

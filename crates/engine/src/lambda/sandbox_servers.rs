@@ -1,6 +1,7 @@
 //! The restore servers of a deployment's backup-set sources, as the sandbox functions reach them:
 //! where backup-set sandboxes live ([`crate::sandbox::server`]). Which servers there are is the
-//! deployment's configuration, never the event's.
+//! deployment's configuration, never the event's. They are configured hosts, not RDS temps:
+//! no `DRILL_RDS_PG_OVERRIDE` applies to them.
 
 use drill_core::deployment::DeploymentConfig;
 use drill_core::events::{ConnectionSpec, SourceSpec};
@@ -42,7 +43,7 @@ pub async fn locate(
         return Ok(None);
     }
     for spec in restore_servers(config) {
-        let admin = super::database(&spec, allow_plaintext, aws).await?;
+        let admin = super::database(&spec, allow_plaintext, None, aws).await?;
         if let Some(m) = server::find(&admin, prefix, name).await? {
             return Ok(Some((Server { spec, admin }, m)));
         }
@@ -58,7 +59,7 @@ pub async fn connect_all(
 ) -> Result<Vec<Server>, HandlerError> {
     let mut out = Vec::new();
     for spec in restore_servers(config) {
-        let admin = super::database(&spec, allow_plaintext, aws).await?;
+        let admin = super::database(&spec, allow_plaintext, None, aws).await?;
         out.push(Server { spec, admin });
     }
     Ok(out)

@@ -424,12 +424,6 @@ pub(super) async fn drop_guarded(
             refusals,
         }
     })?;
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(PgError::query(format!("dropping {name}")))?;
+    crate::pg::drop_database(admin, name).await?;
     Ok(true)
 }

@@ -360,13 +360,7 @@ async fn drop_database(
             refusals,
         });
     }
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(PgError::query(format!("dropping {name}")))?;
+    crate::pg::drop_database(client, name).await?;
     Ok(true)
 }
 
