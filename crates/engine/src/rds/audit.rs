@@ -9,6 +9,48 @@ use super::cluster_facts::{cluster_snapshots, describe_cluster};
 use super::facts::{describe_instance, list_snapshots};
 use super::{api_error, code_of, Client, RdsError};
 
+/// The facts of a source that no longer exists: only its retained automated backups (none: an
+/// error, there is nothing to audit).
+fn gone(
+    subject: PostureSubject,
+    source: &str,
+    retained: Vec<String>,
+) -> Result<posture::PostureFacts, RdsError> {
+    if retained.is_empty() {
+        let what = match subject {
+            PostureSubject::Instance => "instance",
+            PostureSubject::Cluster => "cluster",
+        };
+        return Err(RdsError::InvalidInput(format!(
+            "source {what} {source:?} not found, and no retained automated backups of it"
+        )));
+    }
+    Ok(posture::PostureFacts {
+        subject,
+        identifier: source.to_owned(),
+        deletion_protection: false,
+        backup_retention_days: 0,
+        newest_snapshot: None,
+        backup_replications: Vec::new(),
+        retained_backups: retained,
+        instance_exists: false,
+    })
+}
+
+/// The newest available automated or manual snapshot, with when its data was taken.
+fn newest_available(
+    snapshots: Vec<drill_core::snapshots::SnapshotFacts>,
+) -> Option<(String, DateTime<Utc>)> {
+    snapshots
+        .into_iter()
+        .filter(|s| {
+            s.status == "available"
+                && matches!(s.kind, SnapshotKind::Automated | SnapshotKind::Manual)
+        })
+        .filter_map(|s| Some((s.id, s.taken_at?)))
+        .max_by_key(|(_, t)| *t)
+}
+
 /// Audits one source instance against `policy`. Read-only.
 pub async fn audit(
     client: &Client,
@@ -24,32 +66,11 @@ pub async fn audit(
         .map(|b| b.arn)
         .collect();
     let Some(db) = db else {
-        if retained.is_empty() {
-            return Err(RdsError::InvalidInput(format!(
-                "source instance {source:?} not found, and no retained automated backups of it"
-            )));
-        }
-        let facts = posture::PostureFacts {
-            subject: PostureSubject::Instance,
-            identifier: source.to_owned(),
-            deletion_protection: false,
-            backup_retention_days: 0,
-            newest_snapshot: None,
-            backup_replications: Vec::new(),
-            retained_backups: retained,
-            instance_exists: false,
-        };
+        let facts = gone(PostureSubject::Instance, source, retained)?;
         return Ok(posture::audit(policy, &facts, now));
     };
-    let newest = list_snapshots(client, source, None)
-        .await?
-        .into_iter()
-        .filter(|s| {
-            s.status == "available"
-                && matches!(s.kind, SnapshotKind::Automated | SnapshotKind::Manual)
-        })
-        .filter_map(|s| Some((s.id, s.taken_at?)))
-        .max_by_key(|(_, t)| *t);
+    let newest = list_snapshots(client, source, None).await?;
+    let newest = newest_available(newest);
     let facts = posture::PostureFacts {
         subject: PostureSubject::Instance,
         identifier: source.to_owned(),
@@ -114,32 +135,11 @@ pub async fn audit_cluster(
 ) -> Result<Vec<PostureCheck>, RdsError> {
     let retained = retained_cluster_backups(client, source).await?;
     let Some(cluster) = describe_cluster(client, source).await? else {
-        if retained.is_empty() {
-            return Err(RdsError::InvalidInput(format!(
-                "source cluster {source:?} not found, and no retained automated backups of it"
-            )));
-        }
-        let facts = posture::PostureFacts {
-            subject: PostureSubject::Cluster,
-            identifier: source.to_owned(),
-            deletion_protection: false,
-            backup_retention_days: 0,
-            newest_snapshot: None,
-            backup_replications: Vec::new(),
-            retained_backups: retained,
-            instance_exists: false,
-        };
+        let facts = gone(PostureSubject::Cluster, source, retained)?;
         return Ok(posture::audit(policy, &facts, now));
     };
-    let newest = cluster_snapshots(client, Some(source), None)
-        .await?
-        .into_iter()
-        .filter(|s| {
-            s.status == "available"
-                && matches!(s.kind, SnapshotKind::Automated | SnapshotKind::Manual)
-        })
-        .filter_map(|s| Some((s.id, s.taken_at?)))
-        .max_by_key(|(_, t)| *t);
+    let newest = cluster_snapshots(client, Some(source), None).await?;
+    let newest = newest_available(newest);
     let facts = posture::PostureFacts {
         subject: PostureSubject::Cluster,
         identifier: source.to_owned(),
