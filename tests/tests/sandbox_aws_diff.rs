@@ -61,7 +61,9 @@ async fn an_aws_sandbox_diff_runs_in_the_deployment_and_exits_by_what_the_change
     let mut settings = sandbox_settings(reports.path());
     settings.diff_reports_url = Some(format!("s3://{bucket}/sandboxes"));
     settings.reach = Reach {
-        pg_override: Some(("127.0.0.1".into(), url.port().unwrap())),
+        pg_override: Some(drill_core::pg_override::PgOverride {
+            port: url.port().unwrap(),
+        }),
         allow_plaintext: true,
     };
     let deps = restore_deps(settings_for(&net), config.clone());

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use drill_core::diff::DiffPolicy;
 use drill_core::events::{ConnectionSpec, SecretRef, TlsMode};
+use drill_core::pg_override::PgOverride;
 use drill_core::sandbox::SandboxInfo;
 use drill_core::sandbox_diff::{self, SandboxDiffOutcome};
 
@@ -24,25 +25,20 @@ pub struct Reach {
     /// `DRILL_SANDBOX_PG_OVERRIDE=127.0.0.1:PORT`: connect there instead of the instance's
     /// endpoint (a local test stack: moto's endpoints are not servers). Only 127.0.0.1, and only
     /// in plaintext, which the functions refuse unless `DRILL_ALLOW_PLAINTEXT=true`.
-    pub pg_override: Option<(String, u16)>,
+    pub pg_override: Option<PgOverride>,
     pub allow_plaintext: bool,
 }
 
+/// The sandbox function's override of a sandbox instance's endpoint ([`drill_core::pg_override`]).
+pub const SANDBOX_PG_OVERRIDE_VAR: &str = "DRILL_SANDBOX_PG_OVERRIDE";
+
 impl Reach {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Reach, SandboxError> {
-        let pg_override = match var("DRILL_SANDBOX_PG_OVERRIDE").filter(|v| !v.is_empty()) {
-            None => None,
-            Some(v) => Some(
-                v.strip_prefix("127.0.0.1:")
-                    .and_then(|p| p.parse().ok())
-                    .map(|port| ("127.0.0.1".to_owned(), port))
-                    .ok_or_else(|| {
-                        SandboxError::Setting(format!(
-                            "DRILL_SANDBOX_PG_OVERRIDE={v:?}: only 127.0.0.1:PORT (local test stacks)"
-                        ))
-                    })?,
-            ),
-        };
+        let pg_override = PgOverride::parse(
+            SANDBOX_PG_OVERRIDE_VAR,
+            var(SANDBOX_PG_OVERRIDE_VAR).as_deref(),
+        )
+        .map_err(|e| SandboxError::Setting(e.to_string()))?;
         Ok(Reach {
             pg_override,
             allow_plaintext: crate::pg::allow_plaintext(&var),
@@ -63,28 +59,23 @@ pub async fn admin(
     if info.status != "available" {
         return Ok(None);
     }
-    let (host, port, tls) = match &reach.pg_override {
-        Some((h, p)) => (h.clone(), *p, TlsMode::Disable),
-        None => (
-            host.clone(),
-            u16::try_from(info.port.unwrap_or(5432)).unwrap_or(5432),
-            TlsMode::VerifyFull,
-        ),
-    };
-    if tls == TlsMode::Disable && !reach.allow_plaintext {
+    let spec = drill_core::pg_override::reach(
+        &ConnectionSpec {
+            host: host.clone(),
+            port: u16::try_from(info.port.unwrap_or(5432)).unwrap_or(5432),
+            database: "postgres".into(),
+            secret: SecretRef::SecretsManager {
+                secret_id: secret.clone(),
+            },
+            tls: TlsMode::VerifyFull,
+        },
+        reach.pg_override.as_ref(),
+    );
+    if spec.tls == TlsMode::Disable && !reach.allow_plaintext {
         return Err(SandboxError::Setting(
             "DRILL_SANDBOX_PG_OVERRIDE needs DRILL_ALLOW_PLAINTEXT=true (local stacks only)".into(),
         ));
     }
-    let spec = ConnectionSpec {
-        host,
-        port,
-        database: "postgres".into(),
-        secret: SecretRef::SecretsManager {
-            secret_id: secret.clone(),
-        },
-        tls,
-    };
     let credentials = resolve_secret(&spec.secret, Some(&crate::aws::secrets_client(aws))).await?;
     Ok(Some(Database::from_spec(&spec, &credentials)))
 }
