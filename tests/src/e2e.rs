@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_lambda::primitives::Blob;
 use drill_engine::dump::{self, Database, ExportOptions};
 use drill_engine::store::Store;
 use serde_json::{json, Value};
@@ -49,25 +48,7 @@ impl Drill {
             .unwrap();
 
         // The restore server's credentials live in Secrets Manager, like RDS-managed secrets.
-        let url = url::Url::parse(&pg_url()).unwrap();
-        let secrets = aws_sdk_secretsmanager::Client::new(&config);
-        let secret_arn = secrets
-            .create_secret()
-            .name(format!("{name}/restore-server"))
-            .secret_string(
-                json!({"username": url.username(), "password": url.password().unwrap()})
-                    .to_string(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .arn()
-            .unwrap()
-            .to_owned();
-        let server = json!({
-            "host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
-            "secret": {"secrets_manager": {"secret_id": secret_arn}}, "tls": "disable"
-        });
+        let server = crate::restore_server(&config, &name).await;
 
         let sns = aws_sdk_sns::Client::new(&config);
         let topic = sns
@@ -84,7 +65,6 @@ impl Drill {
             .backups_url
             .clone()
             .unwrap_or_else(|| format!("s3://{bucket}/backups"));
-        let lambda = aws_sdk_lambda::Client::new(&config);
         let role = lambda_role(&config).await;
         let mut arns = std::collections::HashMap::new();
         for f in ["restore", "validate", "export", "delete-temp"] {
@@ -109,28 +89,7 @@ impl Drill {
                     vars.insert((*k).to_owned(), v.clone());
                 }
             }
-            let arn = lambda
-                .create_function()
-                .function_name(format!("{name}-{f}"))
-                .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-                .handler("bootstrap")
-                .role(&role)
-                .code(
-                    aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(Blob::new(crate::empty_zip()))
-                        .build(),
-                )
-                .environment(
-                    aws_sdk_lambda::types::Environment::builder()
-                        .set_variables(Some(vars))
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap()
-                .function_arn()
-                .unwrap()
-                .to_owned();
+            let arn = crate::create_function(&config, &format!("{name}-{f}"), vars).await;
             arns.insert(f, arn);
         }
 

@@ -220,6 +220,61 @@ pub async fn lambda_role(config: &SdkConfig) -> String {
     }
 }
 
+/// A function `name` in moto with the test Lambda role and this environment (what Terraform
+/// sets with `Environment.Variables`); its ARN. Its invocations go to our handlers.
+pub async fn create_function(
+    config: &SdkConfig,
+    name: &str,
+    vars: std::collections::HashMap<String, String>,
+) -> String {
+    aws_sdk_lambda::Client::new(config)
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(lambda_role(config).await)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(empty_zip()))
+                .build(),
+        )
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(vars))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .function_arn()
+        .unwrap()
+        .to_owned()
+}
+
+/// The stack's PostgreSQL as a backup-set source's restore server: its credentials in a Secrets
+/// Manager secret `<name>/restore-server` (as in the deployment), plaintext to 127.0.0.1. The
+/// `server` value of the source's configuration.
+pub async fn restore_server(config: &SdkConfig, name: &str) -> serde_json::Value {
+    let url = url::Url::parse(&pg_url()).unwrap();
+    let secret_arn = aws_sdk_secretsmanager::Client::new(config)
+        .create_secret()
+        .name(format!("{name}/restore-server"))
+        .secret_string(
+            serde_json::json!({"username": url.username(), "password": url.password().unwrap()})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    serde_json::json!({
+        "host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
+        "secret": {"secrets_manager": {"secret_id": secret_arn}}, "tls": "disable"
+    })
+}
+
 /// The smallest valid zip (an empty archive): code for Lambda functions in moto, which stores it
 /// but never runs it (invocations go to our handlers).
 pub fn empty_zip() -> Vec<u8> {

@@ -132,21 +132,7 @@ pub async fn validated_backup_set(reports: &std::path::Path) -> (String, String)
     .await
     .unwrap()
     .set_url;
-    let url = url::Url::parse(&crate::pg_url()).unwrap();
-    let admin_secret = aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(format!("{bucket}/restore-server"))
-        .secret_string(
-            json!({"username": url.username(), "password": url.password().unwrap()}).to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    let server = json!({"host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
-        "secret": {"secrets_manager": {"secret_id": admin_secret}}, "tls": "disable"});
+    let server = crate::restore_server(&config, &bucket).await;
     crate::deployment::configure_source(
         &source,
         json!({"kind": "backup-set", "store": store_url, "server": server}),

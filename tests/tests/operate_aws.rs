@@ -3,12 +3,11 @@
 
 use drill_tests::cli as demo_common;
 
-use aws_sdk_lambda::primitives::Blob;
 use demo_common::{drill, text};
 use drill_engine::dump::{self, Database, ExportOptions};
 use drill_engine::store::Store;
 use drill_tests::infra::{render_asl, sample_template_vars};
-use drill_tests::{aws_config, connect, lambda_role, moto_url, pg_url, s3, unique, TestDb};
+use drill_tests::{aws_config, connect, lambda_role, moto_url, s3, unique, TestDb};
 use serde_json::{json, Value};
 
 const PREFIX: &str = "rdrill-";
@@ -33,19 +32,7 @@ async fn deploy() -> Deployed {
         .send()
         .await
         .unwrap();
-    let url = url::Url::parse(&pg_url()).unwrap();
-    let secret_arn = aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(format!("{name}/restore-server"))
-        .secret_string(
-            json!({"username": url.username(), "password": url.password().unwrap()}).to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let server = drill_tests::restore_server(&config, &name).await;
     let topic = aws_sdk_sns::Client::new(&config)
         .create_topic()
         .name(format!("{name}-alerts"))
@@ -55,7 +42,6 @@ async fn deploy() -> Deployed {
         .topic_arn()
         .unwrap()
         .to_owned();
-    let lambda = aws_sdk_lambda::Client::new(&config);
     let role = lambda_role(&config).await;
     let mut arns = std::collections::HashMap::new();
     for f in ["restore", "validate", "export", "delete-temp"] {
@@ -75,28 +61,7 @@ async fn deploy() -> Deployed {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        let arn = lambda
-            .create_function()
-            .function_name(format!("{name}-{f}"))
-            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-            .handler("bootstrap")
-            .role(&role)
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(Blob::new(drill_tests::empty_zip()))
-                    .build(),
-            )
-            .environment(
-                aws_sdk_lambda::types::Environment::builder()
-                    .set_variables(Some(vars))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .function_arn()
-            .unwrap()
-            .to_owned();
+        let arn = drill_tests::create_function(&config, &format!("{name}-{f}"), vars).await;
         arns.insert(f, arn);
     }
     let mut vars = sample_template_vars();
@@ -119,10 +84,6 @@ async fn deploy() -> Deployed {
         .to_owned();
 
     // Two sources: one that passes, one whose assertion fails validation.
-    let server = json!({
-        "host": "127.0.0.1", "port": url.port().unwrap(), "database": "postgres",
-        "secret": {"secrets_manager": {"secret_id": secret_arn}}, "tls": "disable"
-    });
     let store = format!("s3://{bucket}/backups/app");
     let failing = "[[sql]]\nname = \"enough students\"\nquery = \"SELECT count(*) FROM students\"\nexpect = { at_least = 1000000 }\n";
     let doc = json!({

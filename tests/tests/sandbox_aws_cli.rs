@@ -7,7 +7,7 @@
 use aws_credential_types::provider::ProvideCredentials;
 use drill_tests::cli::{drill, text};
 use drill_tests::sandbox::{iam_user, validated_backup_set};
-use drill_tests::{aws_config, connect, lambda_role, moto_url, pg_url, unique};
+use drill_tests::{aws_config, connect, moto_url, pg_url, unique};
 use serde_json::{json, Value};
 
 struct User {
@@ -58,8 +58,6 @@ fn sandbox(outputs: &std::path::Path, who: &User, args: &[&str]) -> (i32, String
 /// them (STS, reports and the deployment configuration pointed at this test's).
 async fn deploy(reports: &std::path::Path, bucket: &str) -> tempfile::NamedTempFile {
     let config = aws_config().await;
-    let lambda = aws_sdk_lambda::Client::new(&config);
-    let role = lambda_role(&config).await;
     let name = unique("sbxcli-");
     let env: std::collections::HashMap<String, String> = [
         ("DRILL_SANDBOX_ONLY", "true".to_owned()),
@@ -81,25 +79,7 @@ async fn deploy(reports: &std::path::Path, bucket: &str) -> tempfile::NamedTempF
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     for f in ["sandbox", "sandbox-delete"] {
-        lambda
-            .create_function()
-            .function_name(format!("{name}-{f}"))
-            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-            .handler("bootstrap")
-            .role(&role)
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(aws_smithy_types::Blob::new(drill_tests::empty_zip()))
-                    .build(),
-            )
-            .environment(
-                aws_sdk_lambda::types::Environment::builder()
-                    .set_variables(Some(env.clone()))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        drill_tests::create_function(&config, &format!("{name}-{f}"), env.clone()).await;
     }
     let outputs = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
