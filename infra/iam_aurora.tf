@@ -29,6 +29,9 @@ data "aws_iam_policy_document" "restore_aurora" {
     resources = concat(
       [local.temp_cluster_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:cluster-pg:*", "${local.rds_arn}:og:*"],
       local.aurora_snapshot_arns,
+      # A deleted source's retained automated backups (SourceDbClusterResourceId): their
+      # identifiers are RDS-made, so only the temp's tag condition keeps this to drill restores.
+      ["${local.rds_arn}:cluster-auto-backup:*"],
       [for id in local.aurora_cluster_ids : "${local.rds_arn}:cluster:${id}"],
     )
     condition {
@@ -110,8 +113,8 @@ data "aws_iam_policy_document" "restore_aurora" {
 
   statement {
     sid       = "ReadOnlyDescribeClusters"
-    actions   = ["rds:DescribeDBClusters", "rds:DescribeDBClusterSnapshots"]
-    resources = ["${local.rds_arn}:cluster:*", "${local.rds_arn}:cluster-snapshot:*"]
+    actions   = ["rds:DescribeDBClusters", "rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterAutomatedBackups"]
+    resources = ["${local.rds_arn}:cluster:*", "${local.rds_arn}:cluster-snapshot:*", "${local.rds_arn}:cluster-auto-backup:*"]
   }
 
   # DescribeDBEngineVersions (the Serverless v2 minimum of a version) has no resource type.

@@ -71,6 +71,23 @@ pub fn assert_aurora_policies(state: &Value, prefix: &str, source_cluster: &str)
             json!("temp")
         );
     }
+    // A deleted source's retained automated backups (SourceDbClusterResourceId): the
+    // point-in-time restore authorizes on the cluster-auto-backup resource type, and listing
+    // them on the same type.
+    let to_point = only_allow(&restore, "rds:RestoreDBClusterToPointInTime");
+    assert!(
+        as_list(&to_point["Resource"])
+            .iter()
+            .any(|r| r.ends_with(":cluster-auto-backup:*")),
+        "{to_point:#}"
+    );
+    let listed = only_allow(&restore, "rds:DescribeDBClusterAutomatedBackups");
+    assert!(
+        as_list(&listed["Resource"])
+            .iter()
+            .any(|r| r.ends_with(":cluster-auto-backup:*")),
+        "{listed:#}"
+    );
     let create = only_allow(&restore, "rds:CreateDBInstance");
     assert_eq!(
         tag(create, "StringEquals", "aws:RequestTag/drill:role"),

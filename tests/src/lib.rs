@@ -2,6 +2,7 @@
 //! runs) through environment variables, and fails loudly when a part is missing — a test never
 //! passes or skips silently because the stack is not up.
 
+pub mod aurora;
 pub mod cli;
 pub mod deployment;
 pub mod dump;

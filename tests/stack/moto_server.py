@@ -833,17 +833,58 @@ def fix_rds_managed_secret_username():
 
 
 def fix_rds_cluster_automated_backups():
-    """moto 5.2.1 has no DescribeDBClusterAutomatedBackups and ignores DeleteDBCluster's
-    DeleteAutomatedBackups. AWS: "When you delete a provisioned or Aurora Serverless v2 DB
-    cluster, you can retain automated backups" (DeleteAutomatedBackups=false; the default removes
-    them); retained ones are listed by DescribeDBClusterAutomatedBackups with Status "retained"
-    and a cluster-auto-backup ARN. Now a cluster deleted with DeleteAutomatedBackups=false leaves
-    one retained automated backup, and the describe lists them (by DBClusterIdentifier or
-    DbClusterResourceId). Cross-region replication of automated backups is instance-only: none."""
+    """moto 5.2.1 has no DescribeDBClusterAutomatedBackups, ignores DeleteDBCluster's
+    DeleteAutomatedBackups, and restores a point in time only from a live cluster. AWS: "When you
+    delete a provisioned or Aurora Serverless v2 DB cluster, you can retain automated backups"
+    (DeleteAutomatedBackups=false; the default removes them); DescribeDBClusterAutomatedBackups
+    "displays backups for both current and deleted DB clusters" (a deleted one's Status
+    "retained", a cluster-auto-backup ARN, its RestoreWindow), its DBClusterIdentifier "must match
+    the identifier of an existing DB cluster", and its Filters take `status`, `db-cluster-id` and
+    `db-cluster-resource-id`; RestoreDBClusterToPointInTime restores a retained backup named by
+    SourceDbClusterResourceId, to a time inside its window, without the source's managed master
+    secret (the call takes no ManageMasterUserPassword). Now all of that. Cross-region
+    replication of automated backups is instance-only: none."""
+    import datetime as dt
     import uuid
 
     from moto.core.responses import ActionResult
+    from moto.rds.exceptions import DBClusterNotFoundError, InvalidParameterCombination, RDSClientError
+    from moto.rds.models import RDSBackend
     from moto.rds.responses import RDSResponse
+
+    def aware(t):
+        return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+    def now():
+        return dt.datetime.now(dt.timezone.utc)
+
+    def retained(backend):
+        return backend.__dict__.setdefault("_drill_retained_cluster_backups", [])
+
+    def arn(backend):
+        return f"arn:aws:rds:{backend.region_name}:{backend.account_id}:cluster-auto-backup:cab-{uuid.uuid4().hex[:26]}"
+
+    def entry(backend, cluster, status, latest):
+        # One stable ARN per live cluster, kept across describes.
+        arns = backend.__dict__.setdefault("_drill_live_cluster_backup_arns", {})
+        return {
+            "DBClusterIdentifier": cluster.db_cluster_identifier,
+            "DbClusterResourceId": cluster.db_cluster_resource_id,
+            "DBClusterAutomatedBackupsArn": arns.setdefault(cluster.db_cluster_resource_id, arn(backend)),
+            "Engine": cluster.engine,
+            "EngineVersion": cluster.engine_version,
+            "Status": status,
+            "BackupRetentionPeriod": cluster.backup_retention_period,
+            "Region": backend.region_name,
+            "RestoreWindow": {"EarliestTime": aware(cluster.earliest_restorable_time), "LatestTime": latest},
+            # What a restore needs once the cluster is gone (AWS keeps the cluster's properties).
+            "_cluster": cluster,
+        }
+
+    def entries(backend):
+        live = [entry(backend, c, "active", now()) for c in backend.clusters.values()
+                if (c.backup_retention_period or 0) > 0]
+        return live + retained(backend)
 
     original_delete = RDSResponse.delete_db_cluster
 
@@ -852,31 +893,91 @@ def fix_rds_cluster_automated_backups():
         cluster = self.backend.clusters.get(self.params.get("DBClusterIdentifier"))
         result = original_delete(self)
         if retain and cluster is not None:
-            backend = self.backend
-            kept = backend.__dict__.setdefault("_drill_retained_cluster_backups", [])
-            kept.append({
-                "DBClusterIdentifier": cluster.db_cluster_identifier,
-                "DbClusterResourceId": cluster.db_cluster_resource_id,
-                "DBClusterAutomatedBackupsArn": f"arn:aws:rds:{backend.region_name}:{backend.account_id}:cluster-auto-backup:cab-{uuid.uuid4().hex[:26]}",
-                "Engine": cluster.engine,
-                "EngineVersion": cluster.engine_version,
-                "Status": "retained",
-                "BackupRetentionPeriod": cluster.backup_retention_period,
-                "Region": backend.region_name,
-            })
+            retained(self.backend).append(entry(self.backend, cluster, "retained", now()))
         return result
 
     def describe_db_cluster_automated_backups(self):
         name = self.params.get("DBClusterIdentifier")
+        if name is not None and name not in self.backend.clusters:
+            raise DBClusterNotFoundError(name)
         resource_id = self.params.get("DbClusterResourceId")
-        kept = self.backend.__dict__.get("_drill_retained_cluster_backups", [])
-        found = [b for b in kept
+        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters") or []}
+        found = [b for b in entries(self.backend)
                  if (name is None or b["DBClusterIdentifier"] == name)
-                 and (resource_id is None or b["DbClusterResourceId"] == resource_id)]
-        return ActionResult({"DBClusterAutomatedBackups": found})
+                 and (resource_id is None or b["DbClusterResourceId"] == resource_id)
+                 and ("status" not in filters or b["Status"] in filters["status"])
+                 and ("db-cluster-id" not in filters or b["DBClusterIdentifier"] in filters["db-cluster-id"])
+                 and ("db-cluster-resource-id" not in filters
+                      or b["DbClusterResourceId"] in filters["db-cluster-resource-id"])]
+        shaped = [{k: v for k, v in b.items() if not k.startswith("_")} for b in found]
+        return ActionResult({"DBClusterAutomatedBackups": shaped})
 
     RDSResponse.delete_db_cluster = delete_db_cluster
     RDSResponse.describe_db_cluster_automated_backups = describe_db_cluster_automated_backups
+
+    to_point = RDSBackend.restore_db_cluster_to_point_in_time
+
+    def restore_db_cluster_to_point_in_time(self, *args, **kwargs):
+        resource_id = kwargs.pop("source_db_cluster_resource_id", None)
+        restore_time = kwargs.get("restore_to_time")
+        if restore_time is not None and kwargs.get("use_latest_restorable_time"):
+            raise InvalidParameterCombination(
+                "Cannot specify both RestoreToTime and UseLatestRestorableTime."
+            )
+        source = kwargs.get("source_db_cluster_identifier")
+        if resource_id is not None and source is not None:
+            raise InvalidParameterCombination(
+                "Specify SourceDBClusterIdentifier or SourceDbClusterResourceId, not both."
+            )
+        if resource_id is not None:
+            found = [b for b in entries(self) if b["DbClusterResourceId"] == resource_id]
+            if not found:
+                raise RDSClientError(
+                    "DBClusterAutomatedBackupNotFoundFault",
+                    f"No automated backup of the DB cluster resource {resource_id}.",
+                )
+            backup = found[-1]
+        elif source in self.clusters:
+            backup = entry(self, self.clusters[source], "active", now())
+        else:
+            # moto's own restore would take the first cluster it lists.
+            raise DBClusterNotFoundError(source)
+        window = backup["RestoreWindow"]
+        if restore_time is not None:
+            when = aware(restore_time if isinstance(restore_time, dt.datetime)
+                         else dt.datetime.fromisoformat(str(restore_time).replace("Z", "+00:00")))
+            if not window["EarliestTime"] - dt.timedelta(seconds=1) <= when <= window["LatestTime"]:
+                raise RDSClientError(
+                    "InvalidRestoreFault",
+                    f"RestoreToTime {when.isoformat()} is outside the restore window "
+                    f"{window['EarliestTime'].isoformat()} .. {window['LatestTime'].isoformat()}.",
+                )
+        # No ManageMasterUserPassword on this call: no managed secret until ModifyDBCluster
+        # (moto copied the source's).
+        kwargs["manage_master_user_password"] = False
+        if "_master_user_password" not in backup["_cluster"].__dict__:
+            # The backup's own password hash, unknown to the caller (moto wants some value).
+            kwargs["master_user_password"] = "from-the-backup"
+        if resource_id is None:
+            return to_point(self, *args, **kwargs)
+        # moto copies the source from its cluster list: lend it the deleted cluster meanwhile
+        # (under its own name, which a re-created cluster may hold: put that one back after).
+        lent = backup["_cluster"]
+        name = lent.db_cluster_identifier
+        holder = self.clusters.get(name)
+        self.clusters[name] = lent
+        try:
+            kwargs["source_db_cluster_identifier"] = name
+            restored = to_point(self, *args, **kwargs)
+        finally:
+            if holder is None:
+                del self.clusters[name]
+            else:
+                self.clusters[name] = holder
+        restored.drill_restored_from_resource_id = resource_id
+        return restored
+
+    RDSBackend.restore_db_cluster_to_point_in_time = restore_db_cluster_to_point_in_time
 
 
 def fix_stepfunctions_map_run_children():

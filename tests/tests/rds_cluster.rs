@@ -3,125 +3,14 @@
 //! the cluster's one instance exactly once, the guard matrix for clusters, and the janitor.
 
 use chrono::{Duration, Utc};
-use drill_core::deployment::aurora::AuroraInstance;
-use drill_core::events::{DrillContext, RestoreStarted, TempResource, TempState};
+use drill_core::events::TempState;
 use drill_core::guards::tag;
 use drill_core::point_in_time::Moment;
 use drill_core::{Classified, ErrorKind};
-use drill_engine::rds::{self, ClusterInput, PointInTimeInput, RdsError, RdsSettings};
+use drill_engine::rds::{self, PointInTimeInput, RdsError};
+use drill_tests::aurora::*;
 use drill_tests::rds::*;
 use drill_tests::unique;
-
-/// A production Aurora PostgreSQL cluster (deletion protection as asked) with one manual
-/// snapshot; returns the snapshot's identifier.
-async fn prod_cluster(client: &rds::Client, id: &str, protected: bool) -> String {
-    client
-        .create_db_cluster()
-        .db_cluster_identifier(id)
-        .engine("aurora-postgresql")
-        .engine_version("16.4")
-        .master_username("drill_admin")
-        .manage_master_user_password(true)
-        .backup_retention_period(7)
-        .deletion_protection(protected)
-        .tags(t("env", "prod"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create cluster {id}: {e:?}"));
-    let snap = format!("{id}-manual");
-    client
-        .create_db_cluster_snapshot()
-        .db_cluster_identifier(id)
-        .db_cluster_snapshot_identifier(&snap)
-        .send()
-        .await
-        .unwrap();
-    snap
-}
-
-fn input(source: &str) -> ClusterInput {
-    ClusterInput {
-        source_cluster: source.to_owned(),
-        selector: drill_core::events::SnapshotSelector::NewestManual,
-        max_age_hours: None,
-        database: "app".into(),
-        cluster_parameter_group: None,
-        instance: AuroraInstance::default(),
-    }
-}
-
-fn names(started: &RestoreStarted) -> (String, String) {
-    match &started.temp {
-        TempResource::RdsCluster {
-            identifier,
-            instance,
-            ..
-        } => (identifier.clone(), instance.clone()),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn cluster(client: &rds::Client, id: &str) -> aws_sdk_rds::types::DbCluster {
-    rds::describe_cluster(client, id)
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("cluster {id} exists"))
-}
-
-async fn status(
-    client: &rds::Client,
-    cfg: &RdsSettings,
-    drill: &DrillContext,
-    started: &RestoreStarted,
-) -> drill_core::events::StatusReport {
-    let (id, instance) = names(started);
-    rds::cluster_status(
-        client,
-        cfg,
-        drill,
-        &id,
-        &instance,
-        "app",
-        &AuroraInstance::default(),
-        None,
-        Utc::now(),
-    )
-    .await
-    .unwrap()
-}
-
-/// Runs the wait loop as the state machine does (status; manage_secret on `secret_needed`)
-/// until the temp is available; returns the states seen.
-async fn wait_available(
-    client: &rds::Client,
-    cfg: &RdsSettings,
-    drill: &DrillContext,
-    started: &RestoreStarted,
-) -> (Vec<TempState>, drill_core::events::StatusReport) {
-    let mut seen = Vec::new();
-    for _ in 0..12 {
-        let report = status(client, cfg, drill, started).await;
-        seen.push(report.state);
-        match report.state {
-            TempState::Available => return (seen, report),
-            TempState::SecretNeeded => {
-                let (id, _) = names(started);
-                rds::enable_cluster_secret(client, cfg, drill, &id)
-                    .await
-                    .unwrap();
-            }
-            TempState::Creating => {}
-            other => panic!("{other:?}: {report:?}"),
-        }
-    }
-    panic!("not available after 12 status calls: {seen:?}")
-}
-
-async fn started_drill(source: &str) -> DrillContext {
-    let d = drill(source, Utc::now());
-    clock_past(d.started_at).await;
-    d
-}
 
 #[tokio::test]
 async fn a_snapshot_restore_is_isolated_and_tagged_and_the_wait_loop_creates_one_instance() {
@@ -220,17 +109,9 @@ async fn a_snapshot_restore_is_isolated_and_tagged_and_the_wait_loop_creates_one
     assert_eq!(out.deleted, [instance.clone(), id.clone()]);
     assert!(rds::describe_cluster(&client, &id).await.unwrap().is_none());
     // DeleteAutomatedBackups=false: the drill never destroys automated backups.
-    let kept = client
-        .describe_db_cluster_automated_backups()
-        .db_cluster_identifier(&id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(kept.db_cluster_automated_backups().len(), 1, "{kept:?}");
-    assert_eq!(
-        kept.db_cluster_automated_backups()[0].status(),
-        Some("retained")
-    );
+    let kept = rds::retained_cluster_backups(&client, &id).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].facts.status, "retained");
     assert!(!exists(&client, &instance).await);
     let out = rds::delete_cluster_temp(&client, &cfg, &d, &id, &instance)
         .await
@@ -273,7 +154,10 @@ async fn a_point_in_time_restore_records_the_moment_and_gets_the_same_settings()
     assert!(tags.contains_key(tag::MOMENT), "{tags:?}");
     assert_eq!(tags[tag::EXECUTION], d.drill_id);
     assert!(tags[tag::RESTORED_FROM].contains(&source), "{tags:?}");
-    let (_, ready) = wait_available(&client, &cfg, &d, &started).await;
+    // No managed secret from the source: the call takes no ManageMasterUserPassword.
+    assert!(c.master_user_secret().is_none());
+    let (seen, ready) = wait_available(&client, &cfg, &d, &started).await;
+    assert!(seen.contains(&TempState::SecretNeeded), "{seen:?}");
     assert!(ready.connection.is_some());
     // A retry reports the moment recorded, not a new one.
     let again =

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use drill_core::posture::{self, PostureCheck, PosturePolicy, PostureSubject};
 use drill_core::snapshots::SnapshotKind;
 
+use super::cluster_backups::retained_cluster_backups;
 use super::cluster_facts::{cluster_snapshots, describe_cluster};
 use super::facts::{describe_instance, list_snapshots};
-use super::{api_error, code_of, Client, RdsError};
+use super::{Client, RdsError};
 
 /// The facts of a source that no longer exists: only its retained automated backups (none: an
 /// error, there is nothing to audit).
@@ -89,41 +90,6 @@ pub async fn audit(
     Ok(posture::audit(policy, &facts, now))
 }
 
-/// ARNs of the retained automated backups (`DescribeDBClusterAutomatedBackups`, status
-/// `retained`) of the cluster named `cluster`.
-async fn retained_cluster_backups(client: &Client, cluster: &str) -> Result<Vec<String>, RdsError> {
-    let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = match client
-            .describe_db_cluster_automated_backups()
-            .db_cluster_identifier(cluster)
-            .set_marker(marker.take())
-            .max_records(100)
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(e) if code_of(&e) == Some("DBClusterAutomatedBackupNotFoundFault") => {
-                return Ok(out)
-            }
-            Err(e) => return Err(api_error("DescribeDBClusterAutomatedBackups", e)),
-        };
-        out.extend(
-            page.db_cluster_automated_backups()
-                .iter()
-                .filter(|b| {
-                    b.db_cluster_identifier() == Some(cluster) && b.status() == Some("retained")
-                })
-                .filter_map(|b| b.db_cluster_automated_backups_arn().map(str::to_owned)),
-        );
-        match page.marker() {
-            Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
-            _ => return Ok(out),
-        }
-    }
-}
-
 /// Audits one source Aurora cluster against `policy`. Read-only. Aurora has no cross-region
 /// automated-backup replication, so a live cluster's backups survive its deletion only if the
 /// delete call retains them, which nothing on the live cluster records: that check fails.
@@ -133,7 +99,11 @@ pub async fn audit_cluster(
     policy: &PosturePolicy,
     now: DateTime<Utc>,
 ) -> Result<Vec<PostureCheck>, RdsError> {
-    let retained = retained_cluster_backups(client, source).await?;
+    let retained = retained_cluster_backups(client, source)
+        .await?
+        .into_iter()
+        .map(|b| b.facts.arn)
+        .collect();
     let Some(cluster) = describe_cluster(client, source).await? else {
         let facts = gone(PostureSubject::Cluster, source, retained)?;
         return Ok(posture::audit(policy, &facts, now));

@@ -1,7 +1,8 @@
 //! Restoring an Aurora PostgreSQL cluster to a tagged temp cluster: from a cluster snapshot
 //! (`RestoreDBClusterFromSnapshot`) or to a point in time (`RestoreDBClusterToPointInTime`,
-//! full copy). Both calls restore the cluster only; its one instance is created by the wait
-//! loop once the cluster is available ([`super::cluster_status`]). Returns at once.
+//! full copy, from the live cluster or its retained automated backups). Both calls restore the
+//! cluster only; its one instance is created by the wait loop once the cluster is available
+//! ([`super::cluster_status`]). Returns at once.
 
 use chrono::{DateTime, Duration, Utc};
 use drill_core::deployment::aurora::{self, AuroraInstance};
@@ -10,13 +11,14 @@ use drill_core::events::{
 };
 use drill_core::guards::tag;
 use drill_core::naming;
-use drill_core::point_in_time::{self, RestoreWindow};
+use drill_core::point_in_time;
 
+use super::cluster_backups::{cluster_pitr_source, ClusterPitrSource};
 use super::cluster_facts::{
     choose_cluster_snapshot, cluster_facts, describe_cluster, find_cluster_snapshot,
     version_min_capacity,
 };
-use super::facts::{aws_tags, to_chrono};
+use super::facts::aws_tags;
 use super::restore::check_placement;
 use super::{api_error, check_reuse, code_of, Client, PointInTimeInput, RdsError, RdsSettings};
 
@@ -229,8 +231,9 @@ pub async fn restore_cluster(
     ))
 }
 
-/// Starts restoring the live source cluster to the moment `pitr` picks inside its restore
-/// window (`EarliestRestorableTime` to `LatestRestorableTime`), as a full copy.
+/// Starts restoring the source cluster to the moment `pitr` picks inside its restore window
+/// (`EarliestRestorableTime` to `LatestRestorableTime`), as a full copy: from the live cluster,
+/// or once it is gone from its retained automated backups ([`cluster_pitr_source`]).
 pub async fn restore_cluster_point_in_time(
     client: &Client,
     settings: &RdsSettings,
@@ -246,21 +249,12 @@ pub async fn restore_cluster_point_in_time(
             "replicated_from is for rds-snapshot sources only".into(),
         ));
     }
-    let cluster = describe_cluster(client, source).await?.ok_or_else(|| {
+    let from = cluster_pitr_source(client, source).await?;
+    let window = from.window().ok_or_else(|| {
         RdsError::InvalidInput(format!(
-            "source cluster {source:?} not found: a point-in-time restore needs it"
+            "source cluster {source:?} reports no restore window"
         ))
     })?;
-    let window = cluster
-        .earliest_restorable_time()
-        .and_then(to_chrono)
-        .zip(cluster.latest_restorable_time().and_then(to_chrono))
-        .map(|(earliest, latest)| RestoreWindow { earliest, latest })
-        .ok_or_else(|| {
-            RdsError::InvalidInput(format!(
-                "source cluster {source:?} reports no restore window"
-            ))
-        })?;
     let seed = pitr
         .seed
         .unwrap_or_else(|| point_in_time::derive_seed(&drill.drill_id, &drill.source_id));
@@ -275,10 +269,15 @@ pub async fn restore_cluster_point_in_time(
         }
     }
     let (identifier, instance) = cluster_temp_names(settings, drill, source)?;
-    let scaling = scaling(client, &input.instance, cluster.engine_version()).await?;
+    let scaling = scaling(client, &input.instance, from.engine_version()).await?;
     let expires_at = now + Duration::hours(i64::from(settings.temp_ttl_hours));
-    let restored_from = cluster.db_cluster_arn().unwrap_or(source).to_owned();
-    let mut tags = tag::temp_tags(&drill.drill_id, source, expires_at, &restored_from);
+    // Guard (f) reads this tag: the source cluster's ARN, or the retained backup's.
+    let mut tags = tag::temp_tags(
+        &drill.drill_id,
+        source,
+        expires_at,
+        from.restored_from(source),
+    );
     tags.insert(tag::MOMENT.to_owned(), chosen.tag_value());
     let restore_time = (!chosen.use_latest()).then(|| {
         aws_smithy_types::DateTime::from_secs_and_nanos(
@@ -288,8 +287,12 @@ pub async fn restore_cluster_point_in_time(
     });
     let call = client
         .restore_db_cluster_to_point_in_time()
-        .db_cluster_identifier(&identifier)
-        .source_db_cluster_identifier(source)
+        .db_cluster_identifier(&identifier);
+    let call = match &from {
+        ClusterPitrSource::Live(_) => call.source_db_cluster_identifier(source),
+        ClusterPitrSource::Retained(b) => call.source_db_cluster_resource_id(&b.resource_id),
+    };
+    let call = call
         // A full copy proves the backups; copy-on-write would be a clone of the live volume.
         .restore_type("full-copy")
         .set_restore_to_time(restore_time)
@@ -314,7 +317,8 @@ pub async fn restore_cluster_point_in_time(
     .await?;
     let chosen = super::pitr::moment_restored(&identifier, chosen, reused.as_ref())?;
     let described = chosen.describe(source);
-    tracing::info!(%identifier, %source, moment = %described, "cluster point-in-time restore started");
+    let from_retained = matches!(from, ClusterPitrSource::Retained(_));
+    tracing::info!(%identifier, %source, moment = %described, from_retained, "cluster point-in-time restore started");
     let backup = BackupRef {
         kind: BackupKind::RdsPointInTime,
         id: described,

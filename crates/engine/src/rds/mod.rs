@@ -21,10 +21,12 @@
 //! `delete.rs`; snapshot copies, sharing and expiry in `copies.rs`; the posture audit in
 //! `audit.rs`. Aurora clusters: restore in `cluster.rs`, the wait loop (which creates the
 //! cluster's instance) in `cluster_status.rs`, deletion and the janitor's sweep in
-//! `cluster_delete.rs`, describing clusters and cluster snapshots in `cluster_facts.rs`.
+//! `cluster_delete.rs`, describing clusters and cluster snapshots in `cluster_facts.rs`, a
+//! cluster's live or retained automated backups in `cluster_backups.rs`.
 
 mod audit;
 mod cluster;
+mod cluster_backups;
 mod cluster_delete;
 mod cluster_facts;
 mod cluster_status;
@@ -48,6 +50,9 @@ use drill_core::{Classified, ErrorKind};
 pub use audit::{audit, audit_cluster};
 pub use cluster::{
     cluster_temp_names, restore_cluster, restore_cluster_point_in_time, ClusterInput,
+};
+pub use cluster_backups::{
+    cluster_pitr_source, retained_cluster_backups, ClusterPitrSource, RetainedClusterBackup,
 };
 pub use cluster_delete::{cluster_janitor, delete_cluster_temp};
 pub use cluster_facts::{
