@@ -118,3 +118,15 @@ pub async fn started_drill(source: &str) -> DrillContext {
     clock_past(d.started_at).await;
     d
 }
+
+/// Deletes a cluster (no final snapshot), keeping its automated backups as retained ones or not.
+pub async fn delete_cluster(client: &rds::Client, id: &str, retain: bool) {
+    client
+        .delete_db_cluster()
+        .db_cluster_identifier(id)
+        .skip_final_snapshot(true)
+        .delete_automated_backups(!retain)
+        .send()
+        .await
+        .unwrap();
+}

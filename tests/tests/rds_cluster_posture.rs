@@ -7,30 +7,13 @@
 use chrono::Utc;
 use drill_core::posture::{PostureCheck, PosturePolicy};
 use drill_engine::rds::{self, RdsError};
+use drill_tests::aurora::{delete_cluster, prod_cluster};
 use drill_tests::rds::rds;
 use drill_tests::unique;
 
 async fn cluster_with_snapshot(client: &rds::Client, protected: bool) -> String {
     let id = unique("aur-posture-");
-    client
-        .create_db_cluster()
-        .db_cluster_identifier(&id)
-        .engine("aurora-postgresql")
-        .engine_version("16.4")
-        .master_username("drill_admin")
-        .manage_master_user_password(true)
-        .backup_retention_period(7)
-        .deletion_protection(protected)
-        .send()
-        .await
-        .unwrap();
-    client
-        .create_db_cluster_snapshot()
-        .db_cluster_identifier(&id)
-        .db_cluster_snapshot_identifier(format!("{id}-manual"))
-        .send()
-        .await
-        .unwrap();
+    prod_cluster(client, &id, protected).await;
     id
 }
 
@@ -39,17 +22,6 @@ fn by_name<'a>(checks: &'a [PostureCheck], name: &str) -> &'a PostureCheck {
         .iter()
         .find(|c| c.name == name)
         .unwrap_or_else(|| panic!("no {name} in {checks:?}"))
-}
-
-async fn delete(client: &rds::Client, id: &str, retain: bool) {
-    client
-        .delete_db_cluster()
-        .db_cluster_identifier(id)
-        .skip_final_snapshot(true)
-        .delete_automated_backups(!retain)
-        .send()
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -84,7 +56,7 @@ async fn a_live_clusters_backups_would_not_survive_and_retained_ones_do() {
         .send()
         .await
         .unwrap();
-    delete(&client, &id, true).await;
+    delete_cluster(&client, &id, true).await;
     let checks = rds::audit_cluster(&client, &id, &policy, Utc::now())
         .await
         .unwrap();
@@ -109,7 +81,7 @@ async fn an_unprotected_cluster_fails_protection_and_a_cluster_deleted_with_its_
     assert!(!protection.passed);
     assert!(protection.detail.contains("cluster"), "{protection:?}");
     // Deleted with its automated backups (the default): nothing left to audit or restore.
-    delete(&client, &id, false).await;
+    delete_cluster(&client, &id, false).await;
     let err = rds::audit_cluster(&client, &id, &policy, Utc::now())
         .await
         .unwrap_err();

@@ -17,24 +17,13 @@ use drill_tests::aurora::*;
 use drill_tests::rds::*;
 use drill_tests::unique;
 
-async fn delete_source(client: &rds::Client, id: &str, retain: bool) {
-    client
-        .delete_db_cluster()
-        .db_cluster_identifier(id)
-        .skip_final_snapshot(true)
-        .delete_automated_backups(!retain)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A production cluster that lived a few seconds (a restore window with whole seconds in it),
 /// deleted keeping or dropping its automated backups.
 async fn deleted_source(client: &rds::Client, prefix: &str, retain: bool) -> String {
     let source = unique(prefix);
     prod_cluster(client, &source, false).await;
     tokio::time::sleep(StdDuration::from_millis(2_200)).await;
-    delete_source(client, &source, retain).await;
+    delete_cluster(client, &source, retain).await;
     source
 }
 

@@ -8,7 +8,7 @@ use aws_sdk_rds::types::{DbCluster, DbClusterAutomatedBackup, Filter};
 use drill_core::point_in_time::{self, AutomatedBackupFacts, RestoreWindow};
 
 use super::cluster_facts::describe_cluster;
-use super::facts::to_chrono;
+use super::facts::{restore_window, to_chrono};
 use super::{api_error, code_of, Client, RdsError};
 
 /// A retained automated backup of a deleted cluster: what the selection judges, and what the
@@ -31,12 +31,7 @@ fn retained_backup(b: &DbClusterAutomatedBackup) -> RetainedClusterBackup {
             instance: b.db_cluster_identifier().unwrap_or("").to_owned(),
             region: b.region().map(str::to_owned),
             status: b.status().unwrap_or("").to_owned(),
-            window: b.restore_window().and_then(|w| {
-                Some(RestoreWindow {
-                    earliest: to_chrono(w.earliest_time()?)?,
-                    latest: to_chrono(w.latest_time()?)?,
-                })
-            }),
+            window: b.restore_window().and_then(restore_window),
         },
         resource_id: b.db_cluster_resource_id().unwrap_or("").to_owned(),
         engine_version: b.engine_version().map(str::to_owned),

@@ -14,6 +14,16 @@ pub(super) fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>>
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
+/// An automated backup's `RestoreWindow` (instance and cluster backups share the type).
+pub(super) fn restore_window(
+    w: &aws_sdk_rds::types::RestoreWindow,
+) -> Option<drill_core::point_in_time::RestoreWindow> {
+    Some(drill_core::point_in_time::RestoreWindow {
+        earliest: to_chrono(w.earliest_time()?)?,
+        latest: to_chrono(w.latest_time()?)?,
+    })
+}
+
 pub(super) fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
     list.iter()
         .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))

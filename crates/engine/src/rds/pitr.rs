@@ -9,9 +9,9 @@ use aws_sdk_rds::types::DbInstanceAutomatedBackup;
 use chrono::{DateTime, Duration, Utc};
 use drill_core::events::{BackupKind, BackupRef, DrillContext, RestoreStarted};
 use drill_core::guards::tag;
-use drill_core::point_in_time::{self, AutomatedBackupFacts, ChosenMoment, Moment, RestoreWindow};
+use drill_core::point_in_time::{self, AutomatedBackupFacts, ChosenMoment, Moment};
 
-use super::facts::{aws_tags, describe_instance, to_chrono};
+use super::facts::{aws_tags, describe_instance, restore_window};
 use super::restore::{check_placement, restore_with_fallback, started, temp_identifier};
 use super::{api_error, Client, RdsError, RdsSettings, RestoreInput};
 
@@ -35,12 +35,7 @@ pub fn automated_backup_facts(b: &DbInstanceAutomatedBackup) -> AutomatedBackupF
         instance: b.db_instance_identifier().unwrap_or("").to_owned(),
         region: b.region().map(str::to_owned),
         status: b.status().unwrap_or("").to_owned(),
-        window: b.restore_window().and_then(|w| {
-            Some(RestoreWindow {
-                earliest: to_chrono(w.earliest_time()?)?,
-                latest: to_chrono(w.latest_time()?)?,
-            })
-        }),
+        window: b.restore_window().and_then(restore_window),
     }
 }
 
