@@ -17,6 +17,32 @@ import urllib.error
 import urllib.request
 
 
+def _utc(t):
+    """A moto timestamp as an aware UTC datetime (moto keeps naive ones)."""
+    import datetime as dt
+
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _check_restore_time(param, restore_time, earliest, latest):
+    """AWS refuses a point-in-time restore to a moment outside the backup's restore window
+    (InvalidRestoreFault); moto took any time. One second of slack for the window's rounding."""
+    import datetime as dt
+
+    from moto.rds.exceptions import RDSClientError
+
+    if restore_time is None:
+        return
+    when = _utc(restore_time if isinstance(restore_time, dt.datetime)
+                else dt.datetime.fromisoformat(str(restore_time).replace("Z", "+00:00")))
+    if not earliest - dt.timedelta(seconds=1) <= when <= latest:
+        raise RDSClientError(
+            "InvalidRestoreFault",
+            f"{param} {when.isoformat()} is outside the restore window "
+            f"{earliest.isoformat()} .. {latest.isoformat()}.",
+        )
+
+
 def fix_stepfunctions_terraform_calls():
     """terraform-provider-aws calls ValidateStateMachineDefinition during plan and
     ListStateMachineVersions during apply; moto implements neither (plan retries for >10 min,
@@ -438,15 +464,12 @@ def fix_rds_point_in_time_restores():
         suffix = "".join(secrets.choice(alphabet) for _ in range(26))
         return f"arn:aws:rds:{backend.region_name}:{backend.account_id}:auto-backup:ab-{suffix}"
 
-    def aware(t):
-        return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
-
     def live_entry(backend, db):
         # One stable ARN per instance, kept across describes.
         arns = backend.__dict__.setdefault("_drill_live_arns", {})
         arn = arns.setdefault(db.dbi_resource_id, backup_arn(backend))
         snaps = [
-            aware(s.snapshot_create_time)
+            _utc(s.snapshot_create_time)
             for s in backend.database_snapshots.values()
             if s.snapshot_type == "automated" and s.db_instance_identifier == db.db_instance_identifier
         ]
@@ -457,7 +480,7 @@ def fix_rds_point_in_time_restores():
             "region": backend.region_name,
             "engine": db.engine,
             "retention": db.backup_retention_period,
-            "earliest": min(snaps) if snaps else aware(db.created),
+            "earliest": min(snaps) if snaps else _utc(db.created),
             "deleted_at": None,
             "status": "active",
             "source": (backend, db.db_instance_identifier),
@@ -576,15 +599,7 @@ def fix_rds_point_in_time_restores():
                 )
             entry = live_entry(self.backend, db)
         latest = entry["deleted_at"] or now()
-        if restore_time is not None:
-            when = aware(restore_time if isinstance(restore_time, dt.datetime)
-                         else dt.datetime.fromisoformat(str(restore_time).replace("Z", "+00:00")))
-            if not entry["earliest"] - dt.timedelta(seconds=1) <= when <= latest:
-                raise RDSClientError(
-                    "InvalidRestoreFault",
-                    f"RestoreTime {when.isoformat()} is outside the restore window "
-                    f"{entry['earliest'].isoformat()} .. {latest.isoformat()}.",
-                )
+        _check_restore_time("RestoreTime", restore_time, entry["earliest"], latest)
         source_db = entry.get("props") or entry["source"][0].databases[entry["identifier"]]
         props = {}
         for key, value in source_db.__dict__.items():
@@ -852,9 +867,6 @@ def fix_rds_cluster_automated_backups():
     from moto.rds.models import RDSBackend
     from moto.rds.responses import RDSResponse
 
-    def aware(t):
-        return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
-
     def now():
         return dt.datetime.now(dt.timezone.utc)
 
@@ -876,7 +888,7 @@ def fix_rds_cluster_automated_backups():
             "Status": status,
             "BackupRetentionPeriod": cluster.backup_retention_period,
             "Region": backend.region_name,
-            "RestoreWindow": {"EarliestTime": aware(cluster.earliest_restorable_time), "LatestTime": latest},
+            "RestoreWindow": {"EarliestTime": _utc(cluster.earliest_restorable_time), "LatestTime": latest},
             # What a restore needs once the cluster is gone (AWS keeps the cluster's properties).
             "_cluster": cluster,
         }
@@ -943,15 +955,7 @@ def fix_rds_cluster_automated_backups():
             # moto's own restore would take the first cluster it lists.
             raise DBClusterNotFoundError(source)
         window = backup["RestoreWindow"]
-        if restore_time is not None:
-            when = aware(restore_time if isinstance(restore_time, dt.datetime)
-                         else dt.datetime.fromisoformat(str(restore_time).replace("Z", "+00:00")))
-            if not window["EarliestTime"] - dt.timedelta(seconds=1) <= when <= window["LatestTime"]:
-                raise RDSClientError(
-                    "InvalidRestoreFault",
-                    f"RestoreToTime {when.isoformat()} is outside the restore window "
-                    f"{window['EarliestTime'].isoformat()} .. {window['LatestTime'].isoformat()}.",
-                )
+        _check_restore_time("RestoreToTime", restore_time, window["EarliestTime"], window["LatestTime"])
         # No ManageMasterUserPassword on this call: no managed secret until ModifyDBCluster
         # (moto copied the source's).
         kwargs["manage_master_user_password"] = False
