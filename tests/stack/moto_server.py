@@ -181,25 +181,37 @@ def fix_rds_restore_managed_secret_and_capacity():
 
 
 def fix_rds_snapshot_arns():
-    """RDS snapshots named by ARN (cross-region and cross-account copies). moto looked them up in
-    the caller's own account and cut the name at the last colon, so a copy of an automated
-    snapshot (`...:snapshot:rds:db-2026-...`) to another region, and a copy of a snapshot another
-    account shared, both failed with DBSnapshotNotFound. As in AWS, an ARN now resolves in its
-    own account and region, with AWS's limits: another region's snapshot only as the source of
-    CopyDBSnapshot; another account's snapshot only when shared with the caller (`restore`
+    """RDS snapshots named by ARN (cross-region and cross-account copies), of instances
+    (`:snapshot:`) and of Aurora clusters (`:cluster-snapshot:`). moto looked them up in the
+    caller's own account and cut the name at the last colon, so a copy of an automated snapshot
+    (`...:snapshot:rds:db-2026-...`) to another region, and a copy of a snapshot another account
+    shared, both failed with DBSnapshotNotFound; a cluster snapshot's ARN ignored its account, so
+    any account could copy or restore another's, shared or not. As in AWS, an ARN now resolves in
+    its own account and region, with AWS's limits: another region's snapshot only as the source
+    of a copy; another account's snapshot only when shared with the caller (`restore`
     attribute), only to copy, restore or describe, never to modify its attributes. The receiving
-    account sees such a snapshot as AWS shows it: identifier = ARN, SnapshotType = shared."""
+    account sees such a snapshot as AWS shows it: identifier = ARN, SnapshotType = shared.
+    Also, as CopyDBClusterSnapshot's KmsKeyId says: "If you copy an unencrypted DB cluster
+    snapshot and specify a value for the KmsKeyId parameter, an error is returned" (moto
+    encrypted the copy, as CopyDBSnapshot does for instance snapshots)."""
     import threading
 
-    from moto.rds.exceptions import DBSnapshotNotFoundFault
-    from moto.rds.models import DBSnapshot, RDSBackend, rds_backends
+    from moto.rds.exceptions import (
+        DBClusterSnapshotNotFoundError,
+        DBSnapshotNotFoundFault,
+        InvalidParameterCombination,
+    )
+    from moto.rds.models import DBClusterSnapshot, DBSnapshot, RDSBackend, rds_backends
 
     original_get = RDSBackend.get_snapshot
     original_describe = RDSBackend.describe_db_snapshots
+    original_describe_cluster = RDSBackend.describe_db_cluster_snapshots
     original_shared = RDSBackend.get_shared_snapshots
     original_extract = RDSBackend.extract_snapshot_name_from_arn
     original_copy = RDSBackend.copy_db_snapshot
+    original_copy_cluster = RDSBackend.copy_db_cluster_snapshot
     original_modify = RDSBackend.modify_db_snapshot_attribute
+    original_modify_cluster = RDSBackend.modify_db_cluster_snapshot_attribute
     copying = threading.local()
 
     class SharedView:
@@ -219,19 +231,26 @@ def fix_rds_snapshot_arns():
         def db_snapshot_identifier(self):
             return self._snapshot.arn
 
+        @property
+        def db_cluster_snapshot_identifier(self):
+            return self._snapshot.arn
+
     def shared_with(snapshot, account):
         values = snapshot.attributes.get("restore", [])
         return account in values or "all" in values
 
-    def parse(identifier):
+    def parse(identifier, resource="snapshot"):
         parts = identifier.split(":", 6)
-        if len(parts) == 7 and parts[0] == "arn" and parts[2] == "rds" and parts[5] == "snapshot":
+        if len(parts) == 7 and parts[0] == "arn" and parts[2] == "rds" and parts[5] == resource:
             return parts[3], parts[4], parts[6].lower()
         return None
 
     def get_snapshot(self, identifier, resource_type, not_found_exception):
-        arn = parse(identifier)
+        arn = parse(identifier, resource_type.resource_type)
         if arn is None:
+            if identifier.startswith("arn:"):
+                # The other kind's ARN (an instance snapshot's for a cluster's, or the reverse).
+                raise not_found_exception(identifier)
             return original_get(self, identifier, resource_type, not_found_exception)
         region, account, name = arn
         other_region = region != self.region_name
@@ -251,6 +270,20 @@ def fix_rds_snapshot_arns():
         finally:
             copying.active = False
 
+    def copy_db_cluster_snapshot(self, source_db_cluster_snapshot_identifier, *args, **kwargs):
+        copying.active = True
+        try:
+            source = self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
+            if kwargs.get("kms_key_id") and not source.storage_encrypted:
+                raise InvalidParameterCombination(
+                    "KmsKeyId can't be specified for an unencrypted DB cluster snapshot."
+                )
+            return original_copy_cluster(
+                self, source_db_cluster_snapshot_identifier, *args, **kwargs
+            )
+        finally:
+            copying.active = False
+
     def describe_db_snapshots(self, db_instance_identifier, db_snapshot_identifier=None, snapshot_type=None, filters=None):
         arn = parse(db_snapshot_identifier or "")
         if arn is not None and not db_instance_identifier:
@@ -258,14 +291,29 @@ def fix_rds_snapshot_arns():
             return [snapshot if arn[1] == self.account_id else SharedView(snapshot)]
         return original_describe(self, db_instance_identifier, db_snapshot_identifier, snapshot_type, filters)
 
+    def describe_db_cluster_snapshots(self, db_cluster_identifier, db_snapshot_identifier, snapshot_type=None, filters=None):
+        arn = parse(db_snapshot_identifier or "", "cluster-snapshot")
+        if arn is not None and not db_cluster_identifier:
+            snapshot = self.get_db_cluster_snapshot(db_snapshot_identifier)
+            return [snapshot if arn[1] == self.account_id else SharedView(snapshot)]
+        return original_describe_cluster(
+            self, db_cluster_identifier, db_snapshot_identifier, snapshot_type, filters
+        )
+
     def modify_db_snapshot_attribute(self, db_snapshot_identifier, *args, **kwargs):
         arn = parse(db_snapshot_identifier)
         if arn is not None and (arn[1] != self.account_id or arn[0] != self.region_name):
             raise DBSnapshotNotFoundFault(db_snapshot_identifier)
         return original_modify(self, db_snapshot_identifier, *args, **kwargs)
 
-    def get_shared_db_snapshots(self):
-        return [SharedView(s) for s in original_shared(self, resource_type=DBSnapshot)]
+    def modify_db_cluster_snapshot_attribute(self, db_cluster_snapshot_identifier, *args, **kwargs):
+        arn = parse(db_cluster_snapshot_identifier, "cluster-snapshot")
+        if arn is not None and (arn[1] != self.account_id or arn[0] != self.region_name):
+            raise DBClusterSnapshotNotFoundError(db_cluster_snapshot_identifier)
+        return original_modify_cluster(self, db_cluster_snapshot_identifier, *args, **kwargs)
+
+    def get_shared_snapshots(self, resource_type):
+        return [SharedView(s) for s in original_shared(self, resource_type=resource_type)]
 
     def extract_snapshot_name_from_arn(self, snapshot_arn):
         # Keep the whole ARN: get_snapshot and describe_db_snapshots above resolve it (restore
@@ -277,9 +325,15 @@ def fix_rds_snapshot_arns():
     RDSBackend.extract_snapshot_name_from_arn = extract_snapshot_name_from_arn
     RDSBackend.get_snapshot = get_snapshot
     RDSBackend.copy_db_snapshot = copy_db_snapshot
+    RDSBackend.copy_db_cluster_snapshot = copy_db_cluster_snapshot
     RDSBackend.describe_db_snapshots = describe_db_snapshots
+    RDSBackend.describe_db_cluster_snapshots = describe_db_cluster_snapshots
     RDSBackend.modify_db_snapshot_attribute = modify_db_snapshot_attribute
-    RDSBackend.get_shared_db_snapshots = get_shared_db_snapshots
+    RDSBackend.modify_db_cluster_snapshot_attribute = modify_db_cluster_snapshot_attribute
+    RDSBackend.get_shared_db_snapshots = lambda self: get_shared_snapshots(self, DBSnapshot)
+    RDSBackend.get_shared_db_cluster_snapshots = lambda self: get_shared_snapshots(
+        self, DBClusterSnapshot
+    )
 
 
 def fix_s3_bucket_policy_conditions():

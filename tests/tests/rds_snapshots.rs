@@ -8,6 +8,7 @@ use chrono::{Duration, Utc};
 use drill_core::events::SnapshotSelector;
 use drill_core::guards::tag;
 use drill_core::posture::PosturePolicy;
+use drill_core::snapshots::SnapshotOf;
 use drill_core::Classified;
 use drill_engine::rds;
 use drill_tests::rds::*;
@@ -31,6 +32,7 @@ async fn copy(
     let settings = settings(None);
     rds::copy_snapshot(
         from,
+        SnapshotOf::Instance,
         target,
         &settings,
         drill,
@@ -119,9 +121,16 @@ async fn copy_then_expire_touches_only_expired_drill_copies() {
     assert_eq!(again.copy, copy.copy);
 
     // Expiry with keep_newest = 1: the drill's fresh copy is kept, the expired ones go.
-    let outcome = rds::expire_copies(&client, &settings, &source, 1, Utc::now())
-        .await
-        .unwrap();
+    let outcome = rds::expire_copies(
+        &client,
+        SnapshotOf::Instance,
+        &settings,
+        &source,
+        1,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     let mut expired = outcome.expired.clone();
     expired.sort();
     let mut want = vec![old_copy_1.clone(), old_copy_2.clone()];
@@ -163,9 +172,16 @@ async fn expiry_keeps_the_newest_copy_even_when_expired() {
         snapshot_created_at(&client, &source, &second).await
             > snapshot_created_at(&client, &source, &first).await
     );
-    let outcome = rds::expire_copies(&client, &settings(None), &source, 1, Utc::now())
-        .await
-        .unwrap();
+    let outcome = rds::expire_copies(
+        &client,
+        SnapshotOf::Instance,
+        &settings(None),
+        &source,
+        1,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.expired, vec![first.clone()]);
     assert_eq!(outcome.kept, vec![second.clone()]);
     let left = snapshot_ids(&client, &source).await;
@@ -229,7 +245,9 @@ async fn posture_audit_reports_each_weakness() {
 
 /// The restore attribute of a snapshot: the accounts it is shared with.
 async fn shared_with(client: &rds::Client, id: &str) -> Vec<String> {
-    rds::shared_with(client, id).await.unwrap()
+    rds::shared_with(client, SnapshotOf::Instance, id)
+        .await
+        .unwrap()
 }
 
 const OTHER_ACCOUNT: &str = "210987654321";

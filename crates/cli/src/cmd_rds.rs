@@ -4,6 +4,7 @@
 use clap::Args;
 use drill_core::events::{DrillContext, SnapshotSelector};
 use drill_core::posture::PosturePolicy;
+use drill_core::snapshots::SnapshotOf;
 use drill_core::{Classified, ExitCode};
 use drill_engine::rds::{self, RdsSettings, RestoreInput};
 
@@ -254,9 +255,12 @@ pub async fn janitor(_args: JanitorArgs, globals: &Globals) -> CliResult {
 
 #[derive(Debug, Args)]
 pub struct CopySnapshotArgs {
-    /// Source DB instance identifier.
+    /// Source DB instance identifier (with --cluster: the Aurora DB cluster identifier).
     #[arg(long)]
     source: String,
+    /// The source is an Aurora DB cluster: copy its cluster snapshots.
+    #[arg(long)]
+    cluster: bool,
     /// Days until the copy may be expired.
     #[arg(long, default_value_t = 7)]
     retention_days: u32,
@@ -293,6 +297,11 @@ pub async fn copy_snapshot(args: CopySnapshotArgs, globals: &Globals) -> CliResu
         None => SnapshotSelector::NewestAutomated,
     };
     let now = rds::utc_now();
+    let of = if args.cluster {
+        SnapshotOf::Cluster
+    } else {
+        SnapshotOf::Instance
+    };
     let target = rds::CopyTarget {
         client: &client,
         kms_key_id: args.kms_key_id.as_deref(),
@@ -300,6 +309,7 @@ pub async fn copy_snapshot(args: CopySnapshotArgs, globals: &Globals) -> CliResu
     };
     let copy = rds::copy_snapshot(
         &source_client,
+        of,
         target,
         &settings,
         &drill,
@@ -321,7 +331,7 @@ pub async fn copy_snapshot(args: CopySnapshotArgs, globals: &Globals) -> CliResu
         ));
     }
     if let Some(keep) = args.expire_keep {
-        let expiry = rds::expire_copies(&client, &settings, &args.source, keep, now).await?;
+        let expiry = rds::expire_copies(&client, of, &settings, &args.source, keep, now).await?;
         human.push_str(&format!(
             "\nexpired: {:?}\nkept: {:?}",
             expiry.expired, expiry.kept

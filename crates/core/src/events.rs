@@ -129,6 +129,24 @@ pub enum SourceSpec {
     },
 }
 
+impl SourceSpec {
+    /// Whose snapshots a `snapshot_copy` of this source copies, and the instance or cluster
+    /// identifier they are listed by; `None` for a backup-set source (it has no snapshots).
+    pub fn copied_snapshots(&self) -> Option<(crate::snapshots::SnapshotOf, &str)> {
+        use crate::snapshots::SnapshotOf;
+        match self {
+            SourceSpec::RdsSnapshot {
+                instance_identifier,
+                ..
+            } => Some((SnapshotOf::Instance, instance_identifier)),
+            SourceSpec::AuroraCluster {
+                cluster_identifier, ..
+            } => Some((SnapshotOf::Cluster, cluster_identifier)),
+            SourceSpec::BackupSet { .. } => None,
+        }
+    }
+}
+
 /// What kind of backup a drill restored (the wire strings are the JSON of events and reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use drill_core::deployment::DeploymentConfig;
 use drill_core::events::{ConnectionSpec, DrillContext, SnapshotCopySpec};
+use drill_core::snapshots::SnapshotOf;
 use drill_engine::backupset::{self, TempDbSettings};
 use drill_engine::lambda::{database, to_output, HandlerError};
 use drill_engine::rds;
@@ -38,10 +39,12 @@ pub trait DeleteAws {
         server: &ConnectionSpec,
         name: &str,
     ) -> Result<Value, HandlerError>;
-    /// Deletes the expired drill copies of `instance`'s snapshots that `copy` made.
+    /// Deletes the expired drill copies of instance or cluster `source`'s snapshots that
+    /// `copy` made.
     async fn expire_copies(
         &self,
-        instance: &str,
+        of: SnapshotOf,
+        source: &str,
         copy: &SnapshotCopySpec,
         now: DateTime<Utc>,
     ) -> Result<Value, HandlerError>;
@@ -88,13 +91,15 @@ impl DeleteAws for Deps {
 
     async fn expire_copies(
         &self,
-        instance: &str,
+        of: SnapshotOf,
+        source: &str,
         copy: &SnapshotCopySpec,
         now: DateTime<Utc>,
     ) -> Result<Value, HandlerError> {
         let client = rds::client_for_region(&self.rds, copy.region.as_deref());
         let outcome =
-            rds::expire_copies(&client, &self.config.rds, instance, copy.keep_newest, now).await?;
+            rds::expire_copies(&client, of, &self.config.rds, source, copy.keep_newest, now)
+                .await?;
         tracing::info!(
             expired = outcome.expired.len(),
             kept = outcome.kept.len(),

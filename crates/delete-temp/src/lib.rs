@@ -21,7 +21,7 @@ mod tests;
 pub use aws::DeleteAws;
 
 use chrono::{DateTime, Utc};
-use drill_core::events::{DeleteRequest, DrillContext, SourceSpec, TempResource};
+use drill_core::events::{DeleteRequest, DrillContext, TempResource};
 use drill_core::ErrorKind;
 use drill_engine::lambda::{parse_event, FromVars, HandlerError, Vars};
 use drill_engine::rds::{self, RdsSettings};
@@ -93,20 +93,15 @@ pub async fn dispatch(
         DeleteRequest::ExpireCopies { drill } => {
             let config = aws.deployment().await?;
             let source = config.source(&drill.source_id)?;
-            let (
-                SourceSpec::RdsSnapshot {
-                    instance_identifier,
-                    ..
-                },
-                Some(copy),
-            ) = (&source.source, &source.snapshot_copy)
+            let (Some((of, identifier)), Some(copy)) =
+                (source.source.copied_snapshots(), &source.snapshot_copy)
             else {
                 return Err(HandlerError::new(
                     ErrorKind::InvalidInput,
                     format!("source {:?} has no snapshot_copy configured", source.id),
                 ));
             };
-            aws.expire_copies(instance_identifier, copy, real_now).await
+            aws.expire_copies(of, identifier, copy, real_now).await
         }
         DeleteRequest::Janitor { now } => aws.janitor(janitor_now(now, real_now)?).await,
     }

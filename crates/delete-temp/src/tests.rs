@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use drill_core::deployment::DeploymentConfig;
 use drill_core::events::{ConnectionSpec, DrillContext, SnapshotCopySpec};
+use drill_core::snapshots::SnapshotOf;
 use drill_core::ErrorKind;
 use drill_engine::lambda::testing::{sample_config, sample_event, sample_events, Recorder};
 use drill_engine::lambda::HandlerError;
@@ -14,11 +15,13 @@ use crate::{dispatch, janitor_now, DeleteAws};
 #[derive(Default)]
 struct Fake {
     calls: Recorder,
+    /// The deployment, when not the sample one.
+    config: Option<DeploymentConfig>,
 }
 
 impl DeleteAws for Fake {
     async fn deployment(&self) -> Result<DeploymentConfig, HandlerError> {
-        Ok(sample_config())
+        Ok(self.config.clone().unwrap_or_else(sample_config))
     }
 
     async fn delete_instance(
@@ -54,12 +57,13 @@ impl DeleteAws for Fake {
 
     async fn expire_copies(
         &self,
-        instance: &str,
+        of: SnapshotOf,
+        source: &str,
         copy: &SnapshotCopySpec,
         _now: DateTime<Utc>,
     ) -> Result<Value, HandlerError> {
         self.calls.call(format!(
-            "expire_copies {instance} {:?} {}",
+            "expire_copies {of:?} {source} {:?} {}",
             copy.region, copy.keep_newest
         ))
     }
@@ -90,7 +94,7 @@ async fn each_sample_event_makes_its_one_call_with_the_configured_values() {
         ),
         (
             "expire_copies",
-            r#"expire_copies prod-app Some("eu-west-1") 2"#,
+            r#"expire_copies Instance prod-app Some("eu-west-1") 2"#,
         ),
         ("janitor", "janitor 2026-11-22T05:00:00+00:00"),
     ];
@@ -190,6 +194,7 @@ async fn aws_failures_keep_their_kind() {
     for kind in [ErrorKind::Transient, ErrorKind::GuardViolation] {
         let fake = Fake {
             calls: Recorder::failing(kind),
+            config: None,
         };
         let err = run(&fake, sample_event("delete-temp", "delete"))
             .await
@@ -197,4 +202,24 @@ async fn aws_failures_keep_their_kind() {
         assert_eq!(err.error_type(), kind.error_type());
         assert_eq!(fake.calls.calls().len(), 1);
     }
+}
+
+#[tokio::test]
+async fn an_aurora_source_expires_its_cluster_snapshot_copies() {
+    let mut config = sample_config();
+    config.sources[0].source = serde_json::from_value(json!({
+        "kind": "aurora-cluster", "cluster_identifier": "prod-aurora", "database": "app"
+    }))
+    .unwrap();
+    let fake = Fake {
+        config: Some(config),
+        ..Fake::default()
+    };
+    run(&fake, sample_event("delete-temp", "expire_copies"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.calls.calls(),
+        [r#"expire_copies Cluster prod-aurora Some("eu-west-1") 2"#]
+    );
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use drill_core::deployment::aurora::AuroraInstance;
 use drill_core::deployment::DeploymentConfig;
 use drill_core::events::{ConnectionSpec, DrillContext, SnapshotCopySpec, SnapshotSelector};
+use drill_core::snapshots::SnapshotOf;
 use drill_engine::backupset::{self, TempDbSettings};
 use drill_engine::lambda::{database, to_output, HandlerError};
 use drill_engine::rds::{self, ClusterInput, PointInTimeInput, RestoreInput};
@@ -102,11 +103,12 @@ pub trait RestoreAws {
         drill: &DrillContext,
         identifier: &str,
     ) -> Result<Value, HandlerError>;
-    /// Copies the newest automated snapshot of `instance` as `copy` says.
+    /// Copies the newest automated snapshot of instance or cluster `source` as `copy` says.
     async fn copy_snapshot(
         &self,
         drill: &DrillContext,
-        instance: &str,
+        of: SnapshotOf,
+        source: &str,
         copy: &SnapshotCopySpec,
         now: DateTime<Utc>,
     ) -> Result<Value, HandlerError>;
@@ -264,7 +266,8 @@ impl RestoreAws for Deps {
     async fn copy_snapshot(
         &self,
         drill: &DrillContext,
-        instance: &str,
+        of: SnapshotOf,
+        source: &str,
         copy: &SnapshotCopySpec,
         now: DateTime<Utc>,
     ) -> Result<Value, HandlerError> {
@@ -276,10 +279,11 @@ impl RestoreAws for Deps {
         };
         let outcome = rds::copy_snapshot(
             &self.rds,
+            of,
             target,
             &self.config.rds,
             drill,
-            instance,
+            source,
             &SnapshotSelector::NewestAutomated,
             copy.retention_days,
             now,

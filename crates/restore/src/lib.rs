@@ -208,26 +208,20 @@ pub async fn dispatch(
         },
         RestoreRequest::CopySnapshot { drill } => {
             let source = config.source(&drill.source_id)?;
-            let (
-                SourceSpec::RdsSnapshot {
-                    instance_identifier,
-                    ..
-                },
-                Some(copy),
-            ) = (&source.source, &source.snapshot_copy)
+            let (Some((of, identifier)), Some(copy)) =
+                (source.source.copied_snapshots(), &source.snapshot_copy)
             else {
                 return Err(HandlerError::new(
                     ErrorKind::InvalidInput,
                     format!(
-                        "source {:?} has no snapshot_copy configured (or is not an rds-snapshot source)",
+                        "source {:?} has no snapshot_copy configured (or is a backup-set source, which has no snapshots)",
                         source.id
                     ),
                 ));
             };
             // Checked again here, before any AWS call: the allowlists are the deployment's.
             config.check_copy(&source.id, copy)?;
-            aws.copy_snapshot(&drill, instance_identifier, copy, now)
-                .await
+            aws.copy_snapshot(&drill, of, identifier, copy, now).await
         }
     }
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use drill_core::deployment::DeploymentConfig;
 use drill_core::events::{ConnectionSpec, DrillContext, SnapshotCopySpec};
+use drill_core::snapshots::SnapshotOf;
 use drill_core::ErrorKind;
 use drill_engine::lambda::testing::{sample_config, sample_event, sample_events, Recorder};
 use drill_engine::lambda::HandlerError;
@@ -154,12 +155,13 @@ impl RestoreAws for Fake {
     async fn copy_snapshot(
         &self,
         _drill: &DrillContext,
-        instance: &str,
+        of: SnapshotOf,
+        source: &str,
         copy: &SnapshotCopySpec,
         _now: DateTime<Utc>,
     ) -> Result<Value, HandlerError> {
         self.calls.call(format!(
-            "copy_snapshot {instance} {:?} {:?}",
+            "copy_snapshot {of:?} {source} {:?} {:?}",
             copy.region, copy.share_with
         ))
     }
@@ -178,7 +180,7 @@ async fn each_sample_event_makes_its_one_call_with_the_configured_values() {
     let expected = [
         (
             "copy_snapshot",
-            Some(r#"copy_snapshot prod-app Some("eu-west-1") ["210987654321"]"#),
+            Some(r#"copy_snapshot Instance prod-app Some("eu-west-1") ["210987654321"]"#),
         ),
         (
             "manage_secret",
@@ -372,4 +374,30 @@ async fn a_point_in_time_source_restores_to_a_point_in_time_as_its_configuration
             r#"restore_point_in_time nightly-2026-11-22-prod-app prod-app Random Some(7) Some("us-west-2")"#
         ]
     );
+}
+
+#[tokio::test]
+async fn an_aurora_source_copies_its_cluster_snapshots_as_its_configuration_says() {
+    let mut fake = Fake::new();
+    fake.config.sources[0].source = serde_json::from_value(json!({
+        "kind": "aurora-cluster", "cluster_identifier": "prod-aurora", "database": "app"
+    }))
+    .unwrap();
+    run(&fake, sample_event("restore", "copy_snapshot"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.calls.calls(),
+        [r#"copy_snapshot Cluster prod-aurora Some("eu-west-1") ["210987654321"]"#]
+    );
+    // The allowlists hold for clusters too, before any call.
+    let mut fake = Fake::new();
+    fake.config.sources[0].source = serde_json::from_value(json!({
+        "kind": "aurora-cluster", "cluster_identifier": "prod-aurora", "database": "app"
+    }))
+    .unwrap();
+    fake.config.copy_accounts = vec!["111122223333".to_owned()];
+    let err = err_of(run(&fake, sample_event("restore", "copy_snapshot")).await);
+    assert_eq!(err.error_type(), "Drill.InvalidInput", "{err}");
+    assert!(fake.calls.calls().is_empty());
 }

@@ -194,7 +194,8 @@ impl DeploymentConfig {
                     instance
                         .check()
                         .map_err(|e| ConfigError::Invalid(format!("source {:?}: {e}", s.id)))?;
-                    // Cluster snapshot copies and replicated cluster backups are not built.
+                    // Aurora has no cross-region replication of automated backups (that is
+                    // RDS instances only): a cluster's copy elsewhere is a snapshot_copy.
                     let replicated = matches!(
                         &s.restore,
                         RestoreMode::PointInTime {
@@ -202,11 +203,14 @@ impl DeploymentConfig {
                             ..
                         }
                     );
-                    if s.snapshot_copy.is_some() || replicated {
+                    if replicated {
                         return Err(ConfigError::Invalid(format!(
-                            "source {:?}: snapshot_copy and restore.replicated_from are for rds-snapshot sources only",
+                            "source {:?}: restore.replicated_from is for rds-snapshot sources only (Aurora does not replicate automated backups to other regions; use snapshot_copy with a region)",
                             s.id
                         )));
+                    }
+                    if let Some(copy) = &s.snapshot_copy {
+                        self.check_copy(&s.id, copy)?;
                     }
                 }
             }
@@ -273,6 +277,7 @@ pub fn parse_execution_input(input: &serde_json::Value) -> Result<ExecutionInput
 mod tests {
     use super::test_fixtures::*;
     use super::*;
+    use crate::snapshots::SnapshotOf;
 
     #[test]
     fn no_ids_runs_every_source_and_named_ids_only_those() {
@@ -363,7 +368,41 @@ mod tests {
         let replicated = text
             .to_string()
             .replace("\"seed\":7", "\"seed\":7,\"replicated_from\":\"us-west-2\"");
-        assert!(DeploymentConfig::from_json(replicated.as_bytes()).is_err());
+        let err = DeploymentConfig::from_json(replicated.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("snapshot_copy with a region"), "{err}");
+    }
+
+    #[test]
+    fn an_aurora_source_takes_a_snapshot_copy_inside_the_allowlists() {
+        let text = serde_json::json!({
+            "temp_prefix": "rdrill-", "backups_url": "s3://b/backups", "object_lock_days": 1,
+            "copy_accounts": ["210987654321"], "copy_regions": ["eu-west-1"],
+            "sources": [{"id": "orders", "source": {"kind": "aurora-cluster",
+                "cluster_identifier": "orders-aurora", "database": "app"},
+                "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}}]
+        });
+        let c = DeploymentConfig::from_json(text.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            c.sources[0].source.copied_snapshots(),
+            Some((SnapshotOf::Cluster, "orders-aurora"))
+        );
+        let elsewhere = text
+            .to_string()
+            .replace(r#""region":"eu-west-1""#, r#""region":"ap-south-1""#);
+        let err = DeploymentConfig::from_json(elsewhere.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ap-south-1") && err.contains("\"orders\""),
+            "{err}"
+        );
+        let stranger = text.to_string().replace(
+            r#""share_with":["210987654321"]"#,
+            r#""share_with":["999999999999"]"#,
+        );
+        assert!(DeploymentConfig::from_json(stranger.as_bytes()).is_err());
     }
 
     #[test]

@@ -3,12 +3,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{SnapshotFacts, SnapshotKind};
+use super::{SnapshotFacts, SnapshotKind, SnapshotOf};
 
-/// The parts of a snapshot ARN, `arn:<partition>:rds:<region>:<account>:snapshot:<name>`. The
-/// name of an automated snapshot holds a colon itself (`rds:prod-2026-11-22-03-10`).
+/// The parts of a snapshot ARN, `arn:<partition>:rds:<region>:<account>:snapshot:<name>` (or
+/// `:cluster-snapshot:` for an Aurora cluster's). The name of an automated snapshot holds a
+/// colon itself (`rds:prod-2026-11-22-03-10`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotArn {
+    pub of: SnapshotOf,
     pub partition: String,
     pub region: String,
     pub account: String,
@@ -19,14 +21,20 @@ impl SnapshotArn {
     pub fn parse(arn: &str) -> Option<Self> {
         let parts: Vec<&str> = arn.splitn(7, ':').collect();
         match parts.as_slice() {
-            ["arn", partition, "rds", region, account, "snapshot", name]
-                if !partition.is_empty()
+            ["arn", partition, "rds", region, account, resource, name]
+                if (*resource == "snapshot" || *resource == "cluster-snapshot")
+                    && !partition.is_empty()
                     && !region.is_empty()
                     && account.len() == 12
                     && account.bytes().all(|b| b.is_ascii_digit())
                     && !name.is_empty() =>
             {
                 Some(SnapshotArn {
+                    of: if *resource == "snapshot" {
+                        SnapshotOf::Instance
+                    } else {
+                        SnapshotOf::Cluster
+                    },
                     partition: (*partition).to_owned(),
                     region: (*region).to_owned(),
                     account: (*account).to_owned(),
@@ -54,8 +62,14 @@ pub struct CopySource {
 pub enum CopyError {
     #[error("snapshot {id:?}: RDS did not report its ARN, which a copy to another region or from another account needs")]
     NoArn { id: String },
-    #[error("snapshot {id:?}: {arn:?} is not an RDS snapshot ARN")]
-    BadArn { id: String, arn: String },
+    #[error("snapshot {id:?}: {arn:?} is not an RDS {resource} ARN")]
+    BadArn {
+        id: String,
+        arn: String,
+        resource: &'static str,
+    },
+    #[error("cluster snapshot {id:?} is not encrypted, and RDS refuses a KmsKeyId when copying an unencrypted cluster snapshot (it cannot encrypt one while copying): remove kms_key_id from this source's snapshot_copy, or encrypt the cluster")]
+    KeyForUnencryptedCluster { id: String },
     #[error("snapshot {id:?} is in {source_region} and the copy would go to {destination}: GovCloud copies across regions need a presigned URL, which restore-drill does not build; copy within the region")]
     GovCloud {
         id: String,
@@ -73,6 +87,8 @@ pub enum CopyError {
 /// What a copy is asked to do besides copying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyAsk<'a> {
+    /// An instance's snapshot or a cluster's.
+    pub of: SnapshotOf,
     /// Region of the client that found the snapshot.
     pub source_region: &'a str,
     /// Region the copy is made in.
@@ -86,17 +102,25 @@ pub struct CopyAsk<'a> {
 /// another region, or of a snapshot shared from another account, names the source by ARN and,
 /// when the snapshot is encrypted, needs a KMS key of the destination (RDS cannot use the
 /// source's key there). An encrypted copy that is to be shared needs a customer managed key too:
-/// RDS refuses to share snapshots encrypted with the default `aws/rds` key.
+/// RDS refuses to share snapshots encrypted with the default `aws/rds` key. A cluster snapshot
+/// that is not encrypted takes no key at all (`CopyDBClusterSnapshot` returns an error).
 pub fn copy_source(snap: &SnapshotFacts, ask: &CopyAsk<'_>) -> Result<CopySource, CopyError> {
     let (destination_region, kms_key_id) = (ask.destination_region, ask.kms_key_id);
+    if ask.of == SnapshotOf::Cluster && !snap.encrypted && kms_key_id.is_some() {
+        return Err(CopyError::KeyForUnencryptedCluster {
+            id: snap.id.clone(),
+        });
+    }
     let shared = !matches!(snap.kind, SnapshotKind::Automated | SnapshotKind::Manual);
+    let bad_arn = |arn: &str| CopyError::BadArn {
+        id: snap.id.clone(),
+        arn: arn.to_owned(),
+        resource: ask.of.arn_resource(),
+    };
     let arn = match (&snap.arn, SnapshotArn::parse(&snap.id)) {
         // A shared snapshot is listed under its ARN.
         (_, Some(parsed)) => parsed,
-        (Some(arn), None) => SnapshotArn::parse(arn).ok_or_else(|| CopyError::BadArn {
-            id: snap.id.clone(),
-            arn: arn.clone(),
-        })?,
+        (Some(arn), None) => SnapshotArn::parse(arn).ok_or_else(|| bad_arn(arn))?,
         // Without an ARN only a copy within the region can name the snapshot.
         (None, None) if shared || ask.source_region != destination_region => {
             return Err(CopyError::NoArn {
@@ -118,6 +142,9 @@ pub fn copy_source(snap: &SnapshotFacts, ask: &CopyAsk<'_>) -> Result<CopySource
             })
         }
     };
+    if arn.of != ask.of {
+        return Err(bad_arn(snap.arn.as_deref().unwrap_or(&snap.id)));
+    }
     let cross_region = arn.region != destination_region;
     if cross_region
         && (arn.region.starts_with("us-gov-") || destination_region.starts_with("us-gov-"))
@@ -206,6 +233,7 @@ mod tests {
     /// A copy asked from us-east-1 into `destination`, not shared.
     fn ask<'a>(destination: &'a str, kms_key_id: Option<&'a str>) -> CopyAsk<'a> {
         CopyAsk {
+            of: SnapshotOf::Instance,
             source_region: "us-east-1",
             destination_region: destination,
             kms_key_id,
@@ -354,6 +382,94 @@ mod tests {
         assert!(matches!(
             copy_source(&bad, &ask("us-east-1", None)),
             Err(CopyError::BadArn { .. })
+        ));
+    }
+
+    /// A cluster snapshot of `prod` in us-east-1, as `cluster_snapshot_facts` reports it.
+    fn cluster_snap(encrypted: bool) -> SnapshotFacts {
+        let mut s = snap("rds:prod-2026-11-30-03-00", SnapshotKind::Automated, 6);
+        s.arn = Some(
+            "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:prod-2026-11-30-03-00".into(),
+        );
+        s.encrypted = encrypted;
+        s
+    }
+
+    fn cluster_ask<'a>(destination: &'a str, kms_key_id: Option<&'a str>) -> CopyAsk<'a> {
+        CopyAsk {
+            of: SnapshotOf::Cluster,
+            ..ask(destination, kms_key_id)
+        }
+    }
+
+    #[test]
+    fn cluster_snapshot_arns_parse_and_name_cross_region_copies() {
+        let a = SnapshotArn::parse(
+            "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:rds:prod-2026-11-22-03-10",
+        )
+        .unwrap();
+        assert_eq!(a.of, SnapshotOf::Cluster);
+        assert_eq!(a.name, "rds:prod-2026-11-22-03-10");
+        assert_eq!(
+            SnapshotArn::parse("arn:aws:rds:eu-west-1:123456789012:snapshot:x")
+                .unwrap()
+                .of,
+            SnapshotOf::Instance
+        );
+        assert_eq!(
+            SnapshotArn::parse("arn:aws:rds:eu-west-1:123456789012:cluster:prod"),
+            None
+        );
+        let auto = cluster_snap(false);
+        let same = copy_source(&auto, &cluster_ask("us-east-1", None)).unwrap();
+        assert_eq!(same.identifier, "rds:prod-2026-11-30-03-00");
+        let other = copy_source(&auto, &cluster_ask("eu-west-1", None)).unwrap();
+        assert_eq!(other.identifier, auto.arn.clone().unwrap());
+        assert!(other.cross_region);
+        // An instance snapshot's ARN is no cluster snapshot, nor the other way round.
+        assert!(matches!(
+            copy_source(
+                &snap("rds:prod-b", SnapshotKind::Automated, 6),
+                &cluster_ask("eu-west-1", None)
+            ),
+            Err(CopyError::BadArn {
+                resource: "cluster-snapshot",
+                ..
+            })
+        ));
+        assert!(matches!(
+            copy_source(&auto, &ask("eu-west-1", None)),
+            Err(CopyError::BadArn {
+                resource: "snapshot",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_cluster_snapshot_takes_a_key_only_when_encrypted() {
+        let key = Some("arn:aws:kms:eu-west-1:1:key/k");
+        // Unlike CopyDBSnapshot, which encrypts the copy, CopyDBClusterSnapshot refuses a key
+        // for an unencrypted snapshot: refused here, before any call, naming the fix.
+        let err = copy_source(&cluster_snap(false), &cluster_ask("eu-west-1", key)).unwrap_err();
+        assert!(matches!(err, CopyError::KeyForUnencryptedCluster { .. }));
+        assert!(err.to_string().contains("remove kms_key_id"), "{err}");
+        let mut unencrypted_instance = snap("rds:prod-b", SnapshotKind::Automated, 6);
+        unencrypted_instance.encrypted = false;
+        assert!(copy_source(&unencrypted_instance, &ask("eu-west-1", key)).is_ok());
+        // Encrypted: a key of the destination is needed across regions, and to share.
+        assert!(copy_source(&cluster_snap(true), &cluster_ask("eu-west-1", key)).is_ok());
+        assert!(matches!(
+            copy_source(&cluster_snap(true), &cluster_ask("eu-west-1", None)),
+            Err(CopyError::NeedsKmsKey { .. })
+        ));
+        let sharing = CopyAsk {
+            sharing: true,
+            ..cluster_ask("us-east-1", None)
+        };
+        assert!(matches!(
+            copy_source(&cluster_snap(true), &sharing),
+            Err(CopyError::NeedsKmsKey { .. })
         ));
     }
 

@@ -34,6 +34,26 @@ pub use copy::{
 pub use expiry::{copy_guards, ownership_guards, plan_expiry, CopyPolicy, ExpiryPlan};
 pub use select::{select, SelectionError};
 
+/// Whose snapshots: a DB instance's (`CopyDBSnapshot`, ARN resource `snapshot`) or an Aurora
+/// cluster's (`CopyDBClusterSnapshot`, ARN resource `cluster-snapshot`). Selection, the copy
+/// guards and expiry treat both alike; [`copy_source`] knows where RDS does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotOf {
+    #[default]
+    Instance,
+    Cluster,
+}
+
+impl SnapshotOf {
+    /// The resource type in the snapshot's ARN.
+    pub fn arn_resource(self) -> &'static str {
+        match self {
+            SnapshotOf::Instance => "snapshot",
+            SnapshotOf::Cluster => "cluster-snapshot",
+        }
+    }
+}
+
 /// RDS `SnapshotType`, reduced to what selection cares about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SnapshotKind {

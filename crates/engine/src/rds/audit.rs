@@ -108,7 +108,7 @@ pub async fn audit_cluster(
         let facts = gone(PostureSubject::Cluster, source, retained)?;
         return Ok(posture::audit(policy, &facts, now));
     };
-    let newest = cluster_snapshots(client, Some(source), None).await?;
+    let newest = cluster_snapshots(client, Some(source), None, None).await?;
     let newest = newest_available(newest);
     let facts = posture::PostureFacts {
         subject: PostureSubject::Cluster,

@@ -81,10 +81,13 @@ pub async fn list_clusters(client: &Client) -> Result<Vec<DbCluster>, RdsError> 
     }
 }
 
+/// Cluster snapshots of `cluster`, or the one named `id` (shared ones included); `snapshot_type`
+/// (e.g. `manual`) narrows the listing.
 pub(super) async fn cluster_snapshots(
     client: &Client,
     cluster: Option<&str>,
     id: Option<&str>,
+    snapshot_type: Option<&str>,
 ) -> Result<Vec<SnapshotFacts>, RdsError> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
@@ -93,6 +96,7 @@ pub(super) async fn cluster_snapshots(
             .describe_db_cluster_snapshots()
             .set_db_cluster_identifier(cluster.map(str::to_owned))
             .set_db_cluster_snapshot_identifier(id.map(str::to_owned))
+            .set_snapshot_type(snapshot_type.map(str::to_owned))
             .include_shared(id.is_some())
             .set_marker(marker.take())
             .max_records(100)
@@ -120,7 +124,7 @@ pub(super) async fn find_cluster_snapshot(
     client: &Client,
     id: &str,
 ) -> Result<Vec<SnapshotFacts>, RdsError> {
-    cluster_snapshots(client, None, Some(id)).await
+    cluster_snapshots(client, None, Some(id), None).await
 }
 
 /// Chooses the snapshot of cluster `source` to restore (the selection of instance snapshots).
@@ -133,7 +137,7 @@ pub async fn choose_cluster_snapshot(
 ) -> Result<SnapshotFacts, RdsError> {
     let found = match selector {
         SnapshotSelector::Id { id } => find_cluster_snapshot(client, id).await?,
-        _ => cluster_snapshots(client, Some(source), None).await?,
+        _ => cluster_snapshots(client, Some(source), None, None).await?,
     };
     Ok(snapshots::select(
         source,

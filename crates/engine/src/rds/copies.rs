@@ -1,14 +1,16 @@
 //! The drill's snapshot copies: copying (within or across regions), sharing with configured
 //! accounts, and expiring old copies, each behind the copy guards of [`drill_core::snapshots`].
+//! One implementation for an instance's snapshots and an Aurora cluster's ([`SnapshotOf`]):
+//! the calls differ only in name ([`super::snapshot_api`]).
 
 use chrono::{DateTime, Duration, Utc};
 use drill_core::events::{DrillContext, Refusal, SnapshotSelector};
 use drill_core::guards::tag;
-use drill_core::snapshots::{self, CopyPolicy, SnapshotFacts};
+use drill_core::snapshots::{self, CopyPolicy, SnapshotFacts, SnapshotOf};
 use serde::Serialize;
 
-use super::facts::{aws_tags, choose_snapshot, find_snapshot, list_snapshots};
-use super::{api_error, check_reuse, code_of, temp_identifier, Client, RdsError, RdsSettings};
+use super::snapshot_api;
+use super::{check_reuse, temp_identifier, Client, RdsError, RdsSettings};
 
 /// A drill-made copy of a source's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,14 +68,16 @@ fn region_of(client: &Client) -> Result<String, RdsError> {
         .ok_or_else(|| RdsError::InvalidInput("no AWS region configured for the copy".into()))
 }
 
-/// Copies the snapshot `selector` picks (the newest automated one by default) of `source`, found
-/// through `source_client`, to a manual drill-tagged snapshot in `target`'s region, which
-/// survives the instance's deletion; then shares this source's drill copies with
-/// `target.share_with`. Another region's or account's snapshot is named by ARN (see
-/// [`drill_core::snapshots::copy_source`]); GovCloud cross-region copies are refused.
+/// Copies the snapshot `selector` picks (the newest automated one by default) of instance or
+/// cluster `source` (as `of` says), found through `source_client`, to a manual drill-tagged
+/// snapshot in `target`'s region, which survives the source's deletion; then shares this
+/// source's drill copies with `target.share_with`. Another region's or account's snapshot is
+/// named by ARN (see [`drill_core::snapshots::copy_source`]); GovCloud cross-region copies are
+/// refused.
 #[allow(clippy::too_many_arguments)]
 pub async fn copy_snapshot(
     source_client: &Client,
+    of: SnapshotOf,
     target: CopyTarget<'_>,
     settings: &RdsSettings,
     drill: &DrillContext,
@@ -85,8 +89,9 @@ pub async fn copy_snapshot(
     snapshots::validate_share_accounts(target.share_with).map_err(RdsError::InvalidInput)?;
     let region = region_of(target.client)?;
     let source_region = region_of(source_client)?;
-    let snap = choose_snapshot(source_client, source, selector, None, now).await?;
+    let snap = snapshot_api::choose(source_client, of, source, selector, now).await?;
     let ask = snapshots::CopyAsk {
+        of,
         source_region: &source_region,
         destination_region: &region,
         kms_key_id: target.kms_key_id,
@@ -97,44 +102,41 @@ pub async fn copy_snapshot(
     let copy = temp_identifier(settings, drill, source)?;
     let expires_at = now + Duration::days(i64::from(retention_days.max(1)));
     let client = target.client;
-    let result = client
-        .copy_db_snapshot()
-        .source_db_snapshot_identifier(&from.identifier)
-        .target_db_snapshot_identifier(&copy)
-        .set_kms_key_id(target.kms_key_id.map(str::to_owned))
-        .copy_tags(false)
-        .set_tags(Some(aws_tags(&tag::snapshot_copy_tags(
-            &drill.drill_id,
-            source,
-            expires_at,
-            // Not an automated snapshot's `rds:` identifier: RDS refuses tag values so prefixed.
-            snap.arn.as_deref().unwrap_or(&from.identifier),
-        ))))
-        .send()
-        .await;
-    let created = match result {
-        Ok(_) => true,
-        Err(e) if code_of(&e) == Some("DBSnapshotAlreadyExists") => {
-            let tags = find_snapshot(client, &copy)
-                .await?
-                .into_iter()
-                .next()
-                .map(|s| s.tags)
-                .unwrap_or_default();
-            check_reuse(&copy, &drill.drill_id, tag::ROLE_SNAPSHOT_COPY, &tags)?;
-            false
-        }
-        Err(e) => return Err(api_error("CopyDBSnapshot", e)),
-    };
+    let tags = tag::snapshot_copy_tags(
+        &drill.drill_id,
+        source,
+        expires_at,
+        // Not an automated snapshot's `rds:` identifier: RDS refuses tag values so prefixed.
+        snap.arn.as_deref().unwrap_or(&from.identifier),
+    );
+    let created = snapshot_api::copy(
+        client,
+        of,
+        &from.identifier,
+        &copy,
+        target.kms_key_id,
+        &tags,
+    )
+    .await?;
+    if !created {
+        let tags = snapshot_api::find(client, of, &copy)
+            .await?
+            .into_iter()
+            .next()
+            .map(|s| s.tags)
+            .unwrap_or_default();
+        check_reuse(&copy, &drill.drill_id, tag::ROLE_SNAPSHOT_COPY, &tags)?;
+    }
     tracing::info!(from = %from.identifier, copy = %copy, region = %region, created, "snapshot copied");
     let (shared, share_pending) = if target.share_with.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        share_copies(client, settings, source, target.share_with).await?
+        share_copies(client, of, settings, source, target.share_with).await?
     };
     // A copy RDS failed to make, or one stuck for a day, means the backup the copy stands for
     // does not exist: say so loudly rather than report another copy started.
-    let problems = snapshots::copy_problems(&drill_copies(client, settings, source).await?, now);
+    let problems =
+        snapshots::copy_problems(&drill_copies(client, of, settings, source).await?, now);
     if !problems.is_empty() {
         return Err(RdsError::CopyProblem(format!(
             "snapshot copies of {source:?} in {region}: {}",
@@ -153,27 +155,13 @@ pub async fn copy_snapshot(
 }
 
 /// The accounts a snapshot is shared with (its `restore` attribute).
-pub async fn shared_with(client: &Client, snapshot: &str) -> Result<Vec<String>, RdsError> {
-    let attrs = client
-        .describe_db_snapshot_attributes()
-        .db_snapshot_identifier(snapshot)
-        .send()
-        .await
-        .map_err(|e| api_error("DescribeDBSnapshotAttributes", e))?;
-    Ok(attrs
-        .db_snapshot_attributes_result()
-        .map(|r| r.db_snapshot_attributes())
-        .unwrap_or_default()
-        .iter()
-        .filter(|a| a.attribute_name() == Some("restore"))
-        .flat_map(|a| a.attribute_values().iter().cloned())
-        .collect())
-}
+pub use snapshot_api::shared_with;
 
 /// The drill's copies of `source` in `client`'s region: manual snapshots passing
 /// [`drill_core::snapshots::ownership_guards`].
 async fn drill_copies(
     client: &Client,
+    of: SnapshotOf,
     settings: &RdsSettings,
     source: &str,
 ) -> Result<Vec<SnapshotFacts>, RdsError> {
@@ -182,7 +170,7 @@ async fn drill_copies(
         source_id: source.to_owned(),
         keep_newest: 1,
     };
-    Ok(list_snapshots(client, source, Some("manual"))
+    Ok(snapshot_api::list(client, of, source, Some("manual"))
         .await?
         .into_iter()
         .filter(|s| snapshots::ownership_guards(&policy, s).is_empty())
@@ -195,18 +183,19 @@ async fn drill_copies(
 /// never one somebody else made. Returns (newly shared, still being copied).
 pub async fn share_copies(
     client: &Client,
+    of: SnapshotOf,
     settings: &RdsSettings,
     source: &str,
     accounts: &[String],
 ) -> Result<(Vec<String>, Vec<String>), RdsError> {
     snapshots::validate_share_accounts(accounts).map_err(RdsError::InvalidInput)?;
     let (mut shared, mut pending) = (Vec::new(), Vec::new());
-    for snap in drill_copies(client, settings, source).await? {
+    for snap in drill_copies(client, of, settings, source).await? {
         if snap.status != "available" {
             pending.push(snap.id);
             continue;
         }
-        let current = shared_with(client, &snap.id).await?;
+        let current = shared_with(client, of, &snap.id).await?;
         let missing: Vec<String> = accounts
             .iter()
             .filter(|a| !current.contains(a))
@@ -215,14 +204,7 @@ pub async fn share_copies(
         if missing.is_empty() {
             continue;
         }
-        client
-            .modify_db_snapshot_attribute()
-            .db_snapshot_identifier(&snap.id)
-            .attribute_name("restore")
-            .set_values_to_add(Some(missing.clone()))
-            .send()
-            .await
-            .map_err(|e| api_error("ModifyDBSnapshotAttribute", e))?;
+        snapshot_api::share(client, of, &snap.id, missing.clone()).await?;
         tracing::info!(snapshot = %snap.id, accounts = ?missing, "drill copy shared");
         shared.push(snap.id);
     }
@@ -242,6 +224,7 @@ pub struct ExpiryOutcome {
 /// `keep_newest` copies.
 pub async fn expire_copies(
     client: &Client,
+    of: SnapshotOf,
     settings: &RdsSettings,
     source: &str,
     keep_newest: usize,
@@ -252,7 +235,7 @@ pub async fn expire_copies(
         source_id: source.to_owned(),
         keep_newest,
     };
-    let found = list_snapshots(client, source, Some("manual")).await?;
+    let found = snapshot_api::list(client, of, source, Some("manual")).await?;
     let plan = snapshots::plan_expiry(&policy, now, &found);
     for r in &plan.refused {
         tracing::warn!(identifier = %r.identifier, guard = %r.guard, reason = %r.reason, "snapshot expiry refused");
@@ -264,7 +247,7 @@ pub async fn expire_copies(
     };
     for id in plan.expire {
         // Re-check on fresh facts right before the delete.
-        let fresh = find_snapshot(client, &id).await?;
+        let fresh = snapshot_api::find(client, of, &id).await?;
         let Some(snap) = fresh.first() else { continue };
         let failures = snapshots::copy_guards(&policy, now, snap);
         if !failures.is_empty() {
@@ -273,15 +256,8 @@ pub async fn expire_copies(
                 .extend(failures.iter().map(|f| f.to_refusal(&id)));
             continue;
         }
-        match client
-            .delete_db_snapshot()
-            .db_snapshot_identifier(&id)
-            .send()
-            .await
-        {
-            Ok(_) => outcome.expired.push(id),
-            Err(e) if code_of(&e) == Some("DBSnapshotNotFound") => {}
-            Err(e) => return Err(api_error("DeleteDBSnapshot", e)),
+        if snapshot_api::delete(client, of, &id).await? {
+            outcome.expired.push(id);
         }
     }
     Ok(outcome)

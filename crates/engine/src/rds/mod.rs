@@ -36,6 +36,7 @@ mod facts;
 mod pitr;
 mod restore;
 mod settings;
+mod snapshot_api;
 pub(crate) use delete::delete_instance;
 pub(crate) use settings::isolated_instance;
 mod status;
@@ -56,8 +57,8 @@ pub use cluster_backups::{
 };
 pub use cluster_delete::{cluster_janitor, delete_cluster_temp};
 pub use cluster_facts::{
-    choose_cluster_snapshot, cluster_facts, cluster_members, describe_cluster, list_clusters,
-    version_min_capacity,
+    choose_cluster_snapshot, cluster_facts, cluster_members, cluster_snapshot_facts,
+    describe_cluster, list_clusters, version_min_capacity,
 };
 pub use cluster_status::{cluster_status, enable_cluster_secret, ClusterSecretRequest};
 pub use copies::{
