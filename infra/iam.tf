@@ -206,7 +206,7 @@ data "aws_iam_policy_document" "restore" {
   # Snapshot copies (sources with snapshot_copy): copy only the sources' snapshots, only into
   # drill-named snapshots that carry the snapshot-copy tag; share only drill copies.
   dynamic "statement" {
-    for_each = local.copies_wanted ? [1] : []
+    for_each = local.instance_copies_wanted ? [1] : []
     content {
       sid       = "CopyOnlyIntoTaggedDrillSnapshots"
       actions   = ["rds:CopyDBSnapshot"]
@@ -221,7 +221,7 @@ data "aws_iam_policy_document" "restore" {
   # Tags only on drill-named snapshots, only drill:* keys, and only with the snapshot-copy role
   # in the request: a source's or a person's snapshot can never be tagged into looking like ours.
   dynamic "statement" {
-    for_each = local.copies_wanted ? [1] : []
+    for_each = local.instance_copies_wanted ? [1] : []
     content {
       sid       = "TagOnlyDrillSnapshotCopies"
       actions   = ["rds:AddTagsToResource"]
@@ -239,7 +239,7 @@ data "aws_iam_policy_document" "restore" {
     }
   }
   dynamic "statement" {
-    for_each = local.copies_wanted ? [1] : []
+    for_each = local.instance_copies_wanted ? [1] : []
     content {
       sid       = "ShareOnlyDrillSnapshotCopies"
       actions   = ["rds:ModifyDBSnapshotAttribute"]
@@ -252,7 +252,7 @@ data "aws_iam_policy_document" "restore" {
     }
   }
   dynamic "statement" {
-    for_each = local.copies_wanted ? [1] : []
+    for_each = local.instance_copies_wanted ? [1] : []
     content {
       sid     = "DescribeSnapshotCopies"
       actions = ["rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes", "rds:ListTagsForResource"]

@@ -117,6 +117,67 @@ data "aws_iam_policy_document" "restore_aurora" {
     resources = ["${local.rds_arn}:cluster:*", "${local.rds_arn}:cluster-snapshot:*", "${local.rds_arn}:cluster-auto-backup:*"]
   }
 
+  # Cluster snapshot copies (aurora-cluster sources with snapshot_copy), as infra/iam.tf grants
+  # them for instance snapshots: copy only the sources' cluster snapshots, only into drill-named
+  # cluster snapshots carrying the snapshot-copy tag; tag, share and read only those. Per the
+  # Service Authorization Reference, CopyDBClusterSnapshot and ModifyDBClusterSnapshotAttribute
+  # require the cluster-snapshot resource type; the copy takes aws:RequestTag, the share
+  # aws:ResourceTag.
+  dynamic "statement" {
+    for_each = local.cluster_copies_wanted ? [1] : []
+    content {
+      sid       = "CopyOnlyIntoTaggedDrillClusterSnapshots"
+      actions   = ["rds:CopyDBClusterSnapshot"]
+      resources = concat(local.aurora_snapshot_arns, local.copy_cluster_snapshot_arns)
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/${local.temp_tag_key}"
+        values   = ["snapshot-copy"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.cluster_copies_wanted ? [1] : []
+    content {
+      sid       = "TagOnlyDrillClusterSnapshotCopies"
+      actions   = ["rds:AddTagsToResource"]
+      resources = local.copy_cluster_snapshot_arns
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/${local.temp_tag_key}"
+        values   = ["snapshot-copy"]
+      }
+      condition {
+        test     = "ForAllValues:StringLike"
+        variable = "aws:TagKeys"
+        values   = ["drill:*"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.cluster_copies_wanted ? [1] : []
+    content {
+      sid       = "ShareOnlyDrillClusterSnapshotCopies"
+      actions   = ["rds:ModifyDBClusterSnapshotAttribute"]
+      resources = local.copy_cluster_snapshot_arns
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/${local.temp_tag_key}"
+        values   = ["snapshot-copy"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.cluster_copies_wanted ? [1] : []
+    content {
+      sid     = "DescribeClusterSnapshotCopies"
+      actions = ["rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterSnapshotAttributes", "rds:ListTagsForResource"]
+      # Listing a source's cluster snapshots by DBClusterIdentifier is authorised on the cluster
+      # ARN too, in each region copies live in.
+      resources = concat(local.copy_cluster_snapshot_arns, [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:cluster:*"])
+    }
+  }
+
   # DescribeDBEngineVersions (the Serverless v2 minimum of a version) has no resource type.
   statement {
     sid       = "EngineVersions"
@@ -144,6 +205,29 @@ data "aws_iam_policy_document" "delete_aurora" {
     sid       = "ReadOnlyDescribeClusters"
     actions   = ["rds:DescribeDBClusters"]
     resources = ["${local.rds_arn}:cluster:*"]
+  }
+
+  # Expiry of cluster snapshot copies: only drill-named ones carrying the snapshot-copy tag.
+  dynamic "statement" {
+    for_each = local.cluster_copies_wanted ? [1] : []
+    content {
+      sid       = "ExpireOnlyDrillClusterSnapshotCopies"
+      actions   = ["rds:DeleteDBClusterSnapshot"]
+      resources = local.copy_cluster_snapshot_arns
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/${local.temp_tag_key}"
+        values   = ["snapshot-copy"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = local.cluster_copies_wanted ? [1] : []
+    content {
+      sid       = "DescribeClusterSnapshotCopies"
+      actions   = ["rds:DescribeDBClusterSnapshots", "rds:ListTagsForResource"]
+      resources = concat(local.copy_cluster_snapshot_arns, [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:cluster:*"])
+    }
   }
 }
 

@@ -34,11 +34,13 @@ variable "sources" {
     backups that have stopped. checks: optional check configuration (TOML text, see
     docs/validation.md). no_owner (backup-set only): restore without ownership and privileges,
     for a restore_server that lacks the source's roles (roles are not part of a backup).
-    snapshot_copy (rds-snapshot only, optional): every night first copy the
-    newest automated snapshot to a drill-tagged manual snapshot that survives the instance, in
-    region (default: this one), encrypted with kms_key_id (a key of that region; needed for
-    encrypted snapshots copied to another region), shared with the 12-digit accounts in share_with
-    (never "all"); copies older than retention_days are deleted, keeping the newest keep_newest.
+    snapshot_copy (rds-snapshot and aurora-cluster, optional): every night first copy the
+    newest automated snapshot (of an aurora-cluster: cluster snapshot) to a drill-tagged manual
+    snapshot that survives the instance or cluster, in region (default: this one), encrypted with
+    kms_key_id (a key of that region; needed for encrypted snapshots copied to another region or
+    shared; an unencrypted cluster snapshot takes none: RDS cannot encrypt one while copying it),
+    shared with the 12-digit accounts in share_with (never "all"); copies older than
+    retention_days are deleted, keeping the newest keep_newest.
   EOT
   type = list(object({
     id                  = string
@@ -56,9 +58,11 @@ variable "sources" {
     }))
     checks   = optional(string)
     no_owner = optional(bool, false)
-    # rds-snapshot only: the temp's DB parameter group (default: the engine family's default;
-    # RDS never gives a restore the source's own group), and the ARN of the customer managed KMS
-    # key the source's snapshots are encrypted with (the restore needs kms:CreateGrant on it).
+    # The temp's DB parameter group (aurora-cluster: DB cluster parameter group; default: the
+    # engine family's default; RDS never gives a restore the source's own group), and the ARN of
+    # the customer managed KMS key the source's snapshots are encrypted with (the restore, and a
+    # copy to another region, need kms:CreateGrant on it; rds-snapshot sources read it from the
+    # instance when not given).
     parameter_group = optional(string)
     kms_key_arn     = optional(string)
     snapshot_copy = optional(object({
@@ -102,8 +106,8 @@ variable "sources" {
     error_message = "Each source kind must be \"rds-snapshot\", \"aurora-cluster\" or \"backup-set\"."
   }
   validation {
-    condition     = alltrue([for s in var.sources : s.kind != "aurora-cluster" || (s.cluster_identifier != null && s.database != null && s.snapshot_copy == null)])
-    error_message = "aurora-cluster sources need cluster_identifier and database, and take no snapshot_copy."
+    condition     = alltrue([for s in var.sources : s.kind != "aurora-cluster" || (s.cluster_identifier != null && s.database != null)])
+    error_message = "aurora-cluster sources need cluster_identifier and database."
   }
   validation {
     condition     = alltrue([for s in var.sources : s.kind != "rds-snapshot" || (s.instance_identifier != null && s.database != null)])
@@ -119,8 +123,8 @@ variable "sources" {
     error_message = "backup-set sources need backup_of: the id of the source whose exports they restore (not their own id)."
   }
   validation {
-    condition     = alltrue([for s in var.sources : s.snapshot_copy == null || s.kind == "rds-snapshot"])
-    error_message = "snapshot_copy is for rds-snapshot sources only."
+    condition     = alltrue([for s in var.sources : s.snapshot_copy == null || contains(["rds-snapshot", "aurora-cluster"], s.kind)])
+    error_message = "snapshot_copy is for rds-snapshot and aurora-cluster sources only."
   }
   validation {
     # "all" would make a full copy of production public.

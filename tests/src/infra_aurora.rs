@@ -121,6 +121,47 @@ pub fn assert_aurora_policies(state: &Value, prefix: &str, source_cluster: &str)
         "{create_secret:#}"
     );
 
+    // Cluster snapshot copies (the source has snapshot_copy to eu-west-1): copied only from the
+    // source's cluster snapshots into drill-named ones tagged as copies, in the two regions.
+    let copy_ok = |r: &str| {
+        (r.contains(":us-east-1:") || r.contains(":eu-west-1:"))
+            && r.ends_with(&format!(":cluster-snapshot:{prefix}*"))
+    };
+    let copy = only_allow(&restore, "rds:CopyDBClusterSnapshot");
+    assert_all(&as_list(&copy["Resource"]), "CopyDBClusterSnapshot", |r| {
+        copy_ok(r)
+            || r.contains(&format!(":cluster-snapshot:{source_cluster}-"))
+            || r.contains(&format!(":cluster-snapshot:rds:{source_cluster}-"))
+    });
+    assert!(
+        as_list(&copy["Resource"])
+            .iter()
+            .any(|r| r.contains(":eu-west-1:") && copy_ok(r.as_str())),
+        "{copy:#}"
+    );
+    assert_eq!(
+        tag(copy, "StringEquals", "aws:RequestTag/drill:role"),
+        json!("snapshot-copy")
+    );
+    let share = only_allow(&restore, "rds:ModifyDBClusterSnapshotAttribute");
+    assert_all(&as_list(&share["Resource"]), "share", copy_ok);
+    assert_eq!(
+        tag(share, "StringEquals", "aws:ResourceTag/drill:role"),
+        json!("snapshot-copy")
+    );
+    // Tags only with a drill role in the request, only drill:* keys.
+    for t in allows(&restore, "rds:AddTagsToResource") {
+        assert!(
+            t["Condition"]["StringEquals"]["aws:RequestTag/drill:role"].is_string(),
+            "{t:#}"
+        );
+        assert_eq!(
+            t["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"],
+            json!("drill:*"),
+            "{t:#}"
+        );
+    }
+
     // delete-temp: DeleteDBCluster only on tagged temps.
     let delete = statements(&aurora_policy(state, "delete-temp"));
     let del = only_allow(&delete, "rds:DeleteDBCluster");
@@ -131,6 +172,18 @@ pub fn assert_aurora_policies(state: &Value, prefix: &str, source_cluster: &str)
     assert_eq!(
         tag(del, "StringEquals", "aws:ResourceTag/drill:role"),
         json!("temp")
+    );
+
+    // Expiry deletes only drill-named cluster snapshot copies carrying the copy tag.
+    let expire = only_allow(&delete, "rds:DeleteDBClusterSnapshot");
+    assert_all(
+        &as_list(&expire["Resource"]),
+        "DeleteDBClusterSnapshot",
+        copy_ok,
+    );
+    assert_eq!(
+        tag(expire, "StringEquals", "aws:ResourceTag/drill:role"),
+        json!("snapshot-copy")
     );
 
     // validate and export read only the temp clusters' managed secrets.

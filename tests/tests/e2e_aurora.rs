@@ -256,11 +256,44 @@ impl Aurora {
 #[tokio::test]
 async fn an_aurora_cluster_snapshot_is_restored_validated_exported_and_deleted() {
     let a = aurora_drill().await;
-    let (status, exec) = a.drill.run(vec![a.source("prod-aurora", None)]).await;
+    let mut source = a.source("prod-aurora", None);
+    // The nightly copy of the newest automated cluster snapshot, to another region, shared.
+    source["snapshot_copy"] =
+        json!({"region": "eu-west-1", "share_with": ["210987654321"], "keep_newest": 1});
+    let (status, exec) = a.drill.run(vec![source]).await;
     let report = a.drill.report("prod-aurora", &exec).await;
     assert_eq!(status, "SUCCEEDED", "{report:#}");
     assert_eq!(report["passed"], true, "{report:#}");
     assert_eq!(report["failed_step"], Value::Null);
+    assert!(report["snapshot_copy_failure"].is_null(), "{report:#}");
+    let copy = &report["snapshot_copy"]["copy"];
+    let copy_id = copy["copy"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert!(copy_id.starts_with(PREFIX), "{copy_id}");
+    assert_eq!(copy["region"], "eu-west-1");
+    assert_eq!(copy["shared"], json!([copy_id]));
+    assert!(
+        copy["source_snapshot"]
+            .as_str()
+            .is_some_and(|s| s.contains(&format!(":cluster-snapshot:rds:{}-", a.prod))),
+        "{report:#}"
+    );
+    let away = drill_engine::rds::client_in_region(&a.rds, "eu-west-1");
+    let there = away
+        .describe_db_cluster_snapshots()
+        .db_cluster_snapshot_identifier(copy_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        there.db_cluster_snapshots()[0].db_cluster_identifier(),
+        Some(a.prod.as_str())
+    );
+    assert!(
+        report["snapshot_copy"]["expiry"]["expired"].is_array(),
+        "{report:#}"
+    );
     assert_eq!(report["backup"]["kind"], "rds-snapshot", "{report:#}");
     assert!(
         report["backup"]["id"]

@@ -122,7 +122,8 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
                      "restore": {"mode": "point-in-time", "moment": "random", "seed": 42}},
                     // An Aurora source: renders infra/iam_aurora.tf (read by no data source).
                     {"id": "prod-aurora", "kind": "aurora-cluster", "cluster_identifier": aurora, "database": "app",
-                     "restore": {"mode": "point-in-time", "moment": "latest"}}],
+                     "restore": {"mode": "point-in-time", "moment": "latest"},
+                     "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}}],
         "alert_emails": ["oncall@example.com"],
         // The copy to eu-west-1 calls that region's RDS API: reachable (a peered VPC, say).
         "rds_reachable_regions": ["eu-west-1"],
@@ -236,6 +237,13 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         matches!(&aurora_source.source, drill_core::events::SourceSpec::AuroraCluster { cluster_identifier, .. } if cluster_identifier == &aurora)
     );
     assert!(!aurora_source.restore.is_snapshot());
+    assert_eq!(
+        aurora_source
+            .snapshot_copy
+            .as_ref()
+            .and_then(|c| c.region.as_deref()),
+        Some("eu-west-1")
+    );
     // A point-in-time source's mode reaches the configuration; a snapshot source has none.
     assert!(source.restore.is_snapshot());
     assert_eq!(

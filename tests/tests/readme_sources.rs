@@ -166,4 +166,7 @@ fn every_readme_sources_example_is_valid_for_the_stacks_variable() {
         s["kind"] == "rds-snapshot" && s["restore"]["replicated_from"].is_string()
     });
     shown("a backup-set source", &|s| s["kind"] == "backup-set");
+    shown("an aurora-cluster with snapshot copies", &|s| {
+        s["kind"] == "aurora-cluster" && s["snapshot_copy"]["region"].is_string()
+    });
 }
