@@ -73,7 +73,8 @@ enum Command {
     DeleteTemp(cmd_rds::TempArgs),
     /// Delete expired temporary instances left by drills that died, through the same guards.
     Janitor(cmd_rds::JanitorArgs),
-    /// Copy a source's newest automated snapshot to a drill-tagged manual snapshot.
+    /// Copy a source instance's (--cluster: Aurora cluster's) newest automated snapshot to a
+    /// drill-tagged manual snapshot, here or in another region; share and expire drill copies.
     CopySnapshot(cmd_rds::CopySnapshotArgs),
     /// Audit the backup posture of source instances and Aurora clusters (read-only).
     Audit(cmd_rds::AuditArgs),

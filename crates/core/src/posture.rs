@@ -105,7 +105,7 @@ pub fn audit(
     } else {
         (false, match facts.subject {
             PostureSubject::Instance => "automated backups would go with the instance: they are not replicated to another region (StartDBInstanceAutomatedBackupsReplication), and retaining them on delete is a choice of the delete call (DeleteAutomatedBackups defaults to true) that RDS does not record",
-            PostureSubject::Cluster => "automated backups would go with the cluster: Aurora has no cross-region automated-backup replication (an instance-only feature), and retaining them is a choice of DeleteDBCluster (DeleteAutomatedBackups defaults to true) that RDS does not record; keep snapshot copies elsewhere",
+            PostureSubject::Cluster => "automated backups would go with the cluster: Aurora has no cross-region automated-backup replication (an instance-only feature), and retaining them is a choice of DeleteDBCluster (DeleteAutomatedBackups defaults to true) that RDS does not record; keep snapshot copies elsewhere (snapshot_copy, or drill copy-snapshot --cluster)",
         }.to_owned())
     };
     let survive = check("backups-survive-deletion", survive.0, survive.1);
