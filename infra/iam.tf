@@ -256,25 +256,35 @@ data "aws_iam_policy_document" "restore" {
     content {
       sid     = "DescribeSnapshotCopies"
       actions = ["rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes", "rds:ListTagsForResource"]
-      # Listing a source's snapshots by DBInstanceIdentifier is authorised on the db ARN too.
-      resources = concat(local.copy_snapshot_arns, [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:db:*"])
+      # Read-only, every snapshot of the copy regions: copies are listed with the db-instance-id
+      # filter (the DBInstanceIdentifier parameter must name an existing instance, and the source
+      # is not in the copy region), which names no one snapshot to authorise on.
+      resources = flatten([for r in local.copy_regions : ["arn:${local.partition}:rds:${r}:${local.account}:snapshot:*", "arn:${local.partition}:rds:${r}:${local.account}:db:*"]])
+    }
+  }
+  # The keys of encrypted sources and of snapshot copies: RDS uses them through grants it makes
+  # with the function's permission, so CreateGrant holds only for a grant to an AWS service
+  # (kms:GrantIsForAWSResource, which CreateGrant supports): the role can never grant another
+  # principal the use of a production key. DescribeKey takes no such key: its own statement.
+  dynamic "statement" {
+    for_each = length(local.rds_kms_keys) > 0 ? [1] : []
+    content {
+      sid       = "KmsGrantsToRdsOnly"
+      actions   = ["kms:CreateGrant"]
+      resources = local.rds_kms_keys
+      condition {
+        test     = "Bool"
+        variable = "kms:GrantIsForAWSResource"
+        values   = ["true"]
+      }
     }
   }
   dynamic "statement" {
-    for_each = length(local.copy_kms_keys) > 0 ? [1] : []
+    for_each = length(local.rds_kms_keys) > 0 ? [1] : []
     content {
-      sid       = "KmsForSnapshotCopies"
-      actions   = ["kms:CreateGrant", "kms:DescribeKey"]
-      resources = local.copy_kms_keys
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(local.source_kms_keys) > 0 ? [1] : []
-    content {
-      sid       = "KmsForEncryptedSources"
-      actions   = ["kms:CreateGrant", "kms:DescribeKey"]
-      resources = local.source_kms_keys
+      sid       = "KmsDescribeOfRdsKeys"
+      actions   = ["kms:DescribeKey"]
+      resources = local.rds_kms_keys
     }
   }
 

@@ -17,6 +17,11 @@ locals {
     "${local.rds_arn}:cluster-snapshot:rds:${id}-${local.snapshot_date_pattern}",
     "${local.rds_arn}:cluster-snapshot:${id}-*",
   ]])
+  # What a nightly cluster copy reads: only the copying sources' automated cluster snapshots
+  # (`${id}-*` would also match manual snapshots of another cluster named `${id}-something`).
+  # What the copy functions read in the copy regions (see DescribeClusterSnapshotCopies).
+  copy_region_cluster_reads = flatten([for r in local.copy_regions : ["arn:${local.partition}:rds:${r}:${local.account}:cluster-snapshot:*", "arn:${local.partition}:rds:${r}:${local.account}:cluster:*"]])
+  aurora_copy_source_arns   = [for s in var.sources : "${local.rds_arn}:cluster-snapshot:rds:${s.cluster_identifier}-${local.snapshot_date_pattern}" if s.kind == "aurora-cluster" && s.snapshot_copy != null]
   # RDS-managed master secrets of temp clusters: rds!cluster-<uuid>, tagged with the cluster ARN.
   managed_cluster_secret_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:rds!cluster-*"
 }
@@ -128,7 +133,7 @@ data "aws_iam_policy_document" "restore_aurora" {
     content {
       sid       = "CopyOnlyIntoTaggedDrillClusterSnapshots"
       actions   = ["rds:CopyDBClusterSnapshot"]
-      resources = concat(local.aurora_snapshot_arns, local.copy_cluster_snapshot_arns)
+      resources = concat(local.aurora_copy_source_arns, local.copy_cluster_snapshot_arns)
       condition {
         test     = "StringEquals"
         variable = "aws:RequestTag/${local.temp_tag_key}"
@@ -172,9 +177,10 @@ data "aws_iam_policy_document" "restore_aurora" {
     content {
       sid     = "DescribeClusterSnapshotCopies"
       actions = ["rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterSnapshotAttributes", "rds:ListTagsForResource"]
-      # Listing a source's cluster snapshots by DBClusterIdentifier is authorised on the cluster
-      # ARN too, in each region copies live in.
-      resources = concat(local.copy_cluster_snapshot_arns, [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:cluster:*"])
+      # Read-only, every cluster snapshot of the copy regions: copies are listed with the
+      # db-cluster-id filter (the DBClusterIdentifier parameter must name an existing cluster,
+      # and the source is not in the copy region), which names no one snapshot to authorise on.
+      resources = local.copy_region_cluster_reads
     }
   }
 
@@ -226,7 +232,7 @@ data "aws_iam_policy_document" "delete_aurora" {
     content {
       sid       = "DescribeClusterSnapshotCopies"
       actions   = ["rds:DescribeDBClusterSnapshots", "rds:ListTagsForResource"]
-      resources = concat(local.copy_cluster_snapshot_arns, [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:cluster:*"])
+      resources = local.copy_region_cluster_reads
     }
   }
 }

@@ -47,6 +47,8 @@ locals {
     [for s in var.sources : try(data.aws_db_instance.source[s.id].kms_key_id, null) if s.kind == "rds-snapshot"],
   )))
 
+  rds_kms_keys = distinct(concat(local.copy_kms_keys, local.source_kms_keys))
+
   backups_url = "s3://${aws_s3_bucket.backups.bucket}/backups"
   reports_url = "s3://${aws_s3_bucket.backups.bucket}/reports"
 

@@ -123,6 +123,12 @@ variable "sources" {
     error_message = "backup-set sources need backup_of: the id of the source whose exports they restore (not their own id)."
   }
   validation {
+    # Copies are tagged and guarded by the instance or cluster they copy: two copying sources of
+    # one database would share and expire each other's copies.
+    condition     = length(distinct([for s in var.sources : "${s.kind}/${lower(coalesce(s.instance_identifier, s.cluster_identifier, s.id))}" if s.snapshot_copy != null])) == length([for s in var.sources : s.id if s.snapshot_copy != null])
+    error_message = "Only one source per instance or cluster may have snapshot_copy (two would share and expire each other's copies)."
+  }
+  validation {
     condition     = alltrue([for s in var.sources : s.snapshot_copy == null || contains(["rds-snapshot", "aurora-cluster"], s.kind)])
     error_message = "snapshot_copy is for rds-snapshot and aurora-cluster sources only."
   }

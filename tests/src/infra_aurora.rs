@@ -128,10 +128,13 @@ pub fn assert_aurora_policies(state: &Value, prefix: &str, source_cluster: &str)
             && r.ends_with(&format!(":cluster-snapshot:{prefix}*"))
     };
     let copy = only_allow(&restore, "rds:CopyDBClusterSnapshot");
+    // The source side: only the source's automated cluster snapshots (a manual `<id>-*`
+    // pattern would match another cluster's snapshots too).
     assert_all(&as_list(&copy["Resource"]), "CopyDBClusterSnapshot", |r| {
         copy_ok(r)
-            || r.contains(&format!(":cluster-snapshot:{source_cluster}-"))
-            || r.contains(&format!(":cluster-snapshot:rds:{source_cluster}-"))
+            || r.ends_with(&format!(
+                ":cluster-snapshot:rds:{source_cluster}-????-??-??-??-??"
+            ))
     });
     assert!(
         as_list(&copy["Resource"])

@@ -185,8 +185,9 @@ def fix_rds_snapshot_arns():
     (`:snapshot:`) and of Aurora clusters (`:cluster-snapshot:`). moto looked them up in the
     caller's own account and cut the name at the last colon, so a copy of an automated snapshot
     (`...:snapshot:rds:db-2026-...`) to another region, and a copy of a snapshot another account
-    shared, both failed with DBSnapshotNotFound; a cluster snapshot's ARN ignored its account, so
-    any account could copy or restore another's, shared or not. As in AWS, an ARN now resolves in
+    shared, both failed with DBSnapshotNotFound; a cluster snapshot's ARN was looked up by its bare
+    name in the caller's own account, whatever account it named (another account's shared cluster
+    snapshot was never found; a same-named one of the caller's was taken instead). As in AWS, an ARN now resolves in
     its own account and region, with AWS's limits: another region's snapshot only as the source
     of a copy; another account's snapshot only when shared with the caller (`restore`
     attribute), only to copy, restore or describe, never to modify its attributes. The receiving
@@ -334,6 +335,53 @@ def fix_rds_snapshot_arns():
     RDSBackend.get_shared_db_cluster_snapshots = lambda self: get_shared_snapshots(
         self, DBClusterSnapshot
     )
+
+
+def fix_rds_snapshot_describe_constraints():
+    """DescribeDBSnapshots / DescribeDBClusterSnapshots as their parameters are documented:
+    `DBInstanceIdentifier` / `DBClusterIdentifier` "If supplied, must match the identifier of an
+    existing DBInstance" (DBCluster), and `DB(Cluster)SnapshotIdentifier` "If this identifier is
+    for an automated snapshot, the SnapshotType parameter must also be specified". moto listed
+    the snapshots of a deleted or other-region source by identifier, and described automated
+    snapshots by identifier alone. The error codes are the services' not-found faults (the
+    reference names the constraints, not the code). The `db-instance-id` / `db-cluster-id`
+    filters have no such constraint and stay as moto has them. Only the API is patched: moto's
+    own restores look snapshots up through the backend, not through this."""
+    from moto.rds.exceptions import (
+        DBClusterNotFoundError,
+        DBClusterSnapshotNotFoundError,
+        DBInstanceNotFoundError,
+        DBSnapshotNotFoundFault,
+    )
+    from moto.rds.responses import RDSResponse
+
+    original_describe = RDSResponse.describe_db_snapshots
+    original_describe_cluster = RDSResponse.describe_db_cluster_snapshots
+
+    def automated_name(identifier):
+        name = identifier.split(":", 6)[6] if identifier.startswith("arn:") and identifier.count(":") >= 6 else identifier
+        return name.lower().startswith("rds:")
+
+    def describe_db_snapshots(self):
+        instance = self.params.get("DBInstanceIdentifier")
+        if instance and instance.lower() not in {k.lower() for k in self.backend.databases}:
+            raise DBInstanceNotFoundError(instance)
+        snapshot = self.params.get("DBSnapshotIdentifier")
+        if snapshot and automated_name(snapshot) and self.params.get("SnapshotType") != "automated":
+            raise DBSnapshotNotFoundFault(snapshot)
+        return original_describe(self)
+
+    def describe_db_cluster_snapshots(self):
+        cluster = self.params.get("DBClusterIdentifier")
+        if cluster and cluster.lower() not in {k.lower() for k in self.backend.clusters}:
+            raise DBClusterNotFoundError(cluster)
+        snapshot = self.params.get("DBClusterSnapshotIdentifier")
+        if snapshot and automated_name(snapshot) and self.params.get("SnapshotType") != "automated":
+            raise DBClusterSnapshotNotFoundError(snapshot)
+        return original_describe_cluster(self)
+
+    RDSResponse.describe_db_snapshots = describe_db_snapshots
+    RDSResponse.describe_db_cluster_snapshots = describe_db_cluster_snapshots
 
 
 def fix_s3_bucket_policy_conditions():
@@ -1163,6 +1211,7 @@ def main():
     fix_rds_restore_falsy_overrides()
     fix_rds_restore_managed_secret_and_capacity()
     fix_rds_snapshot_arns()
+    fix_rds_snapshot_describe_constraints()
     fix_s3_bucket_policy_conditions()
     fix_s3_multipart_object_lock()
     fix_lambda_invoke_forwarding()

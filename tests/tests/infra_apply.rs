@@ -175,10 +175,28 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert!(
         grants
             .iter()
-            .any(|g| as_list(&g["Resource"]).contains(&source_key.to_owned())
-                && as_list(&g["Action"]).contains(&"kms:DescribeKey".to_owned())),
-        "no CreateGrant/DescribeKey on the source key: {grants:?}"
+            .any(|g| as_list(&g["Resource"]).contains(&source_key.to_owned())),
+        "no CreateGrant on the source key: {grants:?}"
     );
+    let describes = allows(&restore_policy, "kms:DescribeKey");
+    assert!(
+        describes
+            .iter()
+            .any(|g| as_list(&g["Resource"]).contains(&source_key.to_owned())),
+        "no DescribeKey on the source key: {describes:?}"
+    );
+    // A production key's grants only ever go to an AWS service (RDS), never to a principal the
+    // function names.
+    for g in grants
+        .iter()
+        .filter(|g| as_list(&g["Resource"]).contains(&source_key.to_owned()))
+    {
+        assert_eq!(
+            g["Condition"]["Bool"]["kms:GrantIsForAWSResource"],
+            json!("true"),
+            "{g:#}"
+        );
+    }
     for f in resources_of(&state, "aws_lambda_function") {
         // -1: unreserved. New accounts cannot reserve any concurrency.
         assert_eq!(

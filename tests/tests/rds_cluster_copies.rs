@@ -48,11 +48,17 @@ async fn copy(
     .await
 }
 
-/// Every cluster snapshot of `cluster` in `client`'s region.
+/// Every cluster snapshot of `cluster` in `client`'s region (by filter: the cluster may not be
+/// there).
 async fn cluster_snapshots(client: &rds::Client, cluster: &str) -> Vec<SnapshotFacts> {
     let out = client
         .describe_db_cluster_snapshots()
-        .db_cluster_identifier(cluster)
+        .filters(
+            aws_sdk_rds::types::Filter::builder()
+                .name("db-cluster-id")
+                .values(cluster)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -165,6 +171,26 @@ async fn cluster_copies_are_made_once_per_execution_and_expiry_touches_only_expi
     }
     let other_copy = unique("rdrill-othersrc-");
     hand_copy(&client, &other_auto, &other_copy, &other_source, past).await;
+    // This source's own snapshot, copied and tagged as another source's copy: never expired.
+    let mislabelled = unique("rdrill-mislabelled-");
+    hand_copy(&client, &auto, &mislabelled, &other_source, past).await;
+    // Drill-tagged but made by no execution (no execution tag): never expired.
+    let unowned = unique("rdrill-unowned-");
+    let mut tags = tag::snapshot_copy_tags(
+        "x",
+        &source,
+        past,
+        "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:x",
+    );
+    tags.remove(tag::EXECUTION);
+    client
+        .copy_db_cluster_snapshot()
+        .source_db_cluster_snapshot_identifier(&auto)
+        .target_db_cluster_snapshot_identifier(&unowned)
+        .set_tags(Some(aws_tags(&tags)))
+        .send()
+        .await
+        .unwrap();
     let d = started_drill(&source).await;
 
     let made = copy(
@@ -225,15 +251,29 @@ async fn cluster_copies_are_made_once_per_execution_and_expiry_touches_only_expi
     want.sort();
     assert_eq!(expired, want, "{outcome:?}");
     assert!(outcome.kept.contains(&made.copy), "{outcome:?}");
-    assert!(
-        outcome
-            .refused
-            .iter()
-            .any(|r| r.identifier == untagged && r.guard == "role-tag"),
-        "{outcome:?}"
-    );
+    for (id, guard) in [
+        (&untagged, "role-tag"),
+        (&mislabelled, "owner"),
+        (&unowned, "created-by-drill"),
+    ] {
+        assert!(
+            outcome
+                .refused
+                .iter()
+                .any(|r| &r.identifier == id && r.guard == guard),
+            "{id} not refused by {guard}: {outcome:?}"
+        );
+    }
     let left = ids(&client, &source).await;
-    for id in [&auto, &manual, &person, &untagged, &made.copy] {
+    for id in [
+        &auto,
+        &manual,
+        &person,
+        &untagged,
+        &mislabelled,
+        &unowned,
+        &made.copy,
+    ] {
         assert!(left.contains(id), "{id} was deleted: {left:?}");
     }
     for id in [&old_1, &old_2] {
@@ -251,12 +291,14 @@ async fn a_cluster_copy_in_another_region_is_shared_and_the_other_account_restor
     let auto = automated(&home, &source).await;
     let auto_arn = format!("{HOME}:cluster-snapshot:{auto}");
     let away = rds::client_in_region(&home, "eu-west-1");
-    // A look-alike in the destination that is not the drill's: never shared.
+    // A look-alike in the destination with the drill's role and source tags but made by no
+    // execution: never shared.
     let lookalike = unique("rdrill-byhand-");
     away.copy_db_cluster_snapshot()
         .source_db_cluster_snapshot_identifier(&auto_arn)
         .target_db_cluster_snapshot_identifier(&lookalike)
         .tags(t(tag::SOURCE, &source))
+        .tags(t(tag::ROLE, tag::ROLE_SNAPSHOT_COPY))
         .send()
         .await
         .unwrap();
@@ -464,6 +506,40 @@ async fn moto_resolves_cluster_snapshot_arns_and_keys_as_aws_does() {
         "DBClusterSnapshotNotFoundFault",
         "{err:?}"
     );
+    // Listing by DBClusterIdentifier needs an existing cluster; the db-cluster-id filter does not
+    // (moto listed by identifier anywhere).
+    let err = away
+        .describe_db_cluster_snapshots()
+        .db_cluster_identifier(&source)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code().unwrap_or_default(),
+        "DBClusterNotFoundFault",
+        "{err:?}"
+    );
+    // An automated snapshot by identifier needs SnapshotType=automated.
+    let auto = automated(&home, &source).await;
+    let err = home
+        .describe_db_cluster_snapshots()
+        .db_cluster_snapshot_identifier(&auto)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code().unwrap_or_default(),
+        "DBClusterSnapshotNotFoundFault",
+        "{err:?}"
+    );
+    let found = home
+        .describe_db_cluster_snapshots()
+        .db_cluster_snapshot_identifier(&auto)
+        .snapshot_type("automated")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.db_cluster_snapshots().len(), 1);
     // CopyDBClusterSnapshot refuses a KmsKeyId for an unencrypted snapshot (moto encrypted it).
     let err = home
         .copy_db_cluster_snapshot()

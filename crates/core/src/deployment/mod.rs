@@ -150,6 +150,23 @@ impl DeploymentConfig {
             ));
         }
         let mut seen = BTreeSet::new();
+        // The drill's copies are tagged and guarded by the instance or cluster they copy: two
+        // copying sources of one database would share and expire each other's copies.
+        let mut copied = std::collections::BTreeMap::new();
+        for s in &self.sources {
+            if let (Some((of, identifier)), Some(_)) =
+                (s.source.copied_snapshots(), &s.snapshot_copy)
+            {
+                if let Some(first) =
+                    copied.insert((of, identifier.to_ascii_lowercase()), s.id.as_str())
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "sources {first:?} and {:?} both have a snapshot_copy of {identifier:?}: one source per instance or cluster may copy its snapshots (they would share and expire each other's copies)",
+                        s.id
+                    )));
+                }
+            }
+        }
         for s in &self.sources {
             if s.id.is_empty()
                 || !s
@@ -398,6 +415,19 @@ mod tests {
             err.contains("ap-south-1") && err.contains("\"orders\""),
             "{err}"
         );
+        // A second copying source of the same cluster (another database in it, say) is refused.
+        let mut twice = DeploymentConfig::from_json(text.to_string().as_bytes()).unwrap();
+        let mut second = twice.sources[0].clone();
+        second.id = "orders-reports".into();
+        twice.sources.push(second.clone());
+        let err = twice.check().unwrap_err().to_string();
+        assert!(
+            err.contains("\"orders\"") && err.contains("\"orders-reports\""),
+            "{err}"
+        );
+        // Without its own snapshot_copy it is fine.
+        twice.sources[1].snapshot_copy = None;
+        twice.check().unwrap();
         let stranger = text.to_string().replace(
             r#""share_with":["210987654321"]"#,
             r#""share_with":["999999999999"]"#,

@@ -37,7 +37,7 @@ pub use select::{select, SelectionError};
 /// Whose snapshots: a DB instance's (`CopyDBSnapshot`, ARN resource `snapshot`) or an Aurora
 /// cluster's (`CopyDBClusterSnapshot`, ARN resource `cluster-snapshot`). Selection, the copy
 /// guards and expiry treat both alike; [`copy_source`] knows where RDS does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum SnapshotOf {
     #[default]
     Instance,

@@ -161,6 +161,7 @@ pub async fn restore_cluster(
     let engine_version = client
         .describe_db_cluster_snapshots()
         .db_cluster_snapshot_identifier(&snap.id)
+        .set_snapshot_type(super::facts::type_for_id(&snap.id))
         .include_shared(true)
         .send()
         .await

@@ -7,7 +7,7 @@ use drill_core::events::SnapshotSelector;
 use drill_core::guards::InstanceFacts;
 use drill_core::snapshots::{self, SnapshotFacts, SnapshotKind};
 
-use super::facts::{tags_of, to_chrono};
+use super::facts::{is_encrypted, source_filter, tags_of, to_chrono, type_for_id};
 use super::{api_error, code_of, Client, RdsError};
 
 /// What the guards need to know about a cluster.
@@ -40,7 +40,7 @@ pub fn cluster_snapshot_facts(s: &DbClusterSnapshot) -> SnapshotFacts {
         taken_at: s.snapshot_create_time().and_then(to_chrono),
         created_at: s.snapshot_create_time().and_then(to_chrono),
         tags: tags_of(s.tag_list()),
-        encrypted: s.storage_encrypted().unwrap_or(false),
+        encrypted: is_encrypted(s.storage_encrypted(), s.storage_encryption_type()),
     }
 }
 
@@ -94,9 +94,13 @@ pub(super) async fn cluster_snapshots(
     loop {
         let page = match client
             .describe_db_cluster_snapshots()
-            .set_db_cluster_identifier(cluster.map(str::to_owned))
+            .set_filters(cluster.map(|c| vec![source_filter("db-cluster-id", c)]))
             .set_db_cluster_snapshot_identifier(id.map(str::to_owned))
-            .set_snapshot_type(snapshot_type.map(str::to_owned))
+            .set_snapshot_type(
+                snapshot_type
+                    .map(str::to_owned)
+                    .or_else(|| id.and_then(type_for_id)),
+            )
             .include_shared(id.is_some())
             .set_marker(marker.take())
             .max_records(100)

@@ -41,6 +41,18 @@ pub fn instance_facts(db: &DbInstance) -> InstanceFacts {
     }
 }
 
+/// Whether a snapshot is encrypted. `Encrypted`/`StorageEncrypted` is false for one encrypted
+/// with an AWS owned key (`StorageEncryptionType` `sse-rds`), which is encrypted all the same;
+/// anything but an explicit `none` with a false flag counts as encrypted, so a copy that needs a
+/// key is never attempted without one.
+pub(super) fn is_encrypted(
+    flag: Option<bool>,
+    kind: Option<&aws_sdk_rds::types::StorageEncryptionType>,
+) -> bool {
+    use aws_sdk_rds::types::StorageEncryptionType as T;
+    flag.unwrap_or(false) || kind.is_some_and(|k| !matches!(k, T::Unencrypted))
+}
+
 /// What selection and expiry need to know about a snapshot.
 pub fn snapshot_facts(s: &DbSnapshot) -> SnapshotFacts {
     SnapshotFacts {
@@ -56,7 +68,7 @@ pub fn snapshot_facts(s: &DbSnapshot) -> SnapshotFacts {
             .and_then(to_chrono),
         created_at: s.snapshot_create_time().and_then(to_chrono),
         tags: tags_of(s.tag_list()),
-        encrypted: s.encrypted().unwrap_or(false),
+        encrypted: is_encrypted(s.encrypted(), s.storage_encryption_type()),
     }
 }
 
@@ -98,6 +110,26 @@ pub async fn list_instances(client: &Client) -> Result<Vec<DbInstance>, RdsError
     }
 }
 
+/// The `Filters` that list the snapshots of instance or cluster `source`. Not the
+/// `DBInstanceIdentifier` / `DBClusterIdentifier` parameter: that "must match the identifier of
+/// an existing" instance or cluster, and copies are listed where the source is not (another
+/// region, or after its deletion); the `db-instance-id` / `db-cluster-id` filters have no such
+/// constraint.
+pub(super) fn source_filter(name: &str, source: &str) -> aws_sdk_rds::types::Filter {
+    aws_sdk_rds::types::Filter::builder()
+        .name(name)
+        .values(source)
+        .build()
+}
+
+/// `SnapshotType` for describing snapshot `id` by identifier: "If this identifier is for an
+/// automated snapshot, the SnapshotType parameter must also be specified" (automated snapshots
+/// are named `rds:...`, also inside an ARN).
+pub(super) fn type_for_id(id: &str) -> Option<String> {
+    let name = snapshots::SnapshotArn::parse(id).map_or_else(|| id.to_owned(), |a| a.name);
+    name.starts_with("rds:").then(|| "automated".to_owned())
+}
+
 /// Snapshots of a source instance (`snapshot_type` e.g. `manual` narrows the listing).
 pub async fn list_snapshots(
     client: &Client,
@@ -109,7 +141,7 @@ pub async fn list_snapshots(
     loop {
         let page = client
             .describe_db_snapshots()
-            .db_instance_identifier(instance)
+            .filters(source_filter("db-instance-id", instance))
             .set_snapshot_type(snapshot_type.map(str::to_owned))
             .set_marker(marker.take())
             .max_records(100)
@@ -132,6 +164,7 @@ pub(super) async fn find_snapshot(
     match client
         .describe_db_snapshots()
         .db_snapshot_identifier(id)
+        .set_snapshot_type(type_for_id(id))
         .include_shared(true)
         .send()
         .await
@@ -180,6 +213,32 @@ mod tests {
             .db_instance_identifier("rdrill-x")
             .build();
         assert!(instance_facts(&db).deletion_protection);
+    }
+
+    #[test]
+    fn an_aws_owned_key_counts_as_encrypted_and_automated_ids_ask_for_their_type() {
+        use aws_sdk_rds::types::StorageEncryptionType as T;
+        assert!(is_encrypted(Some(false), Some(&T::Sse)));
+        assert!(is_encrypted(Some(true), None));
+        assert!(is_encrypted(None, Some(&T::Cmk)));
+        assert!(!is_encrypted(Some(false), Some(&T::Unencrypted)));
+        assert!(!is_encrypted(None, None));
+        assert_eq!(
+            type_for_id("rds:prod-2026-11-30-03-00").as_deref(),
+            Some("automated")
+        );
+        assert_eq!(
+            type_for_id(
+                "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:prod-2026-11-30-03-00"
+            )
+            .as_deref(),
+            Some("automated")
+        );
+        assert_eq!(type_for_id("rdrill-prod-1"), None);
+        assert_eq!(
+            type_for_id("arn:aws:rds:us-east-1:210987654321:snapshot:rdrill-prod-1"),
+            None
+        );
     }
 
     #[test]
