@@ -6,8 +6,8 @@ locals {
   temp_tag_key   = "drill:role" # drill_core::guards::tag::ROLE
   temp_tag_value = "temp"
   temp_db_arn    = "${local.rds_arn}:db:${var.temp_prefix}*"
-  # Snapshots the restore may read: automated and manual snapshots of the configured sources, and
-  # the drill's own copies. Automated snapshots are named rds:<instance>-YYYY-MM-DD-HH-MM; the
+  # Snapshots a sandbox may be restored from: automated and manual snapshots of the configured
+  # sources, and the drill's own copies (the restore function's own grants: iam_sources.tf). Automated snapshots are named rds:<instance>-YYYY-MM-DD-HH-MM; the
   # date pattern keeps `rds:prod-*` from also matching `rds:prod-billing-...` of another
   # instance. Manual snapshots of a source must follow the same <instance>-YYYY-MM-DD-HH-MM form.
   snapshot_date_pattern = "????-??-??-??-??"
@@ -112,20 +112,6 @@ data "aws_iam_policy_document" "temp_secrets" {
 data "aws_iam_policy_document" "restore" {
   source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.restore_server_secrets.json, data.aws_iam_policy_document.deployment_config.json]
   statement {
-    sid     = "RestoreOnlyIntoTaggedDrillInstances"
-    actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
-    resources = concat(
-      [local.temp_db_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:og:*", "${local.rds_arn}:pg:*"],
-      local.source_snapshot_arns,
-    )
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.temp_tag_key}"
-      values   = [local.temp_tag_value]
-    }
-  }
-
-  statement {
     sid       = "TagOnlyDrillInstancesAtCreation"
     actions   = ["rds:AddTagsToResource"]
     resources = [local.temp_db_arn]
@@ -180,44 +166,12 @@ data "aws_iam_policy_document" "restore" {
     }
   }
 
-  # Point-in-time restores (sources with restore.mode = "point-in-time"): from a source instance
-  # or its automated backups (retained, or replicated here: auto-backup ARNs), only into
-  # drill-named instances tagged as drill temps, like the snapshot restore.
-  statement {
-    sid     = "PointInTimeRestoreOnlyIntoTaggedDrillInstances"
-    actions = ["rds:RestoreDBInstanceToPointInTime"]
-    resources = concat(
-      [local.temp_db_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:og:*", "${local.rds_arn}:pg:*", "${local.rds_arn}:auto-backup:*"],
-      [for id in local.source_identifiers : "${local.rds_arn}:db:${id}"],
-    )
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.temp_tag_key}"
-      values   = [local.temp_tag_value]
-    }
-  }
-
   statement {
     sid       = "ReadOnlyDescribe"
     actions   = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource", "rds:DescribeDBInstanceAutomatedBackups"]
     resources = ["${local.rds_arn}:db:*", "${local.rds_arn}:snapshot:*", "${local.rds_arn}:auto-backup:*"]
   }
 
-  # Snapshot copies (sources with snapshot_copy): copy only the sources' snapshots, only into
-  # drill-named snapshots that carry the snapshot-copy tag; share only drill copies.
-  dynamic "statement" {
-    for_each = local.instance_copies_wanted ? [1] : []
-    content {
-      sid       = "CopyOnlyIntoTaggedDrillSnapshots"
-      actions   = ["rds:CopyDBSnapshot"]
-      resources = concat(local.source_snapshot_arns, local.copy_snapshot_arns)
-      condition {
-        test     = "StringEquals"
-        variable = "aws:RequestTag/${local.temp_tag_key}"
-        values   = ["snapshot-copy"]
-      }
-    }
-  }
   # Tags only on drill-named snapshots, only drill:* keys, and only with the snapshot-copy role
   # in the request: a source's or a person's snapshot can never be tagged into looking like ours.
   dynamic "statement" {
@@ -262,32 +216,6 @@ data "aws_iam_policy_document" "restore" {
       resources = flatten([for r in local.copy_regions : ["arn:${local.partition}:rds:${r}:${local.account}:snapshot:*", "arn:${local.partition}:rds:${r}:${local.account}:db:*"]])
     }
   }
-  # The keys of encrypted sources and of snapshot copies: RDS uses them through grants it makes
-  # with the function's permission, so CreateGrant holds only for a grant to an AWS service
-  # (kms:GrantIsForAWSResource, which CreateGrant supports): the role can never grant another
-  # principal the use of a production key. DescribeKey takes no such key: its own statement.
-  dynamic "statement" {
-    for_each = length(local.rds_kms_keys) > 0 ? [1] : []
-    content {
-      sid       = "KmsGrantsToRdsOnly"
-      actions   = ["kms:CreateGrant"]
-      resources = local.rds_kms_keys
-      condition {
-        test     = "Bool"
-        variable = "kms:GrantIsForAWSResource"
-        values   = ["true"]
-      }
-    }
-  }
-  dynamic "statement" {
-    for_each = length(local.rds_kms_keys) > 0 ? [1] : []
-    content {
-      sid       = "KmsDescribeOfRdsKeys"
-      actions   = ["kms:DescribeKey"]
-      resources = local.rds_kms_keys
-    }
-  }
-
   statement {
     sid       = "KmsForManagedSecrets"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"]
@@ -450,9 +378,26 @@ locals {
   }
 }
 
+locals {
+  # IAM counts a role's inline policies together: at most 10,240 characters, white space not
+  # counted. The grants that grow with the sources are managed policies (iam_sources.tf).
+  function_inline_sizes = { for k in local.functions : k => sum(concat(
+    [length(replace(local.function_policies[k], "/\\s/", ""))],
+    [for p in compact([lookup(local.aurora_policies, k, "")]) : length(replace(p, "/\\s/", ""))],
+    k == "export" ? [length(replace(data.aws_iam_policy_document.export_units.json, "/\\s/", ""))] : [],
+  )) }
+}
+
 resource "aws_iam_role_policy" "function" {
   for_each = local.functions
   name     = "${var.name}-${each.key}"
   role     = aws_iam_role.function[each.key].id
   policy   = local.function_policies[each.key]
+
+  lifecycle {
+    precondition {
+      condition     = local.function_inline_sizes[each.key] <= 10240
+      error_message = "The ${each.key} function's inline policies would be ${local.function_inline_sizes[each.key]} characters; IAM allows 10,240 a role."
+    }
+  }
 }

@@ -11,41 +11,15 @@ locals {
   aurora_cluster_ids = [for s in var.sources : s.cluster_identifier if s.kind == "aurora-cluster"]
   aurora_wanted      = length(local.aurora_cluster_ids) > 0
   temp_cluster_arn   = "${local.rds_arn}:cluster:${var.temp_prefix}*"
-  # Cluster snapshots of the sources: automated ones are rds:<cluster>-YYYY-MM-DD-HH-MM, manual
-  # ones must follow <cluster>-* (as for instance snapshots, the date keeps prefixes apart).
-  aurora_snapshot_arns = flatten([for id in local.aurora_cluster_ids : [
-    "${local.rds_arn}:cluster-snapshot:rds:${id}-${local.snapshot_date_pattern}",
-    "${local.rds_arn}:cluster-snapshot:${id}-*",
-  ]])
-  # What a nightly cluster copy reads: only the copying sources' automated cluster snapshots
-  # (`${id}-*` would also match manual snapshots of another cluster named `${id}-something`).
   # What the copy functions read in the copy regions (see DescribeClusterSnapshotCopies).
   copy_region_cluster_reads = flatten([for r in local.copy_regions : ["arn:${local.partition}:rds:${r}:${local.account}:cluster-snapshot:*", "arn:${local.partition}:rds:${r}:${local.account}:cluster:*"]])
-  aurora_copy_source_arns   = [for s in var.sources : "${local.rds_arn}:cluster-snapshot:rds:${s.cluster_identifier}-${local.snapshot_date_pattern}" if s.kind == "aurora-cluster" && s.snapshot_copy != null]
   # RDS-managed master secrets of temp clusters: rds!cluster-<uuid>, tagged with the cluster ARN.
   managed_cluster_secret_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:rds!cluster-*"
 }
 
 data "aws_iam_policy_document" "restore_aurora" {
   #checkov:skip=CKV_AWS_356:rds:DescribeDBEngineVersions has no resource type; it reads AWS's engine catalogue only.
-  statement {
-    sid     = "RestoreClustersOnlyIntoTaggedDrillClusters"
-    actions = ["rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBClusterToPointInTime"]
-    resources = concat(
-      [local.temp_cluster_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:cluster-pg:*", "${local.rds_arn}:og:*"],
-      local.aurora_snapshot_arns,
-      # A deleted source's retained automated backups (SourceDbClusterResourceId): their
-      # identifiers are RDS-made, so only the temp's tag condition keeps this to drill restores.
-      ["${local.rds_arn}:cluster-auto-backup:*"],
-      [for id in local.aurora_cluster_ids : "${local.rds_arn}:cluster:${id}"],
-    )
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.temp_tag_key}"
-      values   = [local.temp_tag_value]
-    }
-  }
-
+  # The restore calls themselves name the sources: infra/iam_sources.tf.
   # The one instance, only into a drill-named cluster, itself drill-named and tagged.
   statement {
     sid       = "CreateOnlyDrillInstancesInDrillClusters"
@@ -123,24 +97,10 @@ data "aws_iam_policy_document" "restore_aurora" {
   }
 
   # Cluster snapshot copies (aurora-cluster sources with snapshot_copy), as infra/iam.tf grants
-  # them for instance snapshots: copy only the sources' cluster snapshots, only into drill-named
-  # cluster snapshots carrying the snapshot-copy tag; tag, share and read only those. Per the
-  # Service Authorization Reference, CopyDBClusterSnapshot and ModifyDBClusterSnapshotAttribute
-  # require the cluster-snapshot resource type; the copy takes aws:RequestTag, the share
-  # aws:ResourceTag.
-  dynamic "statement" {
-    for_each = local.cluster_copies_wanted ? [1] : []
-    content {
-      sid       = "CopyOnlyIntoTaggedDrillClusterSnapshots"
-      actions   = ["rds:CopyDBClusterSnapshot"]
-      resources = concat(local.aurora_copy_source_arns, local.copy_cluster_snapshot_arns)
-      condition {
-        test     = "StringEquals"
-        variable = "aws:RequestTag/${local.temp_tag_key}"
-        values   = ["snapshot-copy"]
-      }
-    }
-  }
+  # them for instance snapshots: tag, share and read only drill-named copies carrying the
+  # snapshot-copy tag (the copy itself names its sources: infra/iam_sources.tf). Per the Service
+  # Authorization Reference, ModifyDBClusterSnapshotAttribute requires the cluster-snapshot
+  # resource type, which takes aws:ResourceTag.
   dynamic "statement" {
     for_each = local.cluster_copies_wanted ? [1] : []
     content {

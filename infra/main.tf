@@ -22,32 +22,16 @@ locals {
 
   source_identifiers = [for s in var.sources : s.instance_identifier if s.kind == "rds-snapshot"]
 
-  # Where drill snapshot copies may live (this region and each source's copy region), and the
-  # KMS keys they may be encrypted with.
+  # Where drill snapshot copies may live (this region and each source's copy region).
   copy_regions       = distinct(concat([local.region], compact([for s in var.sources : try(s.snapshot_copy.region, null)])))
   copy_snapshot_arns = [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:snapshot:${var.temp_prefix}*"]
   # Aurora sources' copies are cluster snapshots (infra/iam_aurora.tf).
   copy_cluster_snapshot_arns = [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:cluster-snapshot:${var.temp_prefix}*"]
-  # The destination keys, and the sources' own keys (a cross-region copy of an encrypted
-  # snapshot reads it with the source key).
-  copy_kms_keys = distinct(compact(concat(
-    [for s in var.sources : try(s.snapshot_copy.kms_key_id, null)],
-    [for s in var.sources : try(data.aws_db_instance.source[s.id].kms_key_id, null) if s.snapshot_copy != null],
-    [for s in var.sources : s.kms_key_arn if s.kind == "aurora-cluster" && s.snapshot_copy != null],
-  )))
   # Which copy grants each kind needs: CopyDBSnapshot & co. for instances (infra/iam.tf),
   # CopyDBClusterSnapshot & co. for clusters (infra/iam_aurora.tf).
   instance_copies_wanted = length([for s in var.sources : s.id if s.kind == "rds-snapshot" && s.snapshot_copy != null]) > 0
   cluster_copies_wanted  = length([for s in var.sources : s.id if s.kind == "aurora-cluster" && s.snapshot_copy != null]) > 0
-  # Every RDS source's own key (configured, or read from the instance): restoring a snapshot
-  # encrypted with a customer managed key needs kms:CreateGrant and kms:DescribeKey on it,
-  # whether or not the source has snapshot_copy.
-  source_kms_keys = distinct(compact(concat(
-    [for s in var.sources : s.kms_key_arn if contains(["rds-snapshot", "aurora-cluster"], s.kind)],
-    [for s in var.sources : try(data.aws_db_instance.source[s.id].kms_key_id, null) if s.kind == "rds-snapshot"],
-  )))
-
-  rds_kms_keys = distinct(concat(local.copy_kms_keys, local.source_kms_keys))
+  # The KMS keys of the sources and of their copies: infra/iam_sources.tf.
 
   backups_url = "s3://${aws_s3_bucket.backups.bucket}/backups"
   reports_url = "s3://${aws_s3_bucket.backups.bucket}/reports"

@@ -247,6 +247,15 @@ resource "aws_iam_role_policy" "sandbox" {
   name     = "${var.name}-${each.key}"
   role     = aws_iam_role.sandbox[each.key].id
   policy   = each.key == "sandbox" ? data.aws_iam_policy_document.sandbox.json : data.aws_iam_policy_document.sandbox_delete.json
+
+  lifecycle {
+    # IAM's 10,240 characters a role (white space not counted); the sandbox names each
+    # rds-snapshot source's snapshots.
+    precondition {
+      condition     = length(replace(each.key == "sandbox" ? data.aws_iam_policy_document.sandbox.json : data.aws_iam_policy_document.sandbox_delete.json, "/\\s/", "")) <= 10240
+      error_message = "The ${each.key} function's policy would exceed IAM's 10,240 characters a role: too many rds-snapshot sources for one deployment's sandboxes; split the sources over two deployments."
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "sandbox" {

@@ -123,6 +123,12 @@ variable "sources" {
     error_message = "backup-set sources need backup_of: the id of the source whose exports they restore (not their own id)."
   }
   validation {
+    # The restore function's grants on RDS and Aurora sources are managed policies of four
+    # sources each, at most 10 a role (IAM's default quota): infra/iam_sources.tf.
+    condition     = length([for s in var.sources : s.id if s.kind != "backup-set"]) <= 40
+    error_message = "At most 40 rds-snapshot and aurora-cluster sources a deployment (IAM: 10 managed policies a role, 6,144 characters each): split the sources over two deployments with different names."
+  }
+  validation {
     # Copies are tagged and guarded by the instance or cluster they copy: two copying sources of
     # one database would share and expire each other's copies.
     condition     = length(distinct([for s in var.sources : "${s.kind}/${lower(coalesce(s.instance_identifier, s.cluster_identifier, s.id))}" if s.snapshot_copy != null])) == length([for s in var.sources : s.id if s.snapshot_copy != null])

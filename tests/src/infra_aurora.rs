@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::infra::parliament;
-use crate::infra_state::{allows, as_list, assert_all};
+use crate::infra_state::{allows, as_list, assert_all, role_statements};
 
 /// The policy document of `aws_iam_role_policy.aurora[<key>]` from `terraform show -json`.
 pub fn aurora_policy(state: &Value, key: &str) -> Value {
@@ -31,7 +31,11 @@ fn only_allow<'a>(statements: &'a [Value], action: &str) -> &'a Value {
 }
 
 /// Every Aurora policy lints clean, and each grant is scoped as `infra/iam_aurora.tf` says.
-pub fn assert_aurora_policies(state: &Value, prefix: &str, source_cluster: &str) {
+/// `source_clusters`: every aurora-cluster source's cluster, the first with snapshot_copy, the
+/// third (if any) without.
+pub fn assert_aurora_policies(state: &Value, prefix: &str, source_clusters: &[String]) {
+    let source_cluster = source_clusters[0].as_str();
+    let any = |f: &dyn Fn(&str) -> bool| source_clusters.iter().any(|c| f(c));
     for key in ["restore", "delete-temp", "validate", "export"] {
         let doc = aurora_policy(state, key);
         let findings = parliament(&doc.to_string());
@@ -41,40 +45,47 @@ pub fn assert_aurora_policies(state: &Value, prefix: &str, source_cluster: &str)
     let tag = |s: &Value, test: &str, key: &str| s["Condition"][test][key].clone();
 
     let restore = statements(&aurora_policy(state, "restore"));
+    // The grants naming the sources: managed policies of a few sources each (iam_sources.tf).
+    let sourced = role_statements(state, "restore");
     for action in [
         "rds:RestoreDBClusterFromSnapshot",
         "rds:RestoreDBClusterToPointInTime",
     ] {
-        let s = only_allow(&restore, action);
-        let resources = as_list(&s["Resource"]);
-        // The only clusters: drill temps, and the source itself (a point in time's source).
-        let clusters: Vec<String> = resources
-            .iter()
-            .filter(|r| r.contains(":cluster:"))
-            .cloned()
-            .collect();
-        assert_all(&clusters, action, |r| {
-            r.ends_with(&temp_cluster) || r.ends_with(&format!(":cluster:{source_cluster}"))
-        });
-        // Snapshots of the source only, never a wildcard over every cluster's.
-        let snapshots: Vec<String> = resources
-            .iter()
-            .filter(|r| r.contains(":cluster-snapshot:"))
-            .cloned()
-            .collect();
-        assert_all(&snapshots, action, |r| {
-            r.contains(&format!(":cluster-snapshot:{source_cluster}-"))
-                || r.contains(&format!(":cluster-snapshot:rds:{source_cluster}-"))
-        });
-        assert_eq!(
-            tag(s, "StringEquals", "aws:RequestTag/drill:role"),
-            json!("temp")
-        );
+        let grants = allows(&sourced, action);
+        assert!(!grants.is_empty(), "{action}: no grant");
+        for s in grants {
+            let resources = as_list(&s["Resource"]);
+            // The only clusters: drill temps, and the source itself (a point in time's source).
+            let clusters: Vec<String> = resources
+                .iter()
+                .filter(|r| r.contains(":cluster:"))
+                .cloned()
+                .collect();
+            assert_all(&clusters, action, |r| {
+                r.ends_with(&temp_cluster) || any(&|c| r.ends_with(&format!(":cluster:{c}")))
+            });
+            // Snapshots of the source only, never a wildcard over every cluster's.
+            let snapshots: Vec<String> = resources
+                .iter()
+                .filter(|r| r.contains(":cluster-snapshot:"))
+                .cloned()
+                .collect();
+            assert_all(&snapshots, action, |r| {
+                any(&|c| {
+                    r.contains(&format!(":cluster-snapshot:{c}-"))
+                        || r.contains(&format!(":cluster-snapshot:rds:{c}-"))
+                })
+            });
+            assert_eq!(
+                tag(s, "StringEquals", "aws:RequestTag/drill:role"),
+                json!("temp")
+            );
+        }
     }
     // A deleted source's retained automated backups (SourceDbClusterResourceId): the
     // point-in-time restore authorizes on the cluster-auto-backup resource type, and listing
     // them on the same type.
-    let to_point = only_allow(&restore, "rds:RestoreDBClusterToPointInTime");
+    let to_point = allows(&sourced, "rds:RestoreDBClusterToPointInTime")[0];
     assert!(
         as_list(&to_point["Resource"])
             .iter()
@@ -127,24 +138,34 @@ pub fn assert_aurora_policies(state: &Value, prefix: &str, source_cluster: &str)
         (r.contains(":us-east-1:") || r.contains(":eu-west-1:"))
             && r.ends_with(&format!(":cluster-snapshot:{prefix}*"))
     };
-    let copy = only_allow(&restore, "rds:CopyDBClusterSnapshot");
-    // The source side: only the source's automated cluster snapshots (a manual `<id>-*`
-    // pattern would match another cluster's snapshots too).
-    assert_all(&as_list(&copy["Resource"]), "CopyDBClusterSnapshot", |r| {
-        copy_ok(r)
-            || r.ends_with(&format!(
-                ":cluster-snapshot:rds:{source_cluster}-????-??-??-??-??"
-            ))
-    });
+    let copies = allows(&sourced, "rds:CopyDBClusterSnapshot");
+    assert!(!copies.is_empty(), "no CopyDBClusterSnapshot grant");
+    for copy in copies {
+        // The source side: only the sources' automated cluster snapshots (a manual `<id>-*`
+        // pattern would match another cluster's snapshots too).
+        assert_all(&as_list(&copy["Resource"]), "CopyDBClusterSnapshot", |r| {
+            copy_ok(r)
+                || any(&|c| r.ends_with(&format!(":cluster-snapshot:rds:{c}-????-??-??-??-??")))
+        });
+        assert!(
+            as_list(&copy["Resource"])
+                .iter()
+                .any(|r| r.contains(":eu-west-1:") && copy_ok(r.as_str())),
+            "{copy:#}"
+        );
+        assert_eq!(
+            tag(copy, "StringEquals", "aws:RequestTag/drill:role"),
+            json!("snapshot-copy")
+        );
+    }
+    // The copying source's automated snapshots are named; a source without snapshot_copy's not.
+    let named: String = allows(&sourced, "rds:CopyDBClusterSnapshot")
+        .iter()
+        .flat_map(|c| as_list(&c["Resource"]))
+        .collect();
     assert!(
-        as_list(&copy["Resource"])
-            .iter()
-            .any(|r| r.contains(":eu-west-1:") && copy_ok(r.as_str())),
-        "{copy:#}"
-    );
-    assert_eq!(
-        tag(copy, "StringEquals", "aws:RequestTag/drill:role"),
-        json!("snapshot-copy")
+        named.contains(&format!(":rds:{source_cluster}-")),
+        "{named}"
     );
     let share = only_allow(&restore, "rds:ModifyDBClusterSnapshotAttribute");
     assert_all(&as_list(&share["Resource"]), "share", copy_ok);

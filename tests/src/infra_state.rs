@@ -36,17 +36,81 @@ pub fn default_network() -> (String, Vec<String>) {
     )
 }
 
-/// The policy document of `aws_iam_role_policy.function[<key>]` from `terraform show -json`.
-pub fn role_policy(state: &Value, key: &str) -> Vec<Value> {
-    let resources = state["values"]["root_module"]["resources"]
-        .as_array()
-        .unwrap();
-    let r = resources
-        .iter()
-        .find(|r| r["address"] == format!("aws_iam_role_policy.function[\"{key}\"]"))
-        .unwrap_or_else(|| panic!("no role policy for {key}"));
-    let doc: Value = serde_json::from_str(r["values"]["policy"].as_str().unwrap()).unwrap();
+fn statements_of(policy: &str) -> Vec<Value> {
+    let doc: Value = serde_json::from_str(policy).unwrap();
     doc["Statement"].as_array().unwrap().clone()
+}
+
+/// Every policy document in force for function `key`'s role: its inline policies and the
+/// managed policies attached to it, as (address, document text).
+pub fn role_documents(state: &Value, key: &str) -> Vec<(String, String)> {
+    let role = resources_of(state, "aws_iam_role")
+        .into_iter()
+        .find(|r| r["address"] == format!("aws_iam_role.function[\"{key}\"]"))
+        .unwrap_or_else(|| panic!("no role for {key}"));
+    let name = role["values"]["name"].as_str().unwrap();
+    let mut out: Vec<(String, String)> = resources_of(state, "aws_iam_role_policy")
+        .into_iter()
+        .filter(|p| p["values"]["role"].as_str() == Some(name))
+        .map(|p| {
+            (
+                p["address"].as_str().unwrap().to_owned(),
+                p["values"]["policy"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for a in resources_of(state, "aws_iam_role_policy_attachment") {
+        if a["values"]["role"].as_str() != Some(name) {
+            continue;
+        }
+        let arn = a["values"]["policy_arn"].as_str().unwrap();
+        let p = resources_of(state, "aws_iam_policy")
+            .into_iter()
+            .find(|p| p["values"]["arn"].as_str() == Some(arn))
+            .unwrap_or_else(|| panic!("{arn} attached to {name} is not in the state"));
+        out.push((
+            p["address"].as_str().unwrap().to_owned(),
+            p["values"]["policy"].as_str().unwrap().to_owned(),
+        ));
+    }
+    out
+}
+
+/// Every statement in force for function `key`'s role (see [`role_documents`]).
+pub fn role_statements(state: &Value, key: &str) -> Vec<Value> {
+    role_documents(state, key)
+        .iter()
+        .flat_map(|(_, doc)| statements_of(doc))
+        .collect()
+}
+
+/// IAM's size quotas, white space not counted: 10,240 characters for a role's inline policies
+/// together, 6,144 for a managed policy, 10 managed policies a role (the default quota).
+pub fn assert_within_iam_quotas(state: &Value, key: &str) {
+    let size = |doc: &str| doc.chars().filter(|c| !c.is_whitespace()).count();
+    let docs = role_documents(state, key);
+    let inline: usize = docs
+        .iter()
+        .filter(|(a, _)| a.starts_with("aws_iam_role_policy."))
+        .map(|(_, d)| size(d))
+        .sum();
+    assert!(
+        inline <= 10_240,
+        "{key}: inline policies of {inline} characters"
+    );
+    let managed: Vec<(&String, usize)> = docs
+        .iter()
+        .filter(|(a, _)| a.starts_with("aws_iam_policy."))
+        .map(|(a, d)| (a, size(d)))
+        .collect();
+    assert!(
+        managed.len() <= 10,
+        "{key}: {} managed policies",
+        managed.len()
+    );
+    for (a, n) in managed {
+        assert!(n <= 6_144, "{a}: {n} characters");
+    }
 }
 
 pub fn as_list(v: &Value) -> Vec<String> {
@@ -74,7 +138,7 @@ pub fn assert_all(resources: &[String], what: &str, ok: impl Fn(&str) -> bool) {
 pub fn assert_guarded_policies(state: &Value, prefix: &str) {
     let temp_db = format!("db:{prefix}*");
     for key in ["restore", "validate", "export", "delete-temp"] {
-        for s in role_policy(state, key) {
+        for s in role_statements(state, key) {
             for a in as_list(&s["Action"]) {
                 assert!(
                     a != "*" && !a.ends_with(":*"),
@@ -85,7 +149,7 @@ pub fn assert_guarded_policies(state: &Value, prefix: &str) {
     }
 
     // delete-temp: DeleteDBInstance only on db:<prefix>* and only with the temp tag.
-    let delete = role_policy(state, "delete-temp");
+    let delete = role_statements(state, "delete-temp");
     let del = allows(&delete, "rds:DeleteDBInstance");
     assert_eq!(del.len(), 1, "{delete:?}");
     assert_all(
@@ -113,9 +177,13 @@ pub fn assert_guarded_policies(state: &Value, prefix: &str) {
     }
 
     // restore: creates only drill-named instances carrying the temp tag; modifies only tagged temps.
-    let restore = role_policy(state, "restore");
+    let restore = role_statements(state, "restore");
     let rst = allows(&restore, "rds:RestoreDBInstanceFromDBSnapshot");
-    assert_eq!(rst.len(), 1);
+    assert_eq!(
+        rst.len(),
+        1,
+        "one per policy of sources with instances: {rst:#?}"
+    );
     assert_eq!(
         rst[0]["Condition"]["StringEquals"]["aws:RequestTag/drill:role"],
         json!("temp")
@@ -189,18 +257,18 @@ pub fn assert_guarded_policies(state: &Value, prefix: &str) {
     );
     // Nobody but delete-temp may delete anything in RDS.
     for key in ["restore", "validate", "export"] {
-        let p = role_policy(state, key);
+        let p = role_statements(state, key);
         assert!(allows(&p, "rds:DeleteDBInstance").is_empty(), "{key}");
         assert!(allows(&p, "rds:DeleteDBSnapshot").is_empty(), "{key}");
     }
     // Only restore modifies instances (its one grant is scoped above).
     for key in ["validate", "export", "delete-temp"] {
-        let p = role_policy(state, key);
+        let p = role_statements(state, key);
         assert!(allows(&p, "rds:ModifyDBInstance").is_empty(), "{key}");
     }
 
     // export: writes backups, can never delete them.
-    let export = role_policy(state, "export");
+    let export = role_statements(state, "export");
     for a in [
         "s3:DeleteObject",
         "s3:DeleteObjectVersion",
@@ -270,7 +338,7 @@ pub fn assert_guarded_policies(state: &Value, prefix: &str) {
     }
     // Every function reads the deployment configuration; none may write it.
     for key in ["restore", "validate", "export", "delete-temp"] {
-        let p = role_policy(state, key);
+        let p = role_statements(state, key);
         assert!(
             allows(&p, "s3:GetObject")
                 .iter()
@@ -305,7 +373,7 @@ pub fn resources_of<'a>(state: &'a Value, kind: &str) -> Vec<&'a Value> {
 pub fn assert_every_granted_service_has_a_route(state: &Value) {
     let mut services = std::collections::BTreeSet::new();
     for key in ["restore", "validate", "export", "delete-temp"] {
-        for s in role_policy(state, key) {
+        for s in role_statements(state, key) {
             if s["Effect"] != "Allow" {
                 continue;
             }

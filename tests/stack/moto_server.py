@@ -384,6 +384,60 @@ def fix_rds_snapshot_describe_constraints():
     RDSResponse.describe_db_cluster_snapshots = describe_db_cluster_snapshots
 
 
+def fix_iam_policy_size_quotas():
+    """IAM's policy quotas, which moto reports (GetAccountSummary) but never enforced: "The
+    aggregate size of all inline policies attached to a role cannot exceed 10,240 characters",
+    a managed policy "cannot exceed 6,144 characters", and a role takes at most 10 managed
+    policies (the default quota); "IAM doesn't count white space when calculating the size of a
+    policy against these quotas". Over a quota AWS answers LimitExceeded, as moto now does:
+    a deployment whose roles AWS would refuse fails here too."""
+    from moto.iam.exceptions import LimitExceededException
+    from moto.iam.models import IAMBackend
+
+    original_put = IAMBackend.put_role_policy
+    original_create = IAMBackend.create_policy
+    original_version = IAMBackend.create_policy_version
+    original_attach = IAMBackend.attach_role_policy
+
+    def size(document):
+        return sum(1 for c in document if not c.isspace())
+
+    def put_role_policy(self, role_name, policy_name, policy_json):
+        role = self.get_role(role_name)
+        others = sum(size(d) for name, d in role.policies.items() if name != policy_name)
+        if others + size(policy_json) > self.account_summary._role_policy_size_quota:
+            raise LimitExceededException(
+                f"Maximum policy size of {self.account_summary._role_policy_size_quota} bytes exceeded for role {role_name}"
+            )
+        return original_put(self, role_name, policy_name, policy_json)
+
+    def check_managed(document):
+        if size(document) > 6144:
+            raise LimitExceededException("Cannot exceed quota for PolicySize: 6144")
+
+    def create_policy(self, description, path, policy_document, policy_name, tags):
+        check_managed(policy_document)
+        return original_create(self, description, path, policy_document, policy_name, tags)
+
+    def create_policy_version(self, policy_arn, policy_document, set_as_default):
+        check_managed(policy_document)
+        return original_version(self, policy_arn, policy_document, set_as_default)
+
+    def attach_role_policy(self, policy_arn, role_name):
+        role = self.get_role(role_name)
+        attached = getattr(role, "managed_policies", {})
+        if policy_arn not in attached and len(attached) >= self.account_summary._attached_policies_per_role_quota:
+            raise LimitExceededException(
+                f"Cannot exceed quota for PoliciesPerRole: {self.account_summary._attached_policies_per_role_quota}"
+            )
+        return original_attach(self, policy_arn, role_name)
+
+    IAMBackend.put_role_policy = put_role_policy
+    IAMBackend.create_policy = create_policy
+    IAMBackend.create_policy_version = create_policy_version
+    IAMBackend.attach_role_policy = attach_role_policy
+
+
 def fix_s3_bucket_policy_conditions():
     """moto evaluates bucket policies without their Condition blocks, so the standard TLS-only
     statement (Deny s3:* when aws:SecureTransport is false) denies every request, over any
@@ -1212,6 +1266,7 @@ def main():
     fix_rds_restore_managed_secret_and_capacity()
     fix_rds_snapshot_arns()
     fix_rds_snapshot_describe_constraints()
+    fix_iam_policy_size_quotas()
     fix_s3_bucket_policy_conditions()
     fix_s3_multipart_object_lock()
     fix_lambda_invoke_forwarding()

@@ -10,7 +10,7 @@ use drill_tests::infra::{
 };
 use drill_tests::infra_state::{
     allows, as_list, assert_every_granted_service_has_a_route, assert_guarded_policies,
-    assert_key_policy_protects_the_key, default_network, fixture, resources_of, role_policy,
+    assert_key_policy_protects_the_key, default_network, fixture, resources_of,
 };
 use drill_tests::{aws_config, s3, unique};
 use serde_json::{json, Value};
@@ -96,6 +96,11 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         .unwrap();
     let break_glass = "arn:aws:iam::123456789012:role/break-glass";
     let aurora = format!("{name}-aurora");
+    // Long identifiers (63 characters, RDS's maximum) make the longest ARNs.
+    let fleet: Vec<String> = (1..=6)
+        .map(|i| format!("{name}-fleet-{i}-{}", "x".repeat(63 - name.len() - 9)))
+        .collect();
+    assert!(fleet.iter().all(|f| f.len() == 63), "{fleet:?}");
 
     // --- main stack.
     write_moto_provider_override(&infra);
@@ -123,7 +128,19 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
                     // An Aurora source: renders infra/iam_aurora.tf (read by no data source).
                     {"id": "prod-aurora", "kind": "aurora-cluster", "cluster_identifier": aurora, "database": "app",
                      "restore": {"mode": "point-in-time", "moment": "latest"},
-                     "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}}],
+                     "snapshot_copy": {"region": "eu-west-1", "share_with": ["210987654321"]}},
+                    // Enough sources for the restore role's source grants to need three managed
+                    // policies (infra/iam_sources.tf): one role policy of them all would be
+                    // over IAM's 10,240 characters (the moto fix fix_iam_policy_size_quotas).
+                    {"id": "fleet-1", "kind": "aurora-cluster", "cluster_identifier": fleet[0], "database": "app",
+                     "snapshot_copy": {"region": "eu-west-1"}},
+                    {"id": "fleet-2", "kind": "aurora-cluster", "cluster_identifier": fleet[1], "database": "app"},
+                    {"id": "fleet-3", "kind": "aurora-cluster", "cluster_identifier": fleet[2], "database": "app",
+                     "snapshot_copy": {"region": "eu-west-1"}},
+                    {"id": "fleet-4", "kind": "aurora-cluster", "cluster_identifier": fleet[3], "database": "app"},
+                    {"id": "fleet-5", "kind": "aurora-cluster", "cluster_identifier": fleet[4], "database": "app",
+                     "snapshot_copy": {"region": "eu-west-1"}},
+                    {"id": "fleet-6", "kind": "aurora-cluster", "cluster_identifier": fleet[5], "database": "app"}],
         "alert_emails": ["oncall@example.com"],
         // The copy to eu-west-1 calls that region's RDS API: reachable (a peered VPC, say).
         "rds_reachable_regions": ["eu-west-1"],
@@ -166,11 +183,39 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     let state: Value =
         serde_json::from_str(&terraform_ok(&infra, &["show", "-json", "-no-color"])).unwrap();
     assert_guarded_policies(&state, "rdrill-");
-    drill_tests::infra_aurora::assert_aurora_policies(&state, "rdrill-", &aurora);
+    let mut clusters = vec![aurora.clone()];
+    clusters.extend(fleet.iter().cloned());
+    drill_tests::infra_aurora::assert_aurora_policies(&state, "rdrill-", &clusters);
+    // Every role fits IAM's quotas, and the sources' grants are spread over managed policies,
+    // each linted clean, together naming every source.
+    for key in ["restore", "validate", "export", "delete-temp"] {
+        drill_tests::infra_state::assert_within_iam_quotas(&state, key);
+    }
+    let sourced = resources_of(&state, "aws_iam_policy")
+        .into_iter()
+        .filter(|p| {
+            p["address"]
+                .as_str()
+                .unwrap()
+                .starts_with("aws_iam_policy.restore_sources")
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(sourced.len(), 3, "9 sources, 4 a policy");
+    let all: String = sourced
+        .iter()
+        .map(|p| p["values"]["policy"].as_str().unwrap().to_owned())
+        .collect();
+    for id in [&prod, &prod_enc, &aurora].into_iter().chain(fleet.iter()) {
+        assert!(all.contains(id.as_str()), "{id} named by no source policy");
+    }
+    for p in &sourced {
+        let findings = drill_tests::infra::parliament(p["values"]["policy"].as_str().unwrap());
+        assert!(findings.is_empty(), "{}: {findings:#?}", p["address"]);
+    }
     assert_every_granted_service_has_a_route(&state);
     assert_key_policy_protects_the_key(&state, break_glass);
     // Every source's own key, not only those with snapshot_copy.
-    let restore_policy = role_policy(&state, "restore");
+    let restore_policy = drill_tests::infra_state::role_statements(&state, "restore");
     let grants = allows(&restore_policy, "kms:CreateGrant");
     assert!(
         grants
@@ -392,7 +437,7 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
     assert_eq!(env.get("DRILL_PREFIX").map(String::as_str), Some("rdrill-"));
     assert_eq!(
         env.get("DRILL_SOURCES"),
-        Some(&format!("{prod},{prod_enc},{aurora}"))
+        Some(&format!("{prod},{prod_enc},{aurora},{}", fleet.join(",")))
     );
     let restore_fn = lambda
         .get_function_configuration()

@@ -170,3 +170,49 @@ fn every_readme_sources_example_is_valid_for_the_stacks_variable() {
         s["kind"] == "aurora-cluster" && s["snapshot_copy"]["region"].is_string()
     });
 }
+
+/// `sources` (as JSON tfvars) against the stack's variable: Terraform's output on failure.
+fn refused(sources: Value) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.tf"),
+        format!(
+            "{}\n\noutput \"n\" {{\n  value = length(var.sources)\n}}\n",
+            sources_variables()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("t.auto.tfvars.json"),
+        serde_json::json!({"sources": sources, "snapshot_copy_regions": ["eu-west-1"]}).to_string(),
+    )
+    .unwrap();
+    terraform_ok(dir.path(), &["init", "-input=false", "-no-color"]);
+    let (ok, out) = drill_tests::infra::terraform(
+        dir.path(),
+        &["apply", "-auto-approve", "-input=false", "-no-color"],
+    );
+    assert!(!ok, "accepted: {out}");
+    out
+}
+
+#[test]
+fn more_sources_than_the_restore_roles_iam_quotas_hold_and_two_copiers_of_one_cluster_are_refused()
+{
+    let cluster = |i: usize| {
+        serde_json::json!({"id": format!("c{i}"), "kind": "aurora-cluster",
+                           "cluster_identifier": format!("orders-{i}"), "database": "app"})
+    };
+    let out = refused(Value::from((0..41).map(cluster).collect::<Vec<_>>()));
+    assert!(out.contains("At most 40"), "{out}");
+    let mut twice = vec![cluster(0), cluster(1)];
+    twice[1]["cluster_identifier"] = "orders-0".into();
+    for s in &mut twice {
+        s["snapshot_copy"] = serde_json::json!({"region": "eu-west-1"});
+    }
+    let out = refused(Value::from(twice));
+    assert!(
+        out.contains("Only one source per instance or cluster"),
+        "{out}"
+    );
+}

@@ -1,4 +1,4 @@
-//! Each local fix in tests/stack/moto_server.py for Lambda, Step Functions and S3, proven against
+//! Each local fix in tests/stack/moto_server.py for Lambda, Step Functions, S3 and IAM, proven against
 //! the running moto (the RDS fixes: stack_moto_rds.rs).
 
 use std::sync::Arc;
@@ -439,4 +439,88 @@ async fn a_distributed_maps_iterations_are_child_executions_listed_by_their_map_
         Some("ValidationException"),
         "{both:?}"
     );
+}
+
+/// A policy document of at least `n` characters, white space not counted (IAM's measure).
+fn policy_of(n: usize) -> String {
+    let doc = |arns: &[String]| {
+        format!(
+            "{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":[{}]}}]}}",
+            arns.join(", ")
+        )
+    };
+    let mut arns = Vec::new();
+    while doc(&arns).chars().filter(|c| !c.is_whitespace()).count() < n {
+        arns.push(format!(
+            "\"arn:aws:s3:::restore-drill-quota-test-bucket-{:06}/*\"",
+            arns.len()
+        ));
+    }
+    doc(&arns)
+}
+
+#[tokio::test]
+async fn iam_refuses_policies_over_its_size_quotas_as_aws_does() {
+    use aws_sdk_iam::error::ProvideErrorMetadata;
+    let iam = aws_sdk_iam::Client::new(&aws_config().await);
+    let role = unique("quota-");
+    iam.create_role()
+        .role_name(&role)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    // Inline policies count together: 6,000 + 6,000 > 10,240 (white space not counted, so
+    // pretty-printing does not help).
+    let put = |name: &str, doc: String| {
+        iam.put_role_policy()
+            .role_name(&role)
+            .policy_name(name)
+            .policy_document(doc)
+            .send()
+    };
+    put("a", policy_of(6_000)).await.unwrap();
+    let err = put("b", policy_of(6_000)).await.unwrap_err();
+    assert_eq!(err.code(), Some("LimitExceeded"), "{err:?}");
+    assert!(format!("{err:?}").contains("10240"), "{err:?}");
+    put("b", policy_of(4_000)).await.unwrap();
+    // Replacing a policy counts its new size, not both.
+    put("a", policy_of(6_000)).await.unwrap();
+    // A managed policy: 6,144 characters at most.
+    let err = iam
+        .create_policy()
+        .policy_name(unique("big-"))
+        .policy_document(policy_of(6_300))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("LimitExceeded"), "{err:?}");
+    // At most 10 managed policies a role.
+    for i in 0..11 {
+        let arn = iam
+            .create_policy()
+            .policy_name(format!("{role}-{i}"))
+            .policy_document(policy_of(200))
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .and_then(|p| p.arn())
+            .unwrap()
+            .to_owned();
+        let attached = iam
+            .attach_role_policy()
+            .role_name(&role)
+            .policy_arn(&arn)
+            .send()
+            .await;
+        if i < 10 {
+            attached.unwrap();
+        } else {
+            let err = attached.unwrap_err();
+            assert_eq!(err.code(), Some("LimitExceeded"), "{err:?}");
+        }
+    }
 }
