@@ -6,18 +6,10 @@ locals {
   temp_tag_key   = "drill:role" # drill_core::guards::tag::ROLE
   temp_tag_value = "temp"
   temp_db_arn    = "${local.rds_arn}:db:${var.temp_prefix}*"
-  # Snapshots a sandbox may be restored from: automated and manual snapshots of the configured
-  # sources, and the drill's own copies (the restore function's own grants: iam_sources.tf). Automated snapshots are named rds:<instance>-YYYY-MM-DD-HH-MM; the
-  # date pattern keeps `rds:prod-*` from also matching `rds:prod-billing-...` of another
-  # instance. Manual snapshots of a source must follow the same <instance>-YYYY-MM-DD-HH-MM form.
+  # Automated snapshots are named rds:<instance>-YYYY-MM-DD-HH-MM; the date pattern keeps
+  # `rds:prod-*` from also matching `rds:prod-billing-...` of another instance. Manual snapshots of a
+  # source must follow the same <instance>-YYYY-MM-DD-HH-MM form (grants: iam_sources.tf, sandbox.tf).
   snapshot_date_pattern = "????-??-??-??-??"
-  source_snapshot_arns = concat(
-    flatten([for id in local.source_identifiers : [
-      "${local.rds_arn}:snapshot:rds:${id}-${local.snapshot_date_pattern}",
-      "${local.rds_arn}:snapshot:${id}-${local.snapshot_date_pattern}",
-    ]]),
-    ["${local.rds_arn}:snapshot:${var.temp_prefix}*"],
-  )
   # RDS-managed master secrets of temp instances are named rds!db-<uuid> and tagged with the
   # instance ARN; the drill may read only those belonging to its temp instances.
   managed_secret_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:rds!db-*"

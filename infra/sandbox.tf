@@ -59,19 +59,7 @@ locals {
 data "aws_iam_policy_document" "sandbox" {
   # restore_server_secrets: backup-set sandboxes are databases on their source's restore server.
   source_policy_documents = [data.aws_iam_policy_document.lambda_base.json, data.aws_iam_policy_document.deployment_config.json, data.aws_iam_policy_document.restore_server_secrets.json]
-  statement {
-    sid     = "RestoreOnlyIntoTaggedSandboxes"
-    actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
-    resources = concat(
-      [local.sandbox_db_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:og:*", "${local.rds_arn}:pg:*"],
-      local.source_snapshot_arns,
-    )
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.temp_tag_key}"
-      values   = [local.sandbox_tag_value]
-    }
-  }
+  # Restoring a source's snapshot into a sandbox names the sources: managed policies below.
 
   statement {
     sid       = "TagOnlySandboxesAtCreation"
@@ -242,6 +230,56 @@ resource "aws_iam_role" "sandbox" {
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 
+# The sandbox function's restore grant, naming each rds-snapshot source's snapshots: managed
+# policies of eight sources each (IAM: 10,240 characters a role's inline policies, 6,144 a managed
+# policy; see iam_sources.tf), only into drill-named sandboxes carrying the sandbox tag.
+locals {
+  sandbox_chunks = chunklist(local.source_identifiers, 2 * local.sources_per_policy)
+}
+
+data "aws_iam_policy_document" "sandbox_sources" {
+  count = length(local.sandbox_chunks)
+  statement {
+    sid     = "RestoreOnlyIntoTaggedSandboxes"
+    actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
+    # Automated snapshots are rds:<instance>-YYYY-MM-DD-HH-MM (the date keeps `rds:prod-*` from
+    # matching `rds:prod-billing-...`); manual ones must follow <instance>-YYYY-MM-DD-HH-MM; and
+    # the drill's own copies.
+    resources = concat(
+      [local.sandbox_db_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:og:*", "${local.rds_arn}:pg:*", "${local.rds_arn}:snapshot:${var.temp_prefix}*"],
+      flatten([for id in local.sandbox_chunks[count.index] : [
+        "${local.rds_arn}:snapshot:rds:${id}-${local.snapshot_date_pattern}",
+        "${local.rds_arn}:snapshot:${id}-${local.snapshot_date_pattern}",
+      ]]),
+    )
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/${local.temp_tag_key}"
+      values   = [local.sandbox_tag_value]
+    }
+  }
+}
+
+resource "aws_iam_policy" "sandbox_sources" {
+  count       = length(local.sandbox_chunks)
+  name        = "${var.name}-sandbox-sources-${count.index}"
+  description = "restore-drill: the sandbox function's restore grant on the snapshots of ${join(", ", local.sandbox_chunks[count.index])}"
+  policy      = data.aws_iam_policy_document.sandbox_sources[count.index].json
+
+  lifecycle {
+    precondition {
+      condition     = length(replace(data.aws_iam_policy_document.sandbox_sources[count.index].json, "/\\s/", "")) <= 6144
+      error_message = "The sandbox function's grant on ${join(", ", local.sandbox_chunks[count.index])} exceeds IAM's 6,144 characters for a managed policy."
+    }
+  }
+}
+
+resource "aws_iam_role_policy_attachment" "sandbox_sources" {
+  count      = length(local.sandbox_chunks)
+  role       = aws_iam_role.sandbox["sandbox"].name
+  policy_arn = aws_iam_policy.sandbox_sources[count.index].arn
+}
+
 resource "aws_iam_role_policy" "sandbox" {
   for_each = local.sandbox_functions
   name     = "${var.name}-${each.key}"
@@ -249,11 +287,10 @@ resource "aws_iam_role_policy" "sandbox" {
   policy   = each.key == "sandbox" ? data.aws_iam_policy_document.sandbox.json : data.aws_iam_policy_document.sandbox_delete.json
 
   lifecycle {
-    # IAM's 10,240 characters a role (white space not counted); the sandbox names each
-    # rds-snapshot source's snapshots.
+    # IAM's 10,240 characters a role (white space not counted).
     precondition {
       condition     = length(replace(each.key == "sandbox" ? data.aws_iam_policy_document.sandbox.json : data.aws_iam_policy_document.sandbox_delete.json, "/\\s/", "")) <= 10240
-      error_message = "The ${each.key} function's policy would exceed IAM's 10,240 characters a role: too many rds-snapshot sources for one deployment's sandboxes; split the sources over two deployments."
+      error_message = "The ${each.key} function's inline policy would exceed IAM's 10,240 characters a role."
     }
   }
 }

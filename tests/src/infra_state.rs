@@ -44,10 +44,16 @@ fn statements_of(policy: &str) -> Vec<Value> {
 /// Every policy document in force for function `key`'s role: its inline policies and the
 /// managed policies attached to it, as (address, document text).
 pub fn role_documents(state: &Value, key: &str) -> Vec<(String, String)> {
+    role_documents_of(state, &format!("aws_iam_role.function[\"{key}\"]"))
+}
+
+/// [`role_documents`] of the role at Terraform `address` (e.g. `aws_iam_role.sandbox["sandbox"]`).
+pub fn role_documents_of(state: &Value, address: &str) -> Vec<(String, String)> {
+    let key = address;
     let role = resources_of(state, "aws_iam_role")
         .into_iter()
-        .find(|r| r["address"] == format!("aws_iam_role.function[\"{key}\"]"))
-        .unwrap_or_else(|| panic!("no role for {key}"));
+        .find(|r| r["address"] == address)
+        .unwrap_or_else(|| panic!("no role {key}"));
     let name = role["values"]["name"].as_str().unwrap();
     let mut out: Vec<(String, String)> = resources_of(state, "aws_iam_role_policy")
         .into_iter()
@@ -87,8 +93,14 @@ pub fn role_statements(state: &Value, key: &str) -> Vec<Value> {
 /// IAM's size quotas, white space not counted: 10,240 characters for a role's inline policies
 /// together, 6,144 for a managed policy, 10 managed policies a role (the default quota).
 pub fn assert_within_iam_quotas(state: &Value, key: &str) {
+    assert_role_within_iam_quotas(state, &format!("aws_iam_role.function[\"{key}\"]"));
+}
+
+/// [`assert_within_iam_quotas`] for the role at Terraform `address`.
+pub fn assert_role_within_iam_quotas(state: &Value, address: &str) {
+    let key = address;
     let size = |doc: &str| doc.chars().filter(|c| !c.is_whitespace()).count();
-    let docs = role_documents(state, key);
+    let docs = role_documents_of(state, address);
     let inline: usize = docs
         .iter()
         .filter(|(a, _)| a.starts_with("aws_iam_role_policy."))

@@ -212,6 +212,46 @@ async fn main_stack_plans_applies_and_destroys_against_moto_without_reaching_bac
         let findings = drill_tests::infra::parliament(p["values"]["policy"].as_str().unwrap());
         assert!(findings.is_empty(), "{}: {findings:#?}", p["address"]);
     }
+    // The sandbox function: its restore grant names each instance source's snapshots, from
+    // managed policies too, only into sandboxes carrying the sandbox tag.
+    for key in ["sandbox", "sandbox-delete"] {
+        drill_tests::infra_state::assert_role_within_iam_quotas(
+            &state,
+            &format!("aws_iam_role.sandbox[\"{key}\"]"),
+        );
+    }
+    let sandbox: Vec<Value> =
+        drill_tests::infra_state::role_documents_of(&state, "aws_iam_role.sandbox[\"sandbox\"]")
+            .iter()
+            .flat_map(|(_, d)| {
+                serde_json::from_str::<Value>(d).unwrap()["Statement"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            })
+            .collect();
+    let restores = allows(&sandbox, "rds:RestoreDBInstanceFromDBSnapshot");
+    assert_eq!(restores.len(), 1, "{restores:#?}");
+    let named = as_list(&restores[0]["Resource"]).join(" ");
+    for id in [&prod, &prod_enc] {
+        assert!(named.contains(&format!(":snapshot:rds:{id}-")), "{named}");
+    }
+    assert_eq!(
+        restores[0]["Condition"]["StringEquals"]["aws:RequestTag/drill:role"],
+        json!("sandbox")
+    );
+    for p in resources_of(&state, "aws_iam_policy")
+        .into_iter()
+        .filter(|p| {
+            p["address"]
+                .as_str()
+                .unwrap()
+                .starts_with("aws_iam_policy.sandbox_sources")
+        })
+    {
+        let findings = drill_tests::infra::parliament(p["values"]["policy"].as_str().unwrap());
+        assert!(findings.is_empty(), "{}: {findings:#?}", p["address"]);
+    }
     assert_every_granted_service_has_a_route(&state);
     assert_key_policy_protects_the_key(&state, break_glass);
     // Every source's own key, not only those with snapshot_copy.
