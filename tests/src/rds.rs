@@ -310,6 +310,16 @@ pub async fn drill_copy(
         .into_iter()
         .find(|s| s.id == id)
         .unwrap_or_else(|| panic!("copy {id} not listed"));
+    assert_copy_tags(&made, source, drill);
+    made
+}
+
+/// `made` carries every tag of a drill copy of `source` made by `drill`.
+pub fn assert_copy_tags(
+    made: &drill_core::snapshots::SnapshotFacts,
+    source: &str,
+    drill: &DrillContext,
+) {
     assert_eq!(
         made.tags.get(tag::ROLE).map(String::as_str),
         Some(tag::ROLE_SNAPSHOT_COPY)
@@ -317,5 +327,4 @@ pub async fn drill_copy(
     assert_eq!(made.tags.get(tag::EXECUTION), Some(&drill.drill_id));
     assert_eq!(made.tags.get(tag::SOURCE).map(String::as_str), Some(source));
     assert!(made.tags.contains_key(tag::EXPIRES_AT));
-    made
 }

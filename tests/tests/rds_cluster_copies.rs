@@ -16,6 +16,14 @@ use drill_tests::rds::*;
 use drill_tests::unique;
 
 const OTHER_ACCOUNT: &str = "210987654321";
+
+/// The error code of a call AWS (and the fixed moto) must refuse.
+fn refused<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    result: Result<T, E>,
+) -> String {
+    let err = result.expect_err("the call must be refused");
+    err.code().unwrap_or_default().to_owned()
+}
 const HOME: &str = "arn:aws:rds:us-east-1:123456789012";
 
 /// The drill's copy of cluster `source`'s snapshot `selector` picks, found through `from`, made
@@ -126,13 +134,7 @@ async fn drill_copy(
         .into_iter()
         .find(|s| s.id == id)
         .unwrap_or_else(|| panic!("copy {id} not listed"));
-    assert_eq!(
-        made.tags.get(tag::ROLE).map(String::as_str),
-        Some(tag::ROLE_SNAPSHOT_COPY)
-    );
-    assert_eq!(made.tags.get(tag::EXECUTION), Some(&d.drill_id));
-    assert_eq!(made.tags.get(tag::SOURCE).map(String::as_str), Some(source));
-    assert!(made.tags.contains_key(tag::EXPIRES_AT));
+    assert_copy_tags(&made, source, d);
     assert_eq!(made.kind, drill_core::snapshots::SnapshotKind::Manual);
     made
 }
@@ -432,29 +434,27 @@ async fn moto_resolves_cluster_snapshot_arns_and_keys_as_aws_does() {
     let arn = format!("{HOME}:cluster-snapshot:{manual}");
     let other = client_of_account(OTHER_ACCOUNT, "us-east-1").await;
     // Unshared: another account can neither see nor copy it (moto ignored the ARN's account).
-    let err = other
-        .describe_db_cluster_snapshots()
-        .db_cluster_snapshot_identifier(&arn)
-        .include_shared(true)
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.code().unwrap_or_default(),
-        "DBClusterSnapshotNotFoundFault",
-        "{err:?}"
+        refused(
+            other
+                .describe_db_cluster_snapshots()
+                .db_cluster_snapshot_identifier(&arn)
+                .include_shared(true)
+                .send()
+                .await
+        ),
+        "DBClusterSnapshotNotFoundFault"
     );
-    let err = other
-        .copy_db_cluster_snapshot()
-        .source_db_cluster_snapshot_identifier(&arn)
-        .target_db_cluster_snapshot_identifier(unique("stolen-"))
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.code().unwrap_or_default(),
-        "DBClusterSnapshotNotFoundFault",
-        "{err:?}"
+        refused(
+            other
+                .copy_db_cluster_snapshot()
+                .source_db_cluster_snapshot_identifier(&arn)
+                .target_db_cluster_snapshot_identifier(unique("stolen-"))
+                .send()
+                .await
+        ),
+        "DBClusterSnapshotNotFoundFault"
     );
     // Shared: it is listed under its ARN as a shared snapshot, and the other account still
     // cannot change who it is shared with.
@@ -480,57 +480,50 @@ async fn moto_resolves_cluster_snapshot_arns_and_keys_as_aws_does() {
             drill_core::snapshots::SnapshotKind::Other("shared".into())
         )
     );
-    let err = other
-        .modify_db_cluster_snapshot_attribute()
-        .db_cluster_snapshot_identifier(&arn)
-        .attribute_name("restore")
-        .values_to_add("all")
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.code().unwrap_or_default(),
-        "DBClusterSnapshotNotFoundFault",
-        "{err:?}"
+        refused(
+            other
+                .modify_db_cluster_snapshot_attribute()
+                .db_cluster_snapshot_identifier(&arn)
+                .attribute_name("restore")
+                .values_to_add("all")
+                .send()
+                .await
+        ),
+        "DBClusterSnapshotNotFoundFault"
     );
     // Another region's cluster snapshot by ARN only as the source of a copy.
     let away = rds::client_in_region(&home, "eu-west-1");
-    let err = away
-        .describe_db_cluster_snapshots()
-        .db_cluster_snapshot_identifier(&arn)
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.code().unwrap_or_default(),
-        "DBClusterSnapshotNotFoundFault",
-        "{err:?}"
+        refused(
+            away.describe_db_cluster_snapshots()
+                .db_cluster_snapshot_identifier(&arn)
+                .send()
+                .await
+        ),
+        "DBClusterSnapshotNotFoundFault"
     );
     // Listing by DBClusterIdentifier needs an existing cluster; the db-cluster-id filter does not
     // (moto listed by identifier anywhere).
-    let err = away
-        .describe_db_cluster_snapshots()
-        .db_cluster_identifier(&source)
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.code().unwrap_or_default(),
-        "DBClusterNotFoundFault",
-        "{err:?}"
+        refused(
+            away.describe_db_cluster_snapshots()
+                .db_cluster_identifier(&source)
+                .send()
+                .await
+        ),
+        "DBClusterNotFoundFault"
     );
     // An automated snapshot by identifier needs SnapshotType=automated.
     let auto = automated(&home, &source).await;
-    let err = home
-        .describe_db_cluster_snapshots()
-        .db_cluster_snapshot_identifier(&auto)
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.code().unwrap_or_default(),
-        "DBClusterSnapshotNotFoundFault",
-        "{err:?}"
+        refused(
+            home.describe_db_cluster_snapshots()
+                .db_cluster_snapshot_identifier(&auto)
+                .send()
+                .await
+        ),
+        "DBClusterSnapshotNotFoundFault"
     );
     let found = home
         .describe_db_cluster_snapshots()
@@ -541,18 +534,16 @@ async fn moto_resolves_cluster_snapshot_arns_and_keys_as_aws_does() {
         .unwrap();
     assert_eq!(found.db_cluster_snapshots().len(), 1);
     // CopyDBClusterSnapshot refuses a KmsKeyId for an unencrypted snapshot (moto encrypted it).
-    let err = home
-        .copy_db_cluster_snapshot()
-        .source_db_cluster_snapshot_identifier(&manual)
-        .target_db_cluster_snapshot_identifier(unique("keyed-"))
-        .kms_key_id(create_kms_key())
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        err.code().unwrap_or_default(),
-        "InvalidParameterCombination",
-        "{err:?}"
+        refused(
+            home.copy_db_cluster_snapshot()
+                .source_db_cluster_snapshot_identifier(&manual)
+                .target_db_cluster_snapshot_identifier(unique("keyed-"))
+                .kms_key_id(create_kms_key())
+                .send()
+                .await
+        ),
+        "InvalidParameterCombination"
     );
 }
 
