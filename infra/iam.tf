@@ -10,6 +10,11 @@ locals {
   # `rds:prod-*` from also matching `rds:prod-billing-...` of another instance. Manual snapshots of a
   # source must follow the same <instance>-YYYY-MM-DD-HH-MM form (grants: iam_sources.tf, sandbox.tf).
   snapshot_date_pattern = "????-??-??-??-??"
+  # Each instance source's automated and manual snapshots, by instance identifier.
+  instance_snapshot_arns = { for id in local.source_identifiers : id => [
+    "${local.rds_arn}:snapshot:rds:${id}-${local.snapshot_date_pattern}",
+    "${local.rds_arn}:snapshot:${id}-${local.snapshot_date_pattern}",
+  ] }
   # RDS-managed master secrets of temp instances are named rds!db-<uuid> and tagged with the
   # instance ARN; the drill may read only those belonging to its temp instances.
   managed_secret_arn = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:rds!db-*"

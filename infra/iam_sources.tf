@@ -22,8 +22,8 @@ locals {
   chunk_instance_copy  = [for c in local.source_chunks : [for s in c : s.instance_identifier if s.kind == "rds-snapshot" && s.snapshot_copy != null]]
   chunk_clusters       = [for c in local.source_chunks : [for s in c : s.cluster_identifier if s.kind == "aurora-cluster"]]
   chunk_clusters_copy  = [for c in local.source_chunks : [for s in c : s.cluster_identifier if s.kind == "aurora-cluster" && s.snapshot_copy != null]]
-  chunk_instance_snaps = [for ids in local.chunk_instances : flatten([for id in ids : ["${local.rds_arn}:snapshot:rds:${id}-${local.snapshot_date_pattern}", "${local.rds_arn}:snapshot:${id}-${local.snapshot_date_pattern}"]])]
-  chunk_copy_snaps     = [for ids in local.chunk_instance_copy : flatten([for id in ids : ["${local.rds_arn}:snapshot:rds:${id}-${local.snapshot_date_pattern}", "${local.rds_arn}:snapshot:${id}-${local.snapshot_date_pattern}"]])]
+  chunk_instance_snaps = [for ids in local.chunk_instances : flatten([for id in ids : local.instance_snapshot_arns[id]])]
+  chunk_copy_snaps     = [for ids in local.chunk_instance_copy : flatten([for id in ids : local.instance_snapshot_arns[id]])]
   # The keys of the chunk's sources: their own (configured, or read from the instance) and
   # their copies' destination keys.
   chunk_kms_keys = [for c in local.source_chunks : distinct(compact(flatten([for s in c : [

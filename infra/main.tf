@@ -25,7 +25,7 @@ locals {
   # Where drill snapshot copies may live (this region and each source's copy region).
   copy_regions       = distinct(concat([local.region], compact([for s in var.sources : try(s.snapshot_copy.region, null)])))
   copy_snapshot_arns = [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:snapshot:${var.temp_prefix}*"]
-  # Aurora sources' copies are cluster snapshots (infra/iam_aurora.tf).
+  # Aurora sources' copies are cluster snapshots.
   copy_cluster_snapshot_arns = [for r in local.copy_regions : "arn:${local.partition}:rds:${r}:${local.account}:cluster-snapshot:${var.temp_prefix}*"]
   # Which copy grants each kind needs: CopyDBSnapshot & co. for instances (infra/iam.tf),
   # CopyDBClusterSnapshot & co. for clusters (infra/iam_aurora.tf).

@@ -242,15 +242,10 @@ data "aws_iam_policy_document" "sandbox_sources" {
   statement {
     sid     = "RestoreOnlyIntoTaggedSandboxes"
     actions = ["rds:RestoreDBInstanceFromDBSnapshot"]
-    # Automated snapshots are rds:<instance>-YYYY-MM-DD-HH-MM (the date keeps `rds:prod-*` from
-    # matching `rds:prod-billing-...`); manual ones must follow <instance>-YYYY-MM-DD-HH-MM; and
-    # the drill's own copies.
+    # The sources' snapshots (iam.tf: instance_snapshot_arns), and the drill's own copies.
     resources = concat(
       [local.sandbox_db_arn, "${local.rds_arn}:subgrp:${aws_db_subnet_group.temp.name}", "${local.rds_arn}:og:*", "${local.rds_arn}:pg:*", "${local.rds_arn}:snapshot:${var.temp_prefix}*"],
-      flatten([for id in local.sandbox_chunks[count.index] : [
-        "${local.rds_arn}:snapshot:rds:${id}-${local.snapshot_date_pattern}",
-        "${local.rds_arn}:snapshot:${id}-${local.snapshot_date_pattern}",
-      ]]),
+      flatten([for id in local.sandbox_chunks[count.index] : local.instance_snapshot_arns[id]]),
     )
     condition {
       test     = "StringEquals"

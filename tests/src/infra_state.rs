@@ -49,11 +49,10 @@ pub fn role_documents(state: &Value, key: &str) -> Vec<(String, String)> {
 
 /// [`role_documents`] of the role at Terraform `address` (e.g. `aws_iam_role.sandbox["sandbox"]`).
 pub fn role_documents_of(state: &Value, address: &str) -> Vec<(String, String)> {
-    let key = address;
     let role = resources_of(state, "aws_iam_role")
         .into_iter()
         .find(|r| r["address"] == address)
-        .unwrap_or_else(|| panic!("no role {key}"));
+        .unwrap_or_else(|| panic!("no role {address}"));
     let name = role["values"]["name"].as_str().unwrap();
     let mut out: Vec<(String, String)> = resources_of(state, "aws_iam_role_policy")
         .into_iter()
@@ -98,7 +97,6 @@ pub fn assert_within_iam_quotas(state: &Value, key: &str) {
 
 /// [`assert_within_iam_quotas`] for the role at Terraform `address`.
 pub fn assert_role_within_iam_quotas(state: &Value, address: &str) {
-    let key = address;
     let size = |doc: &str| doc.chars().filter(|c| !c.is_whitespace()).count();
     let docs = role_documents_of(state, address);
     let inline: usize = docs
@@ -108,7 +106,7 @@ pub fn assert_role_within_iam_quotas(state: &Value, address: &str) {
         .sum();
     assert!(
         inline <= 10_240,
-        "{key}: inline policies of {inline} characters"
+        "{address}: inline policies of {inline} characters"
     );
     let managed: Vec<(&String, usize)> = docs
         .iter()
@@ -117,7 +115,7 @@ pub fn assert_role_within_iam_quotas(state: &Value, address: &str) {
         .collect();
     assert!(
         managed.len() <= 10,
-        "{key}: {} managed policies",
+        "{address}: {} managed policies",
         managed.len()
     );
     for (a, n) in managed {

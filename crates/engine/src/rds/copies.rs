@@ -154,9 +154,6 @@ pub async fn copy_snapshot(
     })
 }
 
-/// The accounts a snapshot is shared with (its `restore` attribute).
-pub use snapshot_api::shared_with;
-
 /// The drill's copies of `source` in `client`'s region: manual snapshots passing
 /// [`drill_core::snapshots::ownership_guards`].
 async fn drill_copies(
@@ -195,7 +192,7 @@ pub async fn share_copies(
             pending.push(snap.id);
             continue;
         }
-        let current = shared_with(client, of, &snap.id).await?;
+        let current = snapshot_api::shared_with(client, of, &snap.id).await?;
         let missing: Vec<String> = accounts
             .iter()
             .filter(|a| !current.contains(a))

@@ -62,8 +62,8 @@ pub use cluster_facts::{
 };
 pub use cluster_status::{cluster_status, enable_cluster_secret, ClusterSecretRequest};
 pub use copies::{
-    client_for_region, client_in_region, copy_snapshot, expire_copies, share_copies, shared_with,
-    CopyOutcome, CopyTarget, ExpiryOutcome,
+    client_for_region, client_in_region, copy_snapshot, expire_copies, share_copies, CopyOutcome,
+    CopyTarget, ExpiryOutcome,
 };
 pub use delete::{delete_temp, janitor};
 pub use drill_core::temp_readiness::normalize_status;
@@ -76,6 +76,7 @@ pub use pitr::{
 };
 pub use restore::{restore, temp_identifier, RestoreInput};
 pub use settings::RdsSettings;
+pub use snapshot_api::shared_with;
 pub use status::status;
 
 /// Guards (a)–(d) (see [`drill_core::guards::check_read`]), for [`crate::rds_secret`].

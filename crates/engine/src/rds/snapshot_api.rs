@@ -65,47 +65,39 @@ pub(super) async fn copy(
 ) -> Result<bool, RdsError> {
     let kms_key_id = kms_key_id.map(str::to_owned);
     let tags = Some(aws_tags(tags));
-    let result = match of {
-        SnapshotOf::Instance => client
-            .copy_db_snapshot()
-            .source_db_snapshot_identifier(from)
-            .target_db_snapshot_identifier(to)
-            .set_kms_key_id(kms_key_id)
-            .copy_tags(false)
-            .set_tags(tags)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                (
-                    code_of(&e).map(str::to_owned),
-                    api_error("CopyDBSnapshot", e),
-                )
-            }),
-        SnapshotOf::Cluster => client
-            .copy_db_cluster_snapshot()
-            .source_db_cluster_snapshot_identifier(from)
-            .target_db_cluster_snapshot_identifier(to)
-            .set_kms_key_id(kms_key_id)
-            .copy_tags(false)
-            .set_tags(tags)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                let code = code_of(&e).map(str::to_owned);
-                (code, api_error("CopyDBClusterSnapshot", e))
-            }),
-    };
-    match result {
-        Ok(()) => Ok(true),
-        Err((Some(code), _))
-            if code == "DBSnapshotAlreadyExists"
-                || code == "DBClusterSnapshotAlreadyExistsFault" =>
-        {
-            Ok(false)
+    match of {
+        SnapshotOf::Instance => {
+            match client
+                .copy_db_snapshot()
+                .source_db_snapshot_identifier(from)
+                .target_db_snapshot_identifier(to)
+                .set_kms_key_id(kms_key_id)
+                .copy_tags(false)
+                .set_tags(tags)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if code_of(&e) == Some("DBSnapshotAlreadyExists") => Ok(false),
+                Err(e) => Err(api_error("CopyDBSnapshot", e)),
+            }
         }
-        Err((_, e)) => Err(e),
+        SnapshotOf::Cluster => {
+            match client
+                .copy_db_cluster_snapshot()
+                .source_db_cluster_snapshot_identifier(from)
+                .target_db_cluster_snapshot_identifier(to)
+                .set_kms_key_id(kms_key_id)
+                .copy_tags(false)
+                .set_tags(tags)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if code_of(&e) == Some("DBClusterSnapshotAlreadyExistsFault") => Ok(false),
+                Err(e) => Err(api_error("CopyDBClusterSnapshot", e)),
+            }
+        }
     }
 }
 
